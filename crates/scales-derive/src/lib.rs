@@ -1,1 +1,119 @@
-//! derive
+//! `#[derive(Stats)]`: declares a struct of scales stats in one call.
+//!
+//! ```text
+//! #[derive(scales::Stats)]
+//! struct HandlerStats {
+//!     requests: scales::IntStat,
+//!     latency: scales::PmfStat,
+//!     #[stat(name = "byPath")]
+//!     by_path: scales::IntDictStat,
+//!     #[stat(auto_delete)]
+//!     active: scales::IntDictStat,
+//! }
+//! ```
+//!
+//! expands to an `impl scales::Stats for HandlerStats` whose `declare_in(scope)` declares
+//! each field with `scales::Declare::declare(scope, name, options)`. Field types only need to
+//! implement `scales::Declare`; errors point at the offending field or attribute.
+
+use proc_macro::TokenStream;
+use proc_macro2::TokenStream as TokenStream2;
+use quote::quote;
+use syn::{parse_macro_input, spanned::Spanned, Data, DeriveInput, Fields, LitStr};
+
+/// Derives `scales::Stats` for a struct with named fields of stat types.
+///
+/// Field attributes:
+/// - `#[stat(name = "...")]`: the stat's name in the tree (default: the field name);
+/// - `#[stat(auto_delete)]`: declare with `StatOptions::auto_delete()`.
+#[proc_macro_derive(Stats, attributes(stat))]
+pub fn derive_stats(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+struct FieldSpec {
+    name: String,
+    auto_delete: bool,
+}
+
+fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
+    let fields = match &input.data {
+        Data::Struct(data) => match &data.fields {
+            Fields::Named(fields) => &fields.named,
+            other => {
+                return Err(syn::Error::new(
+                    other.span(),
+                    "`#[derive(Stats)]` needs named fields, one per stat",
+                ))
+            }
+        },
+        _ => {
+            return Err(syn::Error::new_spanned(
+                &input.ident,
+                "`#[derive(Stats)]` works on structs whose fields are scales stats",
+            ))
+        }
+    };
+
+    let mut declarations = Vec::new();
+    for field in fields {
+        let ident = field.ident.as_ref().expect("named fields have identifiers");
+        let spec = field_spec(field)?;
+        let ty = &field.ty;
+        let name = &spec.name;
+        let options = if spec.auto_delete {
+            quote!(::scales::StatOptions::auto_delete())
+        } else {
+            quote!(::core::default::Default::default())
+        };
+        declarations.push(quote! {
+            #ident: <#ty as ::scales::Declare>::declare(scope, #name, #options)?
+        });
+    }
+
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    Ok(quote! {
+        impl #impl_generics ::scales::Stats for #ident #ty_generics #where_clause {
+            fn declare_in(
+                scope: &::scales::Scope,
+            ) -> ::core::result::Result<Self, ::scales::Error> {
+                ::core::result::Result::Ok(Self { #(#declarations,)* })
+            }
+        }
+    })
+}
+
+fn field_spec(field: &syn::Field) -> syn::Result<FieldSpec> {
+    let ident = field.ident.as_ref().expect("named fields have identifiers");
+    let mut spec = FieldSpec {
+        name: ident.to_string().trim_start_matches("r#").to_owned(),
+        auto_delete: false,
+    };
+    for attr in field.attrs.iter().filter(|a| a.path().is_ident("stat")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("name") {
+                let name: LitStr = meta.value()?.parse()?;
+                let value = name.value();
+                if value.is_empty() || value.contains('/') || value.chars().any(char::is_control) {
+                    return Err(syn::Error::new_spanned(
+                        &name,
+                        "a stat name must be non-empty, without `/` or control characters",
+                    ));
+                }
+                spec.name = value;
+                Ok(())
+            } else if meta.path.is_ident("auto_delete") {
+                spec.auto_delete = true;
+                Ok(())
+            } else {
+                Err(meta
+                    .error("unknown `stat` attribute; expected `name = \"...\"` or `auto_delete`"))
+            }
+        })?;
+    }
+    Ok(spec)
+}

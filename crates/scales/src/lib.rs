@@ -1,1 +1,137 @@
-//! scales
+//! Hierarchical in-process metrics for Rust servers: a Rust rebuild of Greplin's *scales*.
+//!
+//! # Overview
+//!
+//! A server declares stats — counters, gauges computed by closures, keyed counters,
+//! distributions with percentiles (timers), 1/5/15-minute rate meters, state timers — in a
+//! **tree of paths** such as `/web/errors`, globally or per object. Each object gets its own
+//! sub-tree, and aggregation stats add its children up into the parent. Recording is a
+//! handle method that takes no lock and allocates nothing.
+//!
+//! Everything that reads stats works from a [`Snapshot`]: JSON ([`format::json`]), file
+//! dumps ([`dump_stats_to`]), and the HTTP status page and Graphite pusher of the sibling
+//! crates.
+//!
+//! # Example
+//!
+//! ```
+//! use scales::Stats;
+//!
+//! #[derive(Stats)]
+//! struct WebStats {
+//!     errors: scales::IntStat,
+//!     success: scales::IntStat,
+//!     latency: scales::PmfStat,
+//! }
+//!
+//! let web = scales::init::<WebStats>("/web")?;
+//! web.success.inc();
+//! {
+//!     let _timer = web.latency.time();
+//!     // ... handle the request ...
+//! }
+//!
+//! let snapshot = scales::snapshot();
+//! assert_eq!(snapshot.stat("web/success").unwrap().value, scales::StatValue::Int(1));
+//! println!("{}", scales::format::json::to_string(&snapshot, Default::default()));
+//! # Ok::<(), scales::Error>(())
+//! ```
+//!
+//! # Stat types
+//!
+//! | type | records | reports |
+//! |---|---|---|
+//! | [`IntStat`], [`DoubleStat`] | `inc`, `add`, `set` | the number |
+//! | [`Stat`] | `set(value)` or `set_fn(closure)` (a gauge) | the value |
+//! | [`IntDictStat`], [`StringDictStat`] | per key | `{key: value}` |
+//! | [`PmfStat`], [`NamedPmfDictStat`] | `record(v)`, `time()` | count, min, max, mean, stddev, percentiles |
+//! | [`MeterStat`], [`MeterDictStat`] | `mark()` | count, m1, m5, m15, mean rate |
+//! | [`StateTimeStat`] | `set_state(s)` | seconds in each state |
+//! | [`SumAggregationStat`], [`HistogramAggregationStat`], [`IntDictSumAggregationStat`], [`PmfAggregationStat`] | — | children's stats of the same name, combined |
+
+#![forbid(unsafe_code)]
+
+mod clock;
+mod dump;
+mod error;
+pub mod format;
+mod path;
+mod registry;
+pub mod sketch;
+mod snapshot;
+mod stats;
+mod value;
+
+use std::path::Path;
+
+pub use clock::{Clock, ManualClock};
+pub use error::Error;
+pub use path::{validate_name, PathError};
+pub use registry::{registry, Registry, Scope, StatSet, Stats};
+pub use sketch::SketchSnapshot;
+pub use snapshot::{Group, MeterSnapshot, Node, Snapshot, StatKind, StatSnapshot, StatValue};
+pub use stats::{
+    Declare, DoubleStat, HistogramAggregationStat, IntDictStat, IntDictSumAggregationStat, IntStat,
+    MeterDictStat, MeterStat, NamedPmfDictStat, PmfAggregationStat, PmfStat, Stat, StatOptions,
+    StateGuard, StateTimeStat, StringDictStat, SumAggregationStat, TimerGuard,
+};
+pub use value::Value;
+
+/// Derives [`Stats`] for a struct whose fields are stat types, so that
+/// [`init`] and [`Scope::init_child`] declare them all at once.
+///
+/// Each field is declared under its own name, or under `#[stat(name = "...")]`.
+/// `#[stat(auto_delete)]` declares an [`IntDictStat`] or [`HistogramAggregationStat`] that
+/// drops zero entries.
+pub use scales_derive::Stats;
+
+/// A scope at `path` in the global registry, to declare stats in by name (the original's
+/// `scales.collection`).
+///
+/// ```
+/// let web = scales::collection("/doc/collection")?;
+/// let errors = web.int_stat("errors")?;
+/// errors.inc();
+/// # Ok::<(), scales::Error>(())
+/// ```
+///
+/// # Errors
+/// When the path is invalid or crosses a stat.
+pub fn collection(path: &str) -> Result<Scope, Error> {
+    registry().scope(path)
+}
+
+/// Declares the stat set `T` at `path` in the global registry (the original's
+/// `scales.init(self, path)`).
+///
+/// # Errors
+/// When the path or a stat name is invalid, or clashes with a stat of another kind.
+pub fn init<T: Stats>(path: &str) -> Result<StatSet<T>, Error> {
+    registry().init(path)
+}
+
+/// A snapshot of the whole global tree.
+pub fn snapshot() -> Snapshot {
+    registry().snapshot()
+}
+
+/// Marks a container of the global tree as collapsed (see [`Scope::set_collapsed`]).
+///
+/// # Errors
+/// When the path is invalid or crosses a stat.
+pub fn set_collapsed(path: &str) -> Result<(), Error> {
+    registry().set_collapsed(path, true)
+}
+
+/// Clears the global tree. Meant for tests.
+pub fn reset() {
+    registry().reset();
+}
+
+/// Writes the global tree as JSON to `path`, atomically: a reader never sees a torn file.
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn dump_stats_to(path: impl AsRef<Path>) -> std::io::Result<()> {
+    registry().dump_to(path)
+}

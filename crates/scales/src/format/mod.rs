@@ -1,0 +1,5 @@
+//! Output formats: pure functions from a [`Snapshot`](crate::Snapshot) to text.
+//!
+//! No format reads live stats or does I/O, so each is testable on a hand-built snapshot.
+
+pub mod json;

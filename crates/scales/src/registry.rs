@@ -1,0 +1,712 @@
+//! The stat tree: [`Registry`], [`Scope`] (one object's place in the tree) and [`StatSet`].
+//!
+//! A registry holds a tree of containers keyed by path segments, with stats as leaves.
+//! A [`Scope`] is one owner of a container: it declares stats there and keeps them alive.
+//! Several scopes may own the same path (two handlers at `/handler` share their stats, as in
+//! the original); when the last owner of a container — and every stat handle declared
+//! through it — is dropped, its stats leave the tree, their final counts are folded into the
+//! nearest aggregation above, and empty containers are pruned.
+//!
+//! The tree lock is taken only to declare, drop, and take the structure of a snapshot; stats
+//! are read after it is released, so recording never waits for it and gauge closures may
+//! themselves use the registry.
+
+use std::fmt;
+use std::ops::Deref;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+
+use indexmap::IndexMap;
+
+use crate::clock::Clock;
+use crate::path::{parse_path, validate_name, DisplayPath, PathError};
+use crate::snapshot::{Group, Node, Snapshot, StatKind, StatSnapshot};
+use crate::stats::{self, Declare, StatCore, StatOptions};
+use crate::Error;
+
+static GLOBAL: LazyLock<Registry> = LazyLock::new(Registry::new);
+
+/// The process-wide registry used by the crate-level functions such as [`collection`](crate::collection).
+pub fn registry() -> &'static Registry {
+    &GLOBAL
+}
+
+/// A tree of stats. Cloning gives another handle to the same tree.
+///
+/// Most programs use the global registry ([`registry()`], [`collection`](crate::collection),
+/// [`init`](crate::init)); separate registries are handy in tests.
+#[derive(Clone)]
+pub struct Registry {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    tree: Mutex<Tree>,
+    clock: Clock,
+    next_owner_id: AtomicU64,
+    next_child_id: AtomicU64,
+}
+
+struct Tree {
+    root: TreeNode,
+    generation: u64,
+}
+
+#[derive(Default)]
+struct TreeNode {
+    entries: IndexMap<String, Entry>,
+    collapsed: bool,
+    owners: usize,
+}
+
+enum Entry {
+    Node(TreeNode),
+    Stat(StatCore),
+}
+
+impl TreeNode {
+    fn node(&self, path: &[String]) -> Option<&TreeNode> {
+        path.iter()
+            .try_fold(self, |node, segment| match node.entries.get(segment)? {
+                Entry::Node(child) => Some(child),
+                Entry::Stat(_) => None,
+            })
+    }
+
+    fn node_mut(&mut self, path: &[String]) -> Option<&mut TreeNode> {
+        path.iter().try_fold(self, |node, segment| {
+            match node.entries.get_mut(segment)? {
+                Entry::Node(child) => Some(child),
+                Entry::Stat(_) => None,
+            }
+        })
+    }
+
+    /// The container at `path`, created as needed.
+    fn node_or_create(&mut self, path: &[String]) -> Result<&mut TreeNode, Error> {
+        let mut node = self;
+        for (depth, segment) in path.iter().enumerate() {
+            let entry = node
+                .entries
+                .entry(segment.clone())
+                .or_insert_with(|| Entry::Node(TreeNode::default()));
+            node = match entry {
+                Entry::Node(child) => child,
+                Entry::Stat(core) => {
+                    return Err(Error::KindMismatch {
+                        path: DisplayPath(&path[..=depth]).to_string(),
+                        existing: core.kind().name(),
+                        requested: "container",
+                    })
+                }
+            };
+        }
+        Ok(node)
+    }
+
+    /// Removes empty, unowned containers along `path`; returns whether `self` is now removable.
+    fn prune(&mut self, path: &[String]) -> bool {
+        if let Some((first, rest)) = path.split_first() {
+            if let Some(Entry::Node(child)) = self.entries.get_mut(first) {
+                if child.prune(rest) {
+                    self.entries.shift_remove(first);
+                }
+            }
+        }
+        self.owners == 0 && self.entries.is_empty() && !self.collapsed
+    }
+
+    /// The nearest aggregation named `name` strictly above `path`, unless a non-aggregation
+    /// stat of that name comes first.
+    fn aggregation_above(
+        &self,
+        path: &[String],
+        name: &str,
+    ) -> Option<Arc<stats::AggregationCore>> {
+        (0..path.len()).rev().find_map(|depth| {
+            match self.node(&path[..depth])?.entries.get(name) {
+                Some(Entry::Stat(StatCore::Aggregation(agg))) => Some(Some(agg.clone())),
+                Some(Entry::Stat(_)) => Some(None),
+                _ => None,
+            }
+        })?
+    }
+
+    fn plan(&self) -> Plan {
+        Plan::Group {
+            collapsed: self.collapsed,
+            entries: self
+                .entries
+                .iter()
+                .map(|(name, entry)| {
+                    let plan = match entry {
+                        Entry::Node(node) => node.plan(),
+                        Entry::Stat(core) => Plan::Stat(core.clone()),
+                    };
+                    (name.clone(), plan)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The structure of a sub-tree, copied under the lock and evaluated after it is released.
+enum Plan {
+    Group {
+        entries: Vec<(String, Plan)>,
+        collapsed: bool,
+    },
+    Stat(StatCore),
+}
+
+fn evaluate(plan: Plan, clock: &Clock) -> Node {
+    match plan {
+        Plan::Stat(core) => Node::Stat(read_stat(&core, clock)),
+        Plan::Group { entries, collapsed } => {
+            Node::Group(evaluate_group(entries, collapsed, clock))
+        }
+    }
+}
+
+fn read_stat(core: &StatCore, clock: &Clock) -> StatSnapshot {
+    StatSnapshot {
+        kind: core.kind(),
+        value: core.read(clock),
+    }
+}
+
+fn evaluate_group(entries: Vec<(String, Plan)>, collapsed: bool, clock: &Clock) -> Group {
+    let mut group = Group {
+        entries: Vec::with_capacity(entries.len()),
+        collapsed,
+    };
+    let mut aggregations = Vec::new();
+    for (index, (name, plan)) in entries.into_iter().enumerate() {
+        let node = match plan {
+            Plan::Stat(StatCore::Aggregation(agg)) => {
+                let kind = agg.kind();
+                aggregations.push((index, agg));
+                Node::Stat(StatSnapshot {
+                    kind,
+                    value: crate::StatValue::Int(0),
+                })
+            }
+            plan => evaluate(plan, clock),
+        };
+        group.entries.push((name, node));
+    }
+    // Children are complete (their own aggregations included), so parents can now add them up.
+    for (index, agg) in aggregations {
+        let name = &group.entries[index].0;
+        let mut descendants = Vec::new();
+        nearest_stats(&group.entries, name, &mut descendants);
+        let value = agg.compute(&descendants);
+        group.entries[index].1 = Node::Stat(StatSnapshot {
+            kind: agg.kind(),
+            value,
+        });
+    }
+    group
+}
+
+/// For each child container, its stat named `name`, or else the nearest ones further down.
+fn nearest_stats<'a>(entries: &'a [(String, Node)], name: &str, out: &mut Vec<&'a StatSnapshot>) {
+    for (_, node) in entries {
+        if let Node::Group(group) = node {
+            match group.get(name) {
+                Some(Node::Stat(stat)) => out.push(stat),
+                Some(Node::Group(_)) => {}
+                None => nearest_stats(&group.entries, name, out),
+            }
+        }
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Registry {
+    /// An empty registry using the system clock.
+    pub fn new() -> Self {
+        Self::with_clock(Clock::system())
+    }
+
+    /// An empty registry whose meters, timers and state timers read `clock`.
+    pub fn with_clock(clock: Clock) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                tree: Mutex::new(Tree {
+                    root: TreeNode::default(),
+                    generation: 0,
+                }),
+                clock,
+                next_owner_id: AtomicU64::new(1),
+                next_child_id: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tree> {
+        // A panic while holding the lock cannot leave the tree half-edited in a way that
+        // matters to readers; keep serving.
+        self.shared
+            .tree
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The clock this registry's stats read.
+    pub fn clock(&self) -> &Clock {
+        &self.shared.clock
+    }
+
+    /// A new owner of the container at `path` (created if needed), to declare stats in.
+    ///
+    /// # Errors
+    /// When the path is invalid or crosses a stat.
+    pub fn scope(&self, path: &str) -> Result<Scope, Error> {
+        self.scope_at(parse_path(path)?)
+    }
+
+    fn scope_at(&self, path: Vec<String>) -> Result<Scope, Error> {
+        let mut tree = self.lock();
+        let generation = tree.generation;
+        tree.root.node_or_create(&path)?.owners += 1;
+        drop(tree);
+        let id = self.shared.next_owner_id.fetch_add(1, Ordering::Relaxed);
+        Ok(Scope {
+            owner: Arc::new(Owner {
+                registry: self.clone(),
+                path,
+                id,
+                generation,
+            }),
+        })
+    }
+
+    /// Declares the stat set `T` (usually `#[derive(Stats)]`) at `path`.
+    ///
+    /// # Errors
+    /// When the path or a stat name is invalid, or clashes with something of another kind.
+    pub fn init<T: Stats>(&self, path: &str) -> Result<StatSet<T>, Error> {
+        StatSet::declare(self.scope(path)?)
+    }
+
+    /// Marks the container at `path` (created if needed) as collapsed: views fold it.
+    ///
+    /// # Errors
+    /// When the path is invalid or crosses a stat.
+    pub fn set_collapsed(&self, path: &str, collapsed: bool) -> Result<(), Error> {
+        let path = parse_path(path)?;
+        self.lock().root.node_or_create(&path)?.collapsed = collapsed;
+        Ok(())
+    }
+
+    /// A snapshot of the whole tree.
+    pub fn snapshot(&self) -> Snapshot {
+        let plan = self.lock().root.plan();
+        Snapshot::new(
+            Vec::new(),
+            evaluate(plan, self.clock()),
+            self.clock().wall_time(),
+        )
+    }
+
+    /// A snapshot of the container or stat at `path`; `None` if nothing is there.
+    pub fn snapshot_at(&self, path: &str) -> Option<Snapshot> {
+        let path = parse_path(path).ok()?;
+        let Some((last, parent)) = path.split_last() else {
+            return Some(self.snapshot());
+        };
+        let tree = self.lock();
+        let plan = match tree.root.node(parent)?.entries.get(last)? {
+            Entry::Node(node) => node.plan(),
+            // A stat may be an aggregation of its siblings: evaluate its container.
+            Entry::Stat(_) => tree.root.node(parent)?.plan(),
+        };
+        drop(tree);
+        let node = match evaluate(plan, self.clock()) {
+            Node::Group(mut group) if !matches!(group.get(last), Some(Node::Group(_))) => {
+                let index = group.entries.iter().position(|(name, _)| name == last)?;
+                group.entries.swap_remove(index).1
+            }
+            node => node,
+        };
+        Some(Snapshot::new(path, node, self.clock().wall_time()))
+    }
+
+    /// Removes every stat and container. Meant for tests: handles declared before keep
+    /// working but are no longer in the tree.
+    pub fn reset(&self) {
+        let old = {
+            let mut tree = self.lock();
+            tree.generation += 1;
+            std::mem::take(&mut tree.root)
+        };
+        // Dropped outside the lock: gauge closures may own scopes.
+        drop(old);
+    }
+
+    /// Writes the whole tree as JSON to `path`, atomically (see [`dump::dump_stats_to`](crate::dump_stats_to)).
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn dump_to(&self, path: impl AsRef<Path>) -> std::io::Result<()> {
+        crate::dump::write_dump(&self.snapshot(), path.as_ref())
+    }
+
+    fn release(&self, owner: &Owner) {
+        let mut removed = Vec::new();
+        {
+            let mut tree = self.lock();
+            if tree.generation != owner.generation {
+                return;
+            }
+            let Some(node) = tree.root.node_mut(&owner.path) else {
+                return;
+            };
+            node.owners = node.owners.saturating_sub(1);
+            if node.owners == 0 {
+                let entries = std::mem::take(&mut node.entries);
+                for (name, entry) in entries {
+                    match entry {
+                        Entry::Stat(core) => removed.push((name, core)),
+                        node_entry => {
+                            node.entries.insert(name, node_entry);
+                        }
+                    }
+                }
+                for (name, core) in &removed {
+                    if let Some(contribution) = core.final_contribution() {
+                        if let Some(agg) = tree.root.aggregation_above(&owner.path, name) {
+                            agg.absorb(&contribution);
+                        }
+                    }
+                }
+                tree.root.prune(&owner.path);
+            }
+        }
+        // Dropped outside the lock: gauge closures may own scopes.
+        drop(removed);
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("clock", self.clock())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Keeps a container owned; shared by a [`Scope`] and every stat declared through it.
+pub(crate) struct Owner {
+    registry: Registry,
+    path: Vec<String>,
+    id: u64,
+    generation: u64,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.registry.clone().release(self);
+    }
+}
+
+/// One owner of a container in the tree — an object's stats, or a global collection.
+///
+/// Declare stats by name with the typed methods ([`int_stat`](Self::int_stat),
+/// [`pmf`](Self::pmf), ...) or all at once with a `#[derive(Stats)]` struct
+/// ([`init_child`](Self::init_child)). Declaring a name twice gives the same stat.
+/// Cloning a scope gives another handle to the same owner.
+///
+/// ```
+/// let reg = scales::Registry::new();
+/// let web = reg.scope("/web")?;
+/// let a = web.int_stat("errors")?;
+/// let b = web.int_stat("errors")?; // the same stat
+/// a.inc();
+/// b.inc();
+/// assert_eq!(a.get(), 2);
+/// assert!(web.pmf("errors").is_err()); // another kind at the same path
+/// assert!(web.int_stat("bad/name").is_err());
+/// # Ok::<(), scales::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Scope {
+    owner: Arc<Owner>,
+}
+
+impl Scope {
+    pub(crate) fn owner(&self) -> &Arc<Owner> {
+        &self.owner
+    }
+
+    /// The registry this scope belongs to.
+    pub fn registry(&self) -> &Registry {
+        &self.owner.registry
+    }
+
+    /// This scope's path, such as `/processor/thread-0`.
+    pub fn path(&self) -> String {
+        DisplayPath(&self.owner.path).to_string()
+    }
+
+    /// A number unique to this scope (to this object) within the process.
+    pub fn id(&self) -> u64 {
+        self.owner.id
+    }
+
+    pub(crate) fn path_of(&self, name: &str) -> String {
+        let mut path = self.owner.path.clone();
+        path.push(name.to_owned());
+        DisplayPath(&path).to_string()
+    }
+
+    /// Finds or creates the stat `name` here; `make` builds new storage.
+    pub(crate) fn declare_core(
+        &self,
+        name: &str,
+        kind: StatKind,
+        make: impl FnOnce(&Clock) -> StatCore,
+    ) -> Result<StatCore, Error> {
+        validate_name(name)?;
+        let registry = self.registry();
+        let mut tree = registry.lock();
+        let node = tree.root.node_or_create(&self.owner.path)?;
+        match node.entries.get(name) {
+            Some(Entry::Stat(core)) => Ok(core.clone()),
+            Some(Entry::Node(_)) => Err(Error::KindMismatch {
+                path: self.path_of(name),
+                existing: "container",
+                requested: kind.name(),
+            }),
+            None => {
+                let core = make(registry.clock());
+                node.entries
+                    .insert(name.to_owned(), Entry::Stat(core.clone()));
+                Ok(core)
+            }
+        }
+    }
+
+    /// A child object's scope at `relative_path` below this one (the original's `initChild`).
+    /// Stats of children aggregate into this scope's aggregation stats.
+    ///
+    /// # Errors
+    /// When the path is invalid or crosses a stat.
+    pub fn child(&self, relative_path: &str) -> Result<Scope, Error> {
+        let relative = parse_path(relative_path)?;
+        if relative.is_empty() {
+            return Err(PathError::EmptyName.into());
+        }
+        let mut path = self.owner.path.clone();
+        path.extend(relative);
+        self.registry().scope_at(path)
+    }
+
+    /// A child scope at `name/<n>`, where `n` is a number unique within the registry
+    /// (the original's `initChildOfType`).
+    ///
+    /// # Errors
+    /// When `name` is invalid or the path crosses a stat.
+    pub fn child_of_type(&self, name: &str) -> Result<Scope, Error> {
+        validate_name(name)?;
+        let n = self
+            .registry()
+            .shared
+            .next_child_id
+            .fetch_add(1, Ordering::Relaxed);
+        self.child(&format!("{name}/{n}"))
+    }
+
+    /// Declares the stat set `T` in a child scope (see [`child`](Self::child)).
+    ///
+    /// # Errors
+    /// As [`child`](Self::child), and when a stat of `T` clashes with an existing one.
+    pub fn init_child<T: Stats>(&self, relative_path: &str) -> Result<StatSet<T>, Error> {
+        StatSet::declare(self.child(relative_path)?)
+    }
+
+    /// Declares the stat set `T` in a numbered child scope (see [`child_of_type`](Self::child_of_type)).
+    ///
+    /// # Errors
+    /// As [`child_of_type`](Self::child_of_type), and when a stat of `T` clashes.
+    pub fn init_child_of_type<T: Stats>(&self, name: &str) -> Result<StatSet<T>, Error> {
+        StatSet::declare(self.child_of_type(name)?)
+    }
+
+    /// Marks this container as collapsed: views show it folded (JSON leaves it out of its
+    /// parent; the HTML page shows a link).
+    pub fn set_collapsed(&self, collapsed: bool) {
+        let mut tree = self.registry().lock();
+        if let Ok(node) = tree.root.node_or_create(&self.owner.path) {
+            node.collapsed = collapsed;
+        }
+    }
+
+    /// Declares (or finds) a stat of type `S`.
+    ///
+    /// # Errors
+    /// When `name` is invalid or another kind lives there.
+    pub fn declare<S: Declare>(&self, name: &str) -> Result<S, Error> {
+        S::declare(self, name, StatOptions::default())
+    }
+
+    /// Declares (or finds) a stat of type `S` with options.
+    ///
+    /// # Errors
+    /// When `name` is invalid or another kind lives there.
+    pub fn declare_with<S: Declare>(&self, name: &str, options: StatOptions) -> Result<S, Error> {
+        S::declare(self, name, options)
+    }
+}
+
+macro_rules! declare_methods {
+    ($($(#[$doc:meta])* $method:ident -> $ty:ident;)*) => {
+        impl Scope {$(
+            $(#[$doc])*
+            ///
+            /// # Errors
+            /// When `name` is invalid or another kind of stat (or a container) lives there.
+            pub fn $method(&self, name: &str) -> Result<stats::$ty, Error> {
+                self.declare(name)
+            }
+        )*}
+    };
+}
+
+declare_methods! {
+    /// Declares an [`IntStat`](crate::IntStat).
+    int_stat -> IntStat;
+    /// Declares a [`DoubleStat`](crate::DoubleStat).
+    double_stat -> DoubleStat;
+    /// Declares a value-holding [`Stat`](crate::Stat) (null until set).
+    stat -> Stat;
+    /// Declares an [`IntDictStat`](crate::IntDictStat) that keeps zero entries.
+    int_dict -> IntDictStat;
+    /// Declares a [`StringDictStat`](crate::StringDictStat).
+    string_dict -> StringDictStat;
+    /// Declares a [`PmfStat`](crate::PmfStat).
+    pmf -> PmfStat;
+    /// Declares a [`NamedPmfDictStat`](crate::NamedPmfDictStat).
+    named_pmf_dict -> NamedPmfDictStat;
+    /// Declares a [`MeterStat`](crate::MeterStat).
+    meter -> MeterStat;
+    /// Declares a [`MeterDictStat`](crate::MeterDictStat).
+    meter_dict -> MeterDictStat;
+    /// Declares a [`StateTimeStat`](crate::StateTimeStat).
+    state_time -> StateTimeStat;
+    /// Declares a [`SumAggregationStat`](crate::SumAggregationStat).
+    sum_aggregation -> SumAggregationStat;
+    /// Declares a [`HistogramAggregationStat`](crate::HistogramAggregationStat) that keeps
+    /// emptied states at 0.
+    histogram_aggregation -> HistogramAggregationStat;
+    /// Declares an [`IntDictSumAggregationStat`](crate::IntDictSumAggregationStat).
+    int_dict_sum_aggregation -> IntDictSumAggregationStat;
+    /// Declares a [`PmfAggregationStat`](crate::PmfAggregationStat).
+    pmf_aggregation -> PmfAggregationStat;
+}
+
+impl Scope {
+    /// Declares an [`IntDictStat`](crate::IntDictStat) whose zero entries are removed.
+    ///
+    /// # Errors
+    /// When `name` is invalid or another kind lives there.
+    pub fn int_dict_auto_delete(&self, name: &str) -> Result<stats::IntDictStat, Error> {
+        self.declare_with(name, StatOptions::auto_delete())
+    }
+
+    /// Declares a gauge: a [`Stat`](crate::Stat) whose value `f` computes at each snapshot.
+    ///
+    /// # Errors
+    /// When `name` is invalid or another kind lives there.
+    pub fn gauge<V, F>(&self, name: &str, f: F) -> Result<stats::Stat, Error>
+    where
+        V: Into<crate::Value>,
+        F: Fn() -> V + Send + Sync + 'static,
+    {
+        let stat: stats::Stat = self.declare(name)?;
+        stat.set_fn(f);
+        Ok(stat)
+    }
+}
+
+impl fmt::Debug for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("path", &self.path())
+            .field("id", &self.id())
+            .finish()
+    }
+}
+
+/// A struct of stats declared together in one scope; implemented by `#[derive(Stats)]`.
+pub trait Stats: Sized {
+    /// Declares every stat of the set in `scope`.
+    ///
+    /// # Errors
+    /// When a stat name is invalid or clashes with an existing stat of another kind.
+    fn declare_in(scope: &Scope) -> Result<Self, Error>;
+}
+
+/// A declared stat set together with its scope; dereferences to the stats.
+///
+/// Dropping it (with every clone of its stats) removes its stats from the tree.
+pub struct StatSet<T> {
+    stats: T,
+    scope: Scope,
+}
+
+impl<T: Stats> StatSet<T> {
+    fn declare(scope: Scope) -> Result<Self, Error> {
+        Ok(Self {
+            stats: T::declare_in(&scope)?,
+            scope,
+        })
+    }
+}
+
+impl<T> StatSet<T> {
+    /// The scope the stats live in, to declare children or more stats.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// Declares a child stat set (see [`Scope::init_child`]).
+    ///
+    /// # Errors
+    /// As [`Scope::init_child`].
+    pub fn init_child<U: Stats>(&self, relative_path: &str) -> Result<StatSet<U>, Error> {
+        self.scope.init_child(relative_path)
+    }
+
+    /// Declares a numbered child stat set (see [`Scope::init_child_of_type`]).
+    ///
+    /// # Errors
+    /// As [`Scope::init_child_of_type`].
+    pub fn init_child_of_type<U: Stats>(&self, name: &str) -> Result<StatSet<U>, Error> {
+        self.scope.init_child_of_type(name)
+    }
+}
+
+impl<T> Deref for StatSet<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.stats
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for StatSet<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StatSet")
+            .field("scope", &self.scope)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}

@@ -1,0 +1,531 @@
+//! The quantile sketch behind [`PmfStat`](crate::PmfStat): a log-linear histogram.
+//!
+//! Every finite value falls into a bucket chosen from its binary exponent and the top
+//! [`SUB_BITS`] bits of its mantissa, so each power of two is split into 64 equal sub-buckets
+//! (the layout HdrHistogram and DDSketch-style sketches use). A bucket's relative width is at
+//! most 1/64, and reporting its harmonic midpoint bounds the relative error of every quantile
+//! at 1/129 ≈ 0.78 %. Counts are plain integers, so sketches merge by adding buckets and an
+//! interval's sketch is the difference of two cumulative ones.
+//!
+//! Written here rather than taken from a crate because recording must be lock-free from many
+//! threads at a few nanoseconds: `hdrhistogram` and `sketches-ddsketch` are single-writer
+//! structures that would need a lock around every record.
+//!
+//! Memory: octaves (powers of two) are allocated on first use, 512 bytes each; latencies that
+//! span 1 µs–10 s touch about 24 octaves. Magnitudes below 2⁻⁶⁴ or at or above 2⁶⁴ share the
+//! edge buckets (the exact min and max still clamp every estimate). NaN and infinities are
+//! not recorded; they are counted in [`SketchSnapshot::dropped`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// Mantissa bits that pick the sub-bucket within a power of two.
+pub const SUB_BITS: u32 = 6;
+const SUBS: usize = 1 << SUB_BITS;
+const MIN_EXP: i32 = -64;
+const MAX_EXP: i32 = 63;
+const OCTAVES: usize = (MAX_EXP - MIN_EXP + 1) as usize;
+/// The largest relative error of a reported quantile, before clamping to min and max.
+pub const RELATIVE_ERROR: f64 = 1.0 / (2 * SUBS + 1) as f64;
+
+/// Index of the bucket holding magnitude `abs` (> 0, finite).
+#[inline]
+pub(crate) fn bucket_index(abs: f64) -> usize {
+    let bits = abs.to_bits();
+    let exp = ((bits >> 52) as i32) - 1023;
+    if exp < MIN_EXP {
+        return 0;
+    }
+    if exp > MAX_EXP {
+        return OCTAVES * SUBS - 1;
+    }
+    let sub = ((bits >> (52 - SUB_BITS)) as usize) & (SUBS - 1);
+    ((exp - MIN_EXP) as usize) * SUBS + sub
+}
+
+/// The value reported for a bucket: the harmonic midpoint of its bounds.
+pub(crate) fn bucket_estimate(index: usize) -> f64 {
+    let exp = (index / SUBS) as i32 + MIN_EXP;
+    let sub = (index % SUBS) as f64;
+    let base = 2f64.powi(exp);
+    let lower = base * (1.0 + sub / SUBS as f64);
+    let upper = base * (1.0 + (sub + 1.0) / SUBS as f64);
+    2.0 * lower * upper / (lower + upper)
+}
+
+/// Lock-free bucket counts for one sign, octaves allocated on first use.
+struct AtomicBuckets {
+    octaves: Box<[OnceLock<Box<[AtomicU64; SUBS]>>]>,
+}
+
+impl AtomicBuckets {
+    fn new() -> Self {
+        Self {
+            octaves: (0..OCTAVES).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    #[inline]
+    fn add(&self, index: usize, n: u64) {
+        let octave = self.octaves[index / SUBS]
+            .get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
+        // Relaxed: buckets are independent tallies; readers only need eventual exactness.
+        octave[index % SUBS].fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn collect(&self, out: &mut Vec<(u32, u64)>) {
+        for (octave_index, octave) in self.octaves.iter().enumerate() {
+            let Some(octave) = octave.get() else { continue };
+            for (sub, count) in octave.iter().enumerate() {
+                let count = count.load(Ordering::Relaxed);
+                if count > 0 {
+                    out.push(((octave_index * SUBS + sub) as u32, count));
+                }
+            }
+        }
+    }
+}
+
+/// Maps an `f64` to a `u64` whose unsigned order is the float's numeric order.
+#[inline]
+fn order_key(v: f64) -> u64 {
+    let bits = v.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
+}
+
+#[inline]
+fn from_order_key(key: u64) -> f64 {
+    if key >> 63 == 1 {
+        f64::from_bits(key & !(1 << 63))
+    } else {
+        f64::from_bits(!key)
+    }
+}
+
+#[inline]
+fn atomic_f64_add(cell: &AtomicU64, delta: f64) {
+    let mut current = cell.load(Ordering::Relaxed);
+    loop {
+        let next = (f64::from_bits(current) + delta).to_bits();
+        match cell.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(seen) => current = seen,
+        }
+    }
+}
+
+/// A thread-safe, lock-free log-linear histogram of `f64` values.
+pub(crate) struct AtomicSketch {
+    positive: AtomicBuckets,
+    negative: OnceLock<AtomicBuckets>,
+    zeros: AtomicU64,
+    dropped: AtomicU64,
+    sum: AtomicU64,
+    sum_squares: AtomicU64,
+    // Order keys; 0 means "nothing recorded". `min_inverted` holds `!order_key(min)`.
+    max_key: AtomicU64,
+    min_inverted: AtomicU64,
+}
+
+impl AtomicSketch {
+    pub(crate) fn new() -> Self {
+        Self {
+            positive: AtomicBuckets::new(),
+            negative: OnceLock::new(),
+            zeros: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            sum: AtomicU64::new(0f64.to_bits()),
+            sum_squares: AtomicU64::new(0f64.to_bits()),
+            max_key: AtomicU64::new(0),
+            min_inverted: AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn record(&self, value: f64) {
+        if !value.is_finite() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if value > 0.0 {
+            self.positive.add(bucket_index(value), 1);
+        } else if value < 0.0 {
+            self.negative
+                .get_or_init(AtomicBuckets::new)
+                .add(bucket_index(-value), 1);
+        } else {
+            self.zeros.fetch_add(1, Ordering::Relaxed);
+        }
+        atomic_f64_add(&self.sum, value);
+        atomic_f64_add(&self.sum_squares, value * value);
+        let key = order_key(value);
+        if self.max_key.load(Ordering::Relaxed) < key {
+            self.max_key.fetch_max(key, Ordering::Relaxed);
+        }
+        if self.min_inverted.load(Ordering::Relaxed) < !key {
+            self.min_inverted.fetch_max(!key, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> SketchSnapshot {
+        let mut positive = Vec::new();
+        self.positive.collect(&mut positive);
+        let mut negative = Vec::new();
+        if let Some(buckets) = self.negative.get() {
+            buckets.collect(&mut negative);
+        }
+        let zeros = self.zeros.load(Ordering::Relaxed);
+        let count = zeros
+            + positive.iter().map(|&(_, c)| c).sum::<u64>()
+            + negative.iter().map(|&(_, c)| c).sum::<u64>();
+        let max_key = self.max_key.load(Ordering::Relaxed);
+        let min_inverted = self.min_inverted.load(Ordering::Relaxed);
+        let (min, max) = if count == 0 || max_key == 0 || min_inverted == 0 {
+            (f64::NAN, f64::NAN)
+        } else {
+            (from_order_key(!min_inverted), from_order_key(max_key))
+        };
+        SketchSnapshot {
+            count,
+            sum: f64::from_bits(self.sum.load(Ordering::Relaxed)),
+            sum_squares: f64::from_bits(self.sum_squares.load(Ordering::Relaxed)),
+            min,
+            max,
+            zeros,
+            positive,
+            negative,
+            dropped: self.dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// An owned, immutable copy of a distribution: exact count, sum, min and max, and the
+/// bucket counts from which quantiles are estimated.
+///
+/// Snapshots merge ([`merge`](Self::merge)) and subtract ([`delta_since`](Self::delta_since)),
+/// which is how parents aggregate their children and how per-interval statistics are made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SketchSnapshot {
+    count: u64,
+    sum: f64,
+    sum_squares: f64,
+    min: f64,
+    max: f64,
+    zeros: u64,
+    positive: Vec<(u32, u64)>,
+    negative: Vec<(u32, u64)>,
+    dropped: u64,
+}
+
+impl Default for SketchSnapshot {
+    fn default() -> Self {
+        Self {
+            count: 0,
+            sum: 0.0,
+            sum_squares: 0.0,
+            min: f64::NAN,
+            max: f64::NAN,
+            zeros: 0,
+            positive: Vec::new(),
+            negative: Vec::new(),
+            dropped: 0,
+        }
+    }
+}
+
+/// The quantiles the original reports, with their JSON key names.
+pub const PERCENTILE_KEYS: [(&str, f64); 6] = [
+    ("median", 0.5),
+    ("75percentile", 0.75),
+    ("95percentile", 0.95),
+    ("98percentile", 0.98),
+    ("99percentile", 0.99),
+    ("999percentile", 0.999),
+];
+
+impl SketchSnapshot {
+    /// Builds a snapshot from values; mostly for tests and offline use.
+    ///
+    /// ```
+    /// let s = scales::SketchSnapshot::from_values([1.0, 2.0, 3.0, 4.0]);
+    /// assert_eq!(s.count(), 4);
+    /// assert_eq!(s.min(), Some(1.0));
+    /// assert!((s.quantile(0.5).unwrap() - 2.5).abs() < 0.01 * 2.5);
+    /// ```
+    pub fn from_values(values: impl IntoIterator<Item = f64>) -> Self {
+        let sketch = AtomicSketch::new();
+        for v in values {
+            sketch.record(v);
+        }
+        sketch.snapshot()
+    }
+
+    /// Number of recorded values.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Exact sum of recorded values.
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+
+    /// Smallest recorded value (exact), if any.
+    pub fn min(&self) -> Option<f64> {
+        (self.count > 0 && !self.min.is_nan()).then_some(self.min)
+    }
+
+    /// Largest recorded value (exact), if any.
+    pub fn max(&self) -> Option<f64> {
+        (self.count > 0 && !self.max.is_nan()).then_some(self.max)
+    }
+
+    /// Arithmetic mean, if any value was recorded.
+    pub fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / self.count as f64)
+    }
+
+    /// Sample standard deviation (divisor n − 1, as the original); 0 for a single value.
+    pub fn stddev(&self) -> Option<f64> {
+        match self.count {
+            0 => None,
+            1 => Some(0.0),
+            n => {
+                let n = n as f64;
+                let variance = (self.sum_squares - self.sum * self.sum / n) / (n - 1.0);
+                Some(variance.max(0.0).sqrt())
+            }
+        }
+    }
+
+    /// NaN and infinite values that were offered and not recorded.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Estimates the `q`-quantile (`q` in `[0, 1]`) with linear interpolation between the
+    /// values of rank `⌊h⌋` and `⌈h⌉`, `h = q · (count − 1)` (NumPy's default definition).
+    /// The estimate lies within [`RELATIVE_ERROR`] of the interval those two values span.
+    /// `None` when empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        if self.count == 0 {
+            return None;
+        }
+        let q = if q.is_nan() { 0.5 } else { q.clamp(0.0, 1.0) };
+        let h = q * (self.count - 1) as f64;
+        let (lower, fraction) = (h.floor(), h - h.floor());
+        let low = self.value_at_rank(lower as u64);
+        let estimate = if fraction > 0.0 {
+            let high = self.value_at_rank(lower as u64 + 1);
+            low + fraction * (high - low)
+        } else {
+            low
+        };
+        let (min, max) = (
+            self.min().unwrap_or(estimate),
+            self.max().unwrap_or(estimate),
+        );
+        Some(estimate.clamp(min, max))
+    }
+
+    fn value_at_rank(&self, rank: u64) -> f64 {
+        let mut seen = 0;
+        // Negative values, most negative first: largest magnitude index first.
+        for &(index, count) in self.negative.iter().rev() {
+            seen += count;
+            if rank < seen {
+                return -bucket_estimate(index as usize);
+            }
+        }
+        seen += self.zeros;
+        if rank < seen {
+            return 0.0;
+        }
+        for &(index, count) in &self.positive {
+            seen += count;
+            if rank < seen {
+                return bucket_estimate(index as usize);
+            }
+        }
+        self.max
+    }
+
+    /// The summary keys of the original (`median` … `999percentile`) with their estimates.
+    pub fn percentiles(&self) -> impl Iterator<Item = (&'static str, f64)> + '_ {
+        PERCENTILE_KEYS
+            .iter()
+            .filter_map(|&(key, q)| self.quantile(q).map(|v| (key, v)))
+    }
+
+    /// Adds `other`'s values to this snapshot, as if both had been recorded into one sketch.
+    pub fn merge(&mut self, other: &SketchSnapshot) {
+        if other.count > 0 {
+            self.min = min_ignoring_nan(self.min, other.min);
+            self.max = max_ignoring_nan(self.max, other.max);
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+        self.sum_squares += other.sum_squares;
+        self.zeros += other.zeros;
+        self.dropped += other.dropped;
+        merge_buckets(&mut self.positive, &other.positive, |a, b| a + b);
+        merge_buckets(&mut self.negative, &other.negative, |a, b| a + b);
+    }
+
+    /// The values recorded after `earlier` was taken (of the same stat): counts, sum and
+    /// buckets are differences; min and max are estimated from the interval's buckets.
+    pub fn delta_since(&self, earlier: &SketchSnapshot) -> SketchSnapshot {
+        let mut delta = SketchSnapshot {
+            count: self.count.saturating_sub(earlier.count),
+            sum: self.sum - earlier.sum,
+            sum_squares: self.sum_squares - earlier.sum_squares,
+            zeros: self.zeros.saturating_sub(earlier.zeros),
+            dropped: self.dropped.saturating_sub(earlier.dropped),
+            positive: self.positive.clone(),
+            negative: self.negative.clone(),
+            ..SketchSnapshot::default()
+        };
+        merge_buckets(&mut delta.positive, &earlier.positive, u64::saturating_sub);
+        merge_buckets(&mut delta.negative, &earlier.negative, u64::saturating_sub);
+        delta.positive.retain(|&(_, c)| c > 0);
+        delta.negative.retain(|&(_, c)| c > 0);
+        if delta.count > 0 {
+            delta.min = delta.value_at_rank(0).clamp(self.min, self.max);
+            delta.max = delta
+                .value_at_rank(delta.count - 1)
+                .clamp(self.min, self.max);
+        }
+        delta
+    }
+}
+
+fn min_ignoring_nan(a: f64, b: f64) -> f64 {
+    if a.is_nan() {
+        b
+    } else {
+        a.min(b)
+    }
+}
+
+fn max_ignoring_nan(a: f64, b: f64) -> f64 {
+    if a.is_nan() {
+        b
+    } else {
+        a.max(b)
+    }
+}
+
+/// Combines sorted sparse bucket lists in place with `op(mine, theirs)`.
+fn merge_buckets(mine: &mut Vec<(u32, u64)>, theirs: &[(u32, u64)], op: fn(u64, u64) -> u64) {
+    if theirs.is_empty() {
+        return;
+    }
+    let mut merged = Vec::with_capacity(mine.len() + theirs.len());
+    let (mut i, mut j) = (0, 0);
+    while i < mine.len() || j < theirs.len() {
+        match (mine.get(i), theirs.get(j)) {
+            (Some(&(a, ca)), Some(&(b, cb))) if a == b => {
+                merged.push((a, op(ca, cb)));
+                i += 1;
+                j += 1;
+            }
+            (Some(&(a, ca)), Some(&(b, _))) if a < b => {
+                merged.push((a, ca));
+                i += 1;
+            }
+            (Some(_), Some(&(b, cb))) | (None, Some(&(b, cb))) => {
+                merged.push((b, op(0, cb)));
+                j += 1;
+            }
+            (Some(&(a, ca)), None) => {
+                merged.push((a, ca));
+                i += 1;
+            }
+            (None, None) => unreachable!(),
+        }
+    }
+    *mine = merged;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_estimates_are_within_bound() {
+        for &v in &[1e-9, 0.004999995231628418, 0.011, 1.0, 3.0, 1234.5678, 1e15] {
+            let est = bucket_estimate(bucket_index(v));
+            assert!(
+                (est - v).abs() / v <= RELATIVE_ERROR + 1e-12,
+                "{v} -> {est}"
+            );
+        }
+    }
+
+    #[test]
+    fn order_keys_sort_like_floats() {
+        let values = [-1e300, -2.5, -0.0, 0.0, 1e-300, 2.5, 1e300];
+        for pair in values.windows(2) {
+            assert!(order_key(pair[0]) <= order_key(pair[1]), "{pair:?}");
+            assert_eq!(from_order_key(order_key(pair[0])), pair[0]);
+        }
+    }
+
+    #[test]
+    fn exact_summary_fields() {
+        let s = SketchSnapshot::from_values([3.0, -1.0, 0.0, 10.0]);
+        assert_eq!(s.count(), 4);
+        assert_eq!(s.sum(), 12.0);
+        assert_eq!(s.min(), Some(-1.0));
+        assert_eq!(s.max(), Some(10.0));
+        assert_eq!(s.quantile(0.0), Some(-1.0));
+        assert_eq!(s.quantile(1.0), Some(10.0));
+    }
+
+    #[test]
+    fn non_finite_values_are_dropped_and_counted() {
+        let s = SketchSnapshot::from_values([1.0, f64::NAN, f64::INFINITY]);
+        assert_eq!(s.count(), 1);
+        assert_eq!(s.dropped(), 2);
+    }
+
+    #[test]
+    fn merge_equals_recording_together() {
+        let a = [0.5, 1.0, 2.0, 40.0];
+        let b = [-3.0, 0.0, 1.0, 9000.0];
+        let mut merged = SketchSnapshot::from_values(a);
+        merged.merge(&SketchSnapshot::from_values(b));
+        let together = SketchSnapshot::from_values(a.into_iter().chain(b));
+        assert_eq!(merged, together);
+    }
+
+    #[test]
+    fn delta_isolates_interval() {
+        let sketch = AtomicSketch::new();
+        for v in [1.0, 2.0, 3.0] {
+            sketch.record(v);
+        }
+        let before = sketch.snapshot();
+        for v in [100.0, 200.0] {
+            sketch.record(v);
+        }
+        let delta = sketch.snapshot().delta_since(&before);
+        assert_eq!(delta.count(), 2);
+        assert_eq!(delta.sum(), 300.0);
+        let min = delta.min().unwrap();
+        assert!((min - 100.0).abs() <= 100.0 * RELATIVE_ERROR, "{min}");
+        assert_eq!(delta.max(), Some(200.0));
+    }
+
+    #[test]
+    fn empty_has_no_estimates() {
+        let s = SketchSnapshot::default();
+        assert_eq!(s.quantile(0.5), None);
+        assert_eq!(s.mean(), None);
+        assert_eq!(s.min(), None);
+    }
+}

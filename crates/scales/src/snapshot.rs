@@ -1,0 +1,240 @@
+//! The snapshot model: an owned, immutable copy of (part of) the stat tree.
+//!
+//! Every output — JSON, HTML, Prometheus, Graphite, file dumps — renders from a [`Snapshot`];
+//! none of them reads live stats. A snapshot is taken while other threads keep recording;
+//! each stat is read atomically on its own, the tree as a whole is not frozen.
+
+use std::time::SystemTime;
+
+use crate::sketch::SketchSnapshot;
+use crate::value::Value;
+
+/// A copy of the stat tree (or of one sub-tree or stat) at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub(crate) path: Vec<String>,
+    pub(crate) root: Node,
+    pub(crate) taken_at: SystemTime,
+}
+
+impl Snapshot {
+    /// Builds a snapshot by hand (for tests, tools, and the HTTP query filter).
+    pub fn new(path: Vec<String>, root: Node, taken_at: SystemTime) -> Self {
+        Self {
+            path,
+            root,
+            taken_at,
+        }
+    }
+
+    /// The path this snapshot was taken at, as segments (empty for the whole tree).
+    pub fn path(&self) -> &[String] {
+        &self.path
+    }
+
+    /// The node at the snapshot's path.
+    pub fn root(&self) -> &Node {
+        &self.root
+    }
+
+    /// Wall-clock time the snapshot was taken.
+    pub fn taken_at(&self) -> SystemTime {
+        self.taken_at
+    }
+
+    /// Looks up a node by a path relative to the snapshot root (`"web/latency"`).
+    ///
+    /// Keys inside stats are not nodes: `"web/latency/count"` finds nothing.
+    pub fn get(&self, relative_path: &str) -> Option<&Node> {
+        let mut node = &self.root;
+        for segment in relative_path.split('/').filter(|s| !s.is_empty()) {
+            node = match node {
+                Node::Group(group) => group.get(segment)?,
+                Node::Stat(_) => return None,
+            };
+        }
+        Some(node)
+    }
+
+    /// The stat at a relative path, if there is one.
+    pub fn stat(&self, relative_path: &str) -> Option<&StatSnapshot> {
+        match self.get(relative_path)? {
+            Node::Stat(stat) => Some(stat),
+            Node::Group(_) => None,
+        }
+    }
+
+    /// Every stat with its path relative to the snapshot root, depth first in tree order.
+    /// Collapsed groups are included.
+    pub fn stats(&self) -> Vec<(Vec<&str>, &StatSnapshot)> {
+        let mut out = Vec::new();
+        collect_stats(&self.root, &mut Vec::new(), &mut out);
+        out
+    }
+}
+
+fn collect_stats<'a>(
+    node: &'a Node,
+    prefix: &mut Vec<&'a str>,
+    out: &mut Vec<(Vec<&'a str>, &'a StatSnapshot)>,
+) {
+    match node {
+        Node::Stat(stat) => out.push((prefix.clone(), stat)),
+        Node::Group(group) => {
+            for (name, child) in &group.entries {
+                prefix.push(name);
+                collect_stats(child, prefix, out);
+                prefix.pop();
+            }
+        }
+    }
+}
+
+/// A node of a snapshot: a group of named children, or one stat.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    /// A container (`/web`) and its children in declaration order.
+    Group(Group),
+    /// One stat.
+    Stat(StatSnapshot),
+}
+
+/// A container in a snapshot.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Group {
+    /// Children in declaration order.
+    pub entries: Vec<(String, Node)>,
+    /// Whether views should fold this group (see [`Scope::set_collapsed`](crate::Scope::set_collapsed)).
+    pub collapsed: bool,
+}
+
+impl Group {
+    /// The child with this name.
+    pub fn get(&self, name: &str) -> Option<&Node> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, node)| node)
+    }
+}
+
+/// What kind of stat produced a value; outputs use it to pick types (counter or gauge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StatKind {
+    /// [`IntStat`](crate::IntStat).
+    IntStat,
+    /// [`DoubleStat`](crate::DoubleStat).
+    DoubleStat,
+    /// [`Stat`](crate::Stat): a held value or a gauge closure.
+    Stat,
+    /// [`IntDictStat`](crate::IntDictStat).
+    IntDict,
+    /// [`StringDictStat`](crate::StringDictStat).
+    StringDict,
+    /// [`PmfStat`](crate::PmfStat).
+    Pmf,
+    /// [`NamedPmfDictStat`](crate::NamedPmfDictStat).
+    NamedPmfDict,
+    /// [`MeterStat`](crate::MeterStat).
+    Meter,
+    /// [`MeterDictStat`](crate::MeterDictStat).
+    MeterDict,
+    /// [`StateTimeStat`](crate::StateTimeStat).
+    StateTime,
+    /// [`SumAggregationStat`](crate::SumAggregationStat).
+    SumAggregation,
+    /// [`HistogramAggregationStat`](crate::HistogramAggregationStat).
+    HistogramAggregation,
+    /// [`IntDictSumAggregationStat`](crate::IntDictSumAggregationStat).
+    IntDictSumAggregation,
+    /// [`PmfAggregationStat`](crate::PmfAggregationStat).
+    PmfAggregation,
+}
+
+impl StatKind {
+    /// The type name used in errors and docs (`"IntStat"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            StatKind::IntStat => "IntStat",
+            StatKind::DoubleStat => "DoubleStat",
+            StatKind::Stat => "Stat",
+            StatKind::IntDict => "IntDictStat",
+            StatKind::StringDict => "StringDictStat",
+            StatKind::Pmf => "PmfStat",
+            StatKind::NamedPmfDict => "NamedPmfDictStat",
+            StatKind::Meter => "MeterStat",
+            StatKind::MeterDict => "MeterDictStat",
+            StatKind::StateTime => "StateTimeStat",
+            StatKind::SumAggregation => "SumAggregationStat",
+            StatKind::HistogramAggregation => "HistogramAggregationStat",
+            StatKind::IntDictSumAggregation => "IntDictSumAggregationStat",
+            StatKind::PmfAggregation => "PmfAggregationStat",
+        }
+    }
+}
+
+/// One stat's value in a snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatSnapshot {
+    /// The kind of stat.
+    pub kind: StatKind,
+    /// Its value.
+    pub value: StatValue,
+}
+
+/// The value of one stat.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum StatValue {
+    /// An integer count (IntStat, integer sums).
+    Int(i64),
+    /// A float (DoubleStat, float sums).
+    Float(f64),
+    /// A held or computed value (Stat, gauges).
+    Value(Value),
+    /// Integer counts by key (IntDictStat, histogram and dict-sum aggregations).
+    Counts(Vec<(String, i64)>),
+    /// Strings by key (StringDictStat).
+    Strings(Vec<(String, String)>),
+    /// A distribution (PmfStat, PmfAggregationStat).
+    Distribution(Box<SketchSnapshot>),
+    /// Distributions by key (NamedPmfDictStat).
+    Distributions(Vec<(String, SketchSnapshot)>),
+    /// Event rates (MeterStat).
+    Meter(MeterSnapshot),
+    /// Rates by key (MeterDictStat).
+    Meters(Vec<(String, MeterSnapshot)>),
+    /// Seconds spent in each state, including the current one (StateTimeStat).
+    Durations(Vec<(String, f64)>),
+    /// The stat could not be read: a gauge closure panicked. The message says why.
+    Error(String),
+}
+
+impl StatValue {
+    /// The value as a number, for scalar stats.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            StatValue::Int(i) => Some(*i as f64),
+            StatValue::Float(f) => Some(*f),
+            StatValue::Value(v) => v.as_f64(),
+            _ => None,
+        }
+    }
+}
+
+/// Rates of a meter: events per second, exponentially weighted over 1, 5 and 15 minutes as the
+/// original (5-second ticks), and the mean rate since the meter was created.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MeterSnapshot {
+    /// Total events marked.
+    pub count: u64,
+    /// One-minute rate.
+    pub m1: f64,
+    /// Five-minute rate.
+    pub m5: f64,
+    /// Fifteen-minute rate.
+    pub m15: f64,
+    /// Mean rate since creation.
+    pub mean: f64,
+}

@@ -1,0 +1,198 @@
+//! [`IntStat`] and [`DoubleStat`]: numbers that are incremented, added to or set.
+
+use std::fmt;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::{declare_core, Declare, StatCore, StatOptions};
+use crate::registry::{Owner, Scope};
+use crate::snapshot::StatKind;
+use crate::Error;
+
+/// Storage of an [`IntStat`].
+#[derive(Default)]
+pub(crate) struct IntCell {
+    value: AtomicI64,
+}
+
+impl IntCell {
+    #[inline]
+    pub(crate) fn add(&self, n: i64) {
+        // Relaxed: a counter is an independent tally; no other memory is published through it.
+        self.value.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set(&self, v: i64) {
+        self.value.store(v, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> i64 {
+        self.value.load(Ordering::Relaxed)
+    }
+}
+
+/// An integer stat: a counter (`inc`, `add`) or a level (`set`, `dec`).
+///
+/// ```
+/// let web = scales::Registry::new().scope("/web")?;
+/// let errors = web.int_stat("errors")?;
+/// errors.inc();
+/// errors.add(4);
+/// assert_eq!(errors.get(), 5);
+/// # Ok::<(), scales::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct IntStat {
+    cell: Arc<IntCell>,
+    _owner: Arc<Owner>,
+}
+
+impl IntStat {
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.cell.add(1);
+    }
+
+    /// Subtracts one.
+    #[inline]
+    pub fn dec(&self) {
+        self.cell.add(-1);
+    }
+
+    /// Adds `n` (which may be negative).
+    #[inline]
+    pub fn add(&self, n: i64) {
+        self.cell.add(n);
+    }
+
+    /// Replaces the value.
+    pub fn set(&self, value: i64) {
+        self.cell.set(value);
+    }
+
+    /// The current value.
+    pub fn get(&self) -> i64 {
+        self.cell.get()
+    }
+}
+
+impl Declare for IntStat {
+    fn declare(scope: &Scope, name: &str, _: StatOptions) -> Result<Self, Error> {
+        let (cell, owner) = declare_core(
+            scope,
+            name,
+            StatKind::IntStat,
+            |_| StatCore::Int(Arc::default()),
+            |core| match core {
+                StatCore::Int(cell) => Some(cell),
+                _ => None,
+            },
+        )?;
+        Ok(Self {
+            cell,
+            _owner: owner,
+        })
+    }
+}
+
+impl fmt::Debug for IntStat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntStat")
+            .field("value", &self.get())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Storage of a [`DoubleStat`]: an `f64` kept as bits.
+pub(crate) struct DoubleCell {
+    bits: AtomicU64,
+}
+
+impl Default for DoubleCell {
+    fn default() -> Self {
+        Self {
+            bits: AtomicU64::new(0f64.to_bits()),
+        }
+    }
+}
+
+impl DoubleCell {
+    pub(crate) fn add(&self, delta: f64) {
+        // Relaxed CAS loop: the value is an independent number; nothing else is published.
+        let _ = self
+            .bits
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                Some((f64::from_bits(bits) + delta).to_bits())
+            });
+    }
+
+    pub(crate) fn set(&self, v: f64) {
+        self.bits.store(v.to_bits(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> f64 {
+        f64::from_bits(self.bits.load(Ordering::Relaxed))
+    }
+}
+
+/// A floating-point stat that is added to or set.
+///
+/// ```
+/// let reg = scales::Registry::new();
+/// let load = reg.scope("/system")?.double_stat("load")?;
+/// load.add(2.5);
+/// load.add(0.25);
+/// assert_eq!(load.get(), 2.75);
+/// # Ok::<(), scales::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct DoubleStat {
+    cell: Arc<DoubleCell>,
+    _owner: Arc<Owner>,
+}
+
+impl DoubleStat {
+    /// Adds `delta` (which may be negative).
+    #[inline]
+    pub fn add(&self, delta: f64) {
+        self.cell.add(delta);
+    }
+
+    /// Replaces the value.
+    pub fn set(&self, value: f64) {
+        self.cell.set(value);
+    }
+
+    /// The current value.
+    pub fn get(&self) -> f64 {
+        self.cell.get()
+    }
+}
+
+impl Declare for DoubleStat {
+    fn declare(scope: &Scope, name: &str, _: StatOptions) -> Result<Self, Error> {
+        let (cell, owner) = declare_core(
+            scope,
+            name,
+            StatKind::DoubleStat,
+            |_| StatCore::Double(Arc::default()),
+            |core| match core {
+                StatCore::Double(cell) => Some(cell),
+                _ => None,
+            },
+        )?;
+        Ok(Self {
+            cell,
+            _owner: owner,
+        })
+    }
+}
+
+impl fmt::Debug for DoubleStat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DoubleStat")
+            .field("value", &self.get())
+            .finish_non_exhaustive()
+    }
+}

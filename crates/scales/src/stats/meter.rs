@@ -1,0 +1,268 @@
+//! [`MeterStat`] (event rates over 1, 5 and 15 minutes) and [`MeterDictStat`].
+//!
+//! A mark is one counter add: it never reads the clock. Rates are brought up to date when
+//! read, by replaying the 5-second ticks of the original's exponentially weighted moving
+//! averages in closed form: `k` missed ticks with `Δ` events between them (assumed evenly
+//! spread) move a rate `r` to `x + (r − x)·(1 − α)^k` with `x = Δ / 5k` per second. No
+//! thread ticks the meters, and a long idle gap costs one read.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::ArcSwap;
+use indexmap::IndexMap;
+
+use super::{declare_core, Declare, StatCore, StatOptions};
+use crate::clock::Clock;
+use crate::registry::{Owner, Scope};
+use crate::snapshot::{MeterSnapshot, StatKind};
+use crate::Error;
+
+const TICK_NANOS: u64 = 5_000_000_000;
+const TICK_SECONDS: f64 = 5.0;
+/// Averaging windows of m1, m5 and m15, in seconds.
+const WINDOWS: [f64; 3] = [60.0, 300.0, 900.0];
+
+struct Ewma {
+    last_tick: u64,
+    last_count: u64,
+    rates: [f64; 3],
+    started: bool,
+}
+
+/// Storage of a [`MeterStat`].
+pub(crate) struct MeterCore {
+    count: AtomicU64,
+    created: u64,
+    clock: Clock,
+    ewma: Mutex<Ewma>,
+}
+
+impl MeterCore {
+    pub(crate) fn new(clock: &Clock) -> Self {
+        let now = clock.now_nanos();
+        Self {
+            count: AtomicU64::new(0),
+            created: now,
+            clock: clock.clone(),
+            ewma: Mutex::new(Ewma {
+                last_tick: now,
+                last_count: 0,
+                rates: [0.0; 3],
+                started: false,
+            }),
+        }
+    }
+
+    #[inline]
+    fn mark(&self, n: u64) {
+        // Relaxed: an independent tally; readers only need eventual exactness.
+        self.count.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Count and rates as of `now` (monotonic nanoseconds of this meter's clock).
+    pub(crate) fn read(&self, now: u64) -> MeterSnapshot {
+        let count = self.count.load(Ordering::Relaxed);
+        let mut ewma = self.ewma.lock().unwrap_or_else(PoisonError::into_inner);
+        let ticks = now.saturating_sub(ewma.last_tick) / TICK_NANOS;
+        if ticks > 0 {
+            let delta = count.saturating_sub(ewma.last_count);
+            let instant_rate = delta as f64 / (ticks as f64 * TICK_SECONDS);
+            let started = ewma.started;
+            for (rate, window) in ewma.rates.iter_mut().zip(WINDOWS) {
+                *rate = if started {
+                    let decay = (-(ticks as f64) * TICK_SECONDS / window).exp();
+                    instant_rate + (*rate - instant_rate) * decay
+                } else {
+                    // As the original: the first tick takes the instant rate as it is.
+                    instant_rate
+                };
+            }
+            ewma.started = true;
+            ewma.last_tick += ticks * TICK_NANOS;
+            ewma.last_count = count;
+        }
+        let age_seconds = now.saturating_sub(self.created) as f64 * 1e-9;
+        let [m1, m5, m15] = ewma.rates;
+        MeterSnapshot {
+            count,
+            m1,
+            m5,
+            m15,
+            mean: if age_seconds > 0.0 {
+                count as f64 / age_seconds
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+/// Counts events and reports their rate per second: exponentially weighted over 1, 5 and
+/// 15 minutes (`m1`, `m5`, `m15`, as the original) and the mean since creation.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let time = scales::ManualClock::new(UNIX_EPOCH);
+/// let reg = scales::Registry::with_clock(time.clock());
+/// let hits = reg.scope("/web")?.meter("hits")?;
+/// hits.mark_n(60);
+/// time.advance(Duration::from_secs(5));
+/// let rates = hits.rates();
+/// assert_eq!(rates.count, 60);
+/// assert_eq!(rates.m1, 12.0); // 60 events in one 5-second tick
+/// # Ok::<(), scales::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct MeterStat {
+    core: Arc<MeterCore>,
+    _owner: Arc<Owner>,
+}
+
+impl MeterStat {
+    /// Marks one event.
+    #[inline]
+    pub fn mark(&self) {
+        self.core.mark(1);
+    }
+
+    /// Marks `n` events.
+    #[inline]
+    pub fn mark_n(&self, n: u64) {
+        self.core.mark(n);
+    }
+
+    /// Count and current rates.
+    pub fn rates(&self) -> MeterSnapshot {
+        self.core.read(self.core.clock.now_nanos())
+    }
+}
+
+impl Declare for MeterStat {
+    fn declare(scope: &Scope, name: &str, _: StatOptions) -> Result<Self, Error> {
+        let (core, owner) = declare_core(
+            scope,
+            name,
+            StatKind::Meter,
+            |clock| StatCore::Meter(Arc::new(MeterCore::new(clock))),
+            |core| match core {
+                StatCore::Meter(core) => Some(core),
+                _ => None,
+            },
+        )?;
+        Ok(Self {
+            core,
+            _owner: owner,
+        })
+    }
+}
+
+impl fmt::Debug for MeterStat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MeterStat")
+            .field("rates", &self.rates())
+            .finish_non_exhaustive()
+    }
+}
+
+type MeterMap = IndexMap<Arc<str>, Arc<MeterCore>>;
+
+/// Storage of a [`MeterDictStat`].
+pub(crate) struct MeterDictCore {
+    map: ArcSwap<MeterMap>,
+    write: Mutex<()>,
+    clock: Clock,
+}
+
+impl MeterDictCore {
+    fn entry(&self, key: &str) -> Arc<MeterCore> {
+        let _write = self.write.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.map.load_full();
+        if let Some(core) = current.get(key) {
+            return core.clone();
+        }
+        let core = Arc::new(MeterCore::new(&self.clock));
+        let mut next = MeterMap::clone(&current);
+        next.insert(Arc::from(key), core.clone());
+        self.map.store(Arc::new(next));
+        core
+    }
+
+    pub(crate) fn entries(&self, now: u64) -> Vec<(String, MeterSnapshot)> {
+        self.map
+            .load()
+            .iter()
+            .map(|(key, core)| (key.to_string(), core.read(now)))
+            .collect()
+    }
+}
+
+/// One meter per key, such as requests by HTTP method.
+///
+/// ```
+/// let reg = scales::Registry::new();
+/// let by_method = reg.scope("/web")?.meter_dict("requests")?;
+/// by_method.mark("GET");
+/// by_method.mark_n("POST", 3);
+/// assert_eq!(by_method.rates("POST").unwrap().count, 3);
+/// # Ok::<(), scales::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct MeterDictStat {
+    core: Arc<MeterDictCore>,
+    _owner: Arc<Owner>,
+}
+
+impl MeterDictStat {
+    /// Marks one event for `key`.
+    pub fn mark(&self, key: &str) {
+        self.mark_n(key, 1);
+    }
+
+    /// Marks `n` events for `key`.
+    pub fn mark_n(&self, key: &str, n: u64) {
+        if let Some(core) = self.core.map.load().get(key) {
+            core.mark(n);
+            return;
+        }
+        self.core.entry(key).mark(n);
+    }
+
+    /// `key`'s count and rates, if it was ever marked.
+    pub fn rates(&self, key: &str) -> Option<MeterSnapshot> {
+        let now = self.core.clock.now_nanos();
+        self.core.map.load().get(key).map(|core| core.read(now))
+    }
+}
+
+impl Declare for MeterDictStat {
+    fn declare(scope: &Scope, name: &str, _: StatOptions) -> Result<Self, Error> {
+        let (core, owner) = declare_core(
+            scope,
+            name,
+            StatKind::MeterDict,
+            |clock| {
+                StatCore::MeterDict(Arc::new(MeterDictCore {
+                    map: ArcSwap::default(),
+                    write: Mutex::new(()),
+                    clock: clock.clone(),
+                }))
+            },
+            |core| match core {
+                StatCore::MeterDict(core) => Some(core),
+                _ => None,
+            },
+        )?;
+        Ok(Self {
+            core,
+            _owner: owner,
+        })
+    }
+}
+
+impl fmt::Debug for MeterDictStat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MeterDictStat").finish_non_exhaustive()
+    }
+}

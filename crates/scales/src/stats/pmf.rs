@@ -1,0 +1,311 @@
+//! [`PmfStat`] (a distribution with percentiles, and its timer) and [`NamedPmfDictStat`].
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use indexmap::IndexMap;
+
+use super::{declare_core, Declare, StatCore, StatOptions};
+use crate::clock::Clock;
+use crate::registry::{Owner, Scope};
+use crate::sketch::{AtomicSketch, SketchSnapshot};
+use crate::snapshot::StatKind;
+use crate::Error;
+
+/// Storage of a [`PmfStat`]: the sketch and the clock its timers read.
+pub(crate) struct PmfCore {
+    sketch: AtomicSketch,
+    clock: Clock,
+}
+
+impl PmfCore {
+    pub(crate) fn new(clock: &Clock) -> Self {
+        Self {
+            sketch: AtomicSketch::new(),
+            clock: clock.clone(),
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> SketchSnapshot {
+        self.sketch.snapshot()
+    }
+
+    fn time(&self) -> u64 {
+        self.clock.now_nanos()
+    }
+}
+
+/// A distribution of values — usually latencies in seconds — summarised as count, min, max,
+/// mean, standard deviation and the median, 75th, 95th, 98th, 99th and 99.9th percentiles.
+///
+/// Values go into a lock-free [log-linear sketch](crate::sketch): count, sum, min and max are
+/// exact, every percentile is within 0.78 % of the true value, and the summary is computed
+/// fresh on every snapshot. The window is all-time; for per-interval statistics take the
+/// difference of two snapshots with [`SketchSnapshot::delta_since`].
+///
+/// ```
+/// let reg = scales::Registry::new();
+/// let latency = reg.scope("/web")?.pmf("latency")?;
+/// for ms in [12.0, 15.0, 11.0, 30.0, 14.0] {
+///     latency.record(ms / 1000.0);
+/// }
+/// {
+///     let _timer = latency.time(); // records the elapsed seconds when dropped
+/// }
+/// let summary = latency.snapshot();
+/// assert_eq!(summary.count(), 6);
+/// assert_eq!(summary.max(), Some(0.030));
+/// # Ok::<(), scales::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct PmfStat {
+    core: Arc<PmfCore>,
+    _owner: Arc<Owner>,
+}
+
+impl PmfStat {
+    /// Records one value. NaN and infinities are counted as dropped, not recorded.
+    #[inline]
+    pub fn record(&self, value: f64) {
+        self.core.sketch.record(value);
+    }
+
+    /// Records a duration, in seconds.
+    #[inline]
+    pub fn record_duration(&self, duration: Duration) {
+        self.core.sketch.record(duration.as_secs_f64());
+    }
+
+    /// Starts a timer that records the elapsed seconds when dropped, unless
+    /// [discarded](TimerGuard::discard).
+    #[inline]
+    pub fn time(&self) -> TimerGuard<'_> {
+        TimerGuard {
+            start: self.core.time(),
+            target: Target::Borrowed(&self.core),
+            armed: true,
+        }
+    }
+
+    /// Runs `f`, records how long it took, and returns its result.
+    pub fn time_fn<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _timer = self.time();
+        f()
+    }
+
+    /// A snapshot of this distribution.
+    pub fn snapshot(&self) -> SketchSnapshot {
+        self.core.snapshot()
+    }
+}
+
+impl Declare for PmfStat {
+    fn declare(scope: &Scope, name: &str, _: StatOptions) -> Result<Self, Error> {
+        let (core, owner) = declare_core(
+            scope,
+            name,
+            StatKind::Pmf,
+            |clock| StatCore::Pmf(Arc::new(PmfCore::new(clock))),
+            |core| match core {
+                StatCore::Pmf(core) => Some(core),
+                _ => None,
+            },
+        )?;
+        Ok(Self {
+            core,
+            _owner: owner,
+        })
+    }
+}
+
+impl fmt::Debug for PmfStat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PmfStat")
+            .field("count", &self.snapshot().count())
+            .finish_non_exhaustive()
+    }
+}
+
+enum Target<'a> {
+    Borrowed(&'a PmfCore),
+    Owned(Arc<PmfCore>),
+}
+
+impl Target<'_> {
+    fn core(&self) -> &PmfCore {
+        match self {
+            Target::Borrowed(core) => core,
+            Target::Owned(core) => core,
+        }
+    }
+}
+
+/// Records the time from its creation to its drop into a distribution, in seconds.
+///
+/// ```
+/// let reg = scales::Registry::new();
+/// let latency = reg.scope("/web")?.pmf("latency")?;
+/// let timer = latency.time();
+/// let cache_hit = true;
+/// if cache_hit {
+///     timer.discard(); // this request is not measured
+/// }
+/// assert_eq!(latency.snapshot().count(), 0);
+/// # Ok::<(), scales::Error>(())
+/// ```
+#[must_use = "the timer records when dropped; binding it to `_` drops it at once"]
+pub struct TimerGuard<'a> {
+    target: Target<'a>,
+    start: u64,
+    armed: bool,
+}
+
+impl TimerGuard<'_> {
+    /// Time elapsed so far.
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_nanos(self.target.core().time().saturating_sub(self.start))
+    }
+
+    /// Stops the timer without recording anything.
+    pub fn discard(mut self) {
+        self.armed = false;
+    }
+
+    /// Stops the timer now, records, and returns the elapsed time.
+    pub fn stop(mut self) -> Duration {
+        self.armed = false;
+        let elapsed = self.elapsed();
+        self.target.core().sketch.record(elapsed.as_secs_f64());
+        elapsed
+    }
+}
+
+impl Drop for TimerGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.armed {
+            let core = self.target.core();
+            let nanos = core.time().saturating_sub(self.start);
+            core.sketch.record(nanos as f64 * 1e-9);
+        }
+    }
+}
+
+impl fmt::Debug for TimerGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimerGuard")
+            .field("elapsed", &self.elapsed())
+            .finish_non_exhaustive()
+    }
+}
+
+type PmfMap = IndexMap<Arc<str>, Arc<PmfCore>>;
+
+/// Storage of a [`NamedPmfDictStat`]: a lock-free map of distributions, copied on insert.
+pub(crate) struct NamedPmfDictCore {
+    map: ArcSwap<PmfMap>,
+    write: Mutex<()>,
+    clock: Clock,
+}
+
+impl NamedPmfDictCore {
+    fn entry(&self, key: &str) -> Arc<PmfCore> {
+        if let Some(core) = self.map.load().get(key) {
+            return core.clone();
+        }
+        let _write = self.write.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.map.load_full();
+        if let Some(core) = current.get(key) {
+            return core.clone();
+        }
+        let core = Arc::new(PmfCore::new(&self.clock));
+        let mut next = PmfMap::clone(&current);
+        next.insert(Arc::from(key), core.clone());
+        self.map.store(Arc::new(next));
+        core
+    }
+
+    pub(crate) fn entries(&self) -> Vec<(String, SketchSnapshot)> {
+        self.map
+            .load()
+            .iter()
+            .map(|(key, core)| (key.to_string(), core.snapshot()))
+            .collect()
+    }
+}
+
+/// One distribution per key, such as latency by endpoint.
+///
+/// ```
+/// let reg = scales::Registry::new();
+/// let by_endpoint = reg.scope("/web")?.named_pmf_dict("latencyByEndpoint")?;
+/// by_endpoint.record("/index", 0.012);
+/// by_endpoint.record("/index", 0.020);
+/// assert_eq!(by_endpoint.snapshot("/index").unwrap().count(), 2);
+/// assert!(by_endpoint.snapshot("/about").is_none());
+/// # Ok::<(), scales::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct NamedPmfDictStat {
+    core: Arc<NamedPmfDictCore>,
+    _owner: Arc<Owner>,
+}
+
+impl NamedPmfDictStat {
+    /// Records `value` into `key`'s distribution.
+    pub fn record(&self, key: &str, value: f64) {
+        if let Some(core) = self.core.map.load().get(key) {
+            core.sketch.record(value);
+            return;
+        }
+        self.core.entry(key).sketch.record(value);
+    }
+
+    /// Starts a timer recording into `key`'s distribution.
+    pub fn time(&self, key: &str) -> TimerGuard<'static> {
+        let core = self.core.entry(key);
+        TimerGuard {
+            start: core.time(),
+            target: Target::Owned(core),
+            armed: true,
+        }
+    }
+
+    /// A snapshot of `key`'s distribution, if the key was ever recorded.
+    pub fn snapshot(&self, key: &str) -> Option<SketchSnapshot> {
+        self.core.map.load().get(key).map(|core| core.snapshot())
+    }
+}
+
+impl Declare for NamedPmfDictStat {
+    fn declare(scope: &Scope, name: &str, _: StatOptions) -> Result<Self, Error> {
+        let (core, owner) = declare_core(
+            scope,
+            name,
+            StatKind::NamedPmfDict,
+            |clock| {
+                StatCore::NamedPmfDict(Arc::new(NamedPmfDictCore {
+                    map: ArcSwap::default(),
+                    write: Mutex::new(()),
+                    clock: clock.clone(),
+                }))
+            },
+            |core| match core {
+                StatCore::NamedPmfDict(core) => Some(core),
+                _ => None,
+            },
+        )?;
+        Ok(Self {
+            core,
+            _owner: owner,
+        })
+    }
+}
+
+impl fmt::Debug for NamedPmfDictStat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NamedPmfDictStat").finish_non_exhaustive()
+    }
+}
