@@ -59,6 +59,8 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
     };
 
     let mut declarations = Vec::new();
+    let mut idents = Vec::new();
+    let mut names = Vec::new();
     for field in fields {
         let ident = field.ident.as_ref().expect("named fields have identifiers");
         let spec = field_spec(field)?;
@@ -69,6 +71,8 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         } else {
             quote!(::core::default::Default::default())
         };
+        idents.push(ident);
+        names.push(name.clone());
         declarations.push(quote! {
             #ident: <#ty as ::scales::Declare>::declare(scope, #name, #options)?
         });
@@ -82,6 +86,14 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 scope: &::scales::Scope,
             ) -> ::core::result::Result<Self, ::scales::Error> {
                 ::core::result::Result::Ok(Self { #(#declarations,)* })
+            }
+
+            fn stat_names(&self) -> ::std::vec::Vec<&'static str> {
+                // Reading every field here also tells the compiler that stats declared only
+                // to be aggregated into (never recorded into directly) are in use.
+                let Self { #(#idents,)* } = self;
+                let _ = (#(#idents,)*);
+                ::std::vec![#(#names,)*]
             }
         }
     })

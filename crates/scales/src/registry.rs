@@ -323,14 +323,15 @@ impl Registry {
             return Some(self.snapshot());
         };
         let tree = self.lock();
-        let plan = match tree.root.node(parent)?.entries.get(last)? {
-            Entry::Node(node) => node.plan(),
+        let parent_node = tree.root.node(parent)?;
+        let (plan, is_stat) = match parent_node.entries.get(last)? {
+            Entry::Node(node) => (node.plan(), false),
             // A stat may be an aggregation of its siblings: evaluate its container.
-            Entry::Stat(_) => tree.root.node(parent)?.plan(),
+            Entry::Stat(_) => (parent_node.plan(), true),
         };
         drop(tree);
         let node = match evaluate(plan, self.clock()) {
-            Node::Group(mut group) if !matches!(group.get(last), Some(Node::Group(_))) => {
+            Node::Group(mut group) if is_stat => {
                 let index = group.entries.iter().position(|(name, _)| name == last)?;
                 group.entries.swap_remove(index).1
             }
@@ -652,6 +653,9 @@ pub trait Stats: Sized {
     /// # Errors
     /// When a stat name is invalid or clashes with an existing stat of another kind.
     fn declare_in(scope: &Scope) -> Result<Self, Error>;
+
+    /// The names the set's stats are declared under, in field order.
+    fn stat_names(&self) -> Vec<&'static str>;
 }
 
 /// A declared stat set together with its scope; dereferences to the stats.
