@@ -64,12 +64,60 @@ impl Snapshot {
         }
     }
 
+    /// This snapshot with every distribution replaced by what was recorded since `earlier`
+    /// (an earlier snapshot of the same tree): per-interval statistics, as users of the
+    /// original asked for. Distributions missing from `earlier` are kept whole; every other
+    /// stat is unchanged.
+    ///
+    /// ```
+    /// let reg = scales::Registry::new();
+    /// let latency = reg.scope("/web")?.pmf("latency")?;
+    /// latency.record(1.0);
+    /// let before = reg.snapshot();
+    /// latency.record(5.0);
+    /// let interval = reg.snapshot().interval_since(&before);
+    /// match &interval.stat("web/latency").unwrap().value {
+    ///     scales::StatValue::Distribution(d) => assert_eq!((d.count(), d.sum()), (1, 5.0)),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok::<(), scales::Error>(())
+    /// ```
+    pub fn interval_since(&self, earlier: &Snapshot) -> Snapshot {
+        let mut root = self.root.clone();
+        subtract_distributions(&mut root, Some(&earlier.root));
+        Snapshot { path: self.path.clone(), root, taken_at: self.taken_at }
+    }
+
     /// Every stat with its path relative to the snapshot root, depth first in tree order.
     /// Collapsed groups are included.
     pub fn stats(&self) -> Vec<(Vec<&str>, &StatSnapshot)> {
         let mut out = Vec::new();
         collect_stats(&self.root, &mut Vec::new(), &mut out);
         out
+    }
+}
+
+fn subtract_distributions(node: &mut Node, earlier: Option<&Node>) {
+    match (node, earlier) {
+        (Node::Group(group), Some(Node::Group(before))) => {
+            for (name, child) in &mut group.entries {
+                subtract_distributions(child, before.get(name));
+            }
+        }
+        (Node::Stat(stat), Some(Node::Stat(before))) => match (&mut stat.value, &before.value) {
+            (StatValue::Distribution(now), StatValue::Distribution(then)) => {
+                **now = now.delta_since(then);
+            }
+            (StatValue::Distributions(now), StatValue::Distributions(then)) => {
+                for (key, sketch) in now.iter_mut() {
+                    if let Some((_, then)) = then.iter().find(|(k, _)| k == key) {
+                        *sketch = sketch.delta_since(then);
+                    }
+                }
+            }
+            _ => {}
+        },
+        _ => {}
     }
 }
 
