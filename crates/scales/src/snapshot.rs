@@ -85,7 +85,11 @@ impl Snapshot {
     pub fn interval_since(&self, earlier: &Snapshot) -> Snapshot {
         let mut root = self.root.clone();
         subtract_distributions(&mut root, Some(&earlier.root));
-        Snapshot { path: self.path.clone(), root, taken_at: self.taken_at }
+        Snapshot {
+            path: self.path.clone(),
+            root,
+            taken_at: self.taken_at,
+        }
     }
 
     /// Every stat with its path relative to the snapshot root, depth first in tree order.

@@ -1,0 +1,418 @@
+//! The original's HTML status page: a header (title, style, filter form) and a tree of nested
+//! `<div class="level">` blocks, one line, no whitespace between tags.
+//!
+//! The layout is byte-compatible with greplin.scales 1.0.9's `htmlHeader` + `htmlFormat` where
+//! the data agrees: keys sorted as strings, groups nested, collapsed groups deferred to the end
+//! of their level as links, leaves as
+//! `<div><span class="key">K</span> <span class="TYPE">V</span></div>` with the Python type
+//! name as class (`int`, `float`, `str`, `NoneType`, `bool`, `list`), floats as Python's
+//! `str(float)`, and newlines in strings as `<br/>`. Stats that are objects in JSON
+//! (distributions, meters, dicts, state times) render as nested levels with their keys sorted,
+//! as the original renders dict values.
+//!
+//! Differences from the original, on purpose:
+//!
+//! * Everything that comes from the server, the URL or the stats (server name, path, query,
+//!   keys, values) is escaped, quotes included (`"` → `&quot;`, `'` → `&#x27;`); the original
+//!   escaped only values, and only `&`, `<`, `>`, which allowed reflected XSS through
+//!   `?query=`.
+//! * Links to collapsed groups URL-encode each path segment and take their prefix as a
+//!   parameter ([`DEFAULT_LINK_PREFIX`] is the original's hard-coded `/status/`).
+//! * A stat that could not be read ([`StatValue::Error`]) shows as
+//!   `<span class="error" ...>error: message</span>` instead of failing the page.
+//! * A single stat renders as a one-entry level instead of an HTTP 500.
+//!
+//! Values differ from the original's where our stats compute them differently (not a
+//! rendering choice): distributions show the exact mean and sample standard deviation and
+//! NumPy-style percentile estimates (the original's median is off by one and its summaries
+//! can be up to 20 s stale); meters always show `m1`, `m5`, `m15` (the original leaves them
+//! out until the first tick) plus a `mean` rate; a distribution with one value shows its whole
+//! summary (the original showed only `count` until its refresh throttle let it compute one).
+//! The key layout, sorting, classes and number formatting are the same.
+//!
+//! ```
+//! let reg = scales::Registry::new();
+//! let web = reg.scope("/web")?;
+//! web.int_stat("hits")?.add(2);
+//! # let _keep = &web;
+//! let mut out = String::new();
+//! scales::format::html::fragment(reg.snapshot().root(), &[], &mut out);
+//! assert_eq!(
+//!     out,
+//!     r#"<div class="level"><div class="key">web</div><div class="level"><div><span class="key">hits</span> <span class="int">2</span></div></div></div>"#
+//! );
+//! # Ok::<(), scales::Error>(())
+//! ```
+
+use crate::snapshot::{Group, Node, StatSnapshot, StatValue};
+use crate::value::Value;
+
+use super::query::stat_tree;
+
+/// The original's link prefix for collapsed groups.
+pub const DEFAULT_LINK_PREFIX: &str = "/status/";
+
+const STYLE: &str = "<style>\n\
+body,td { font-family: monospace }\n\
+.level div {\n  padding-bottom: 4px;\n}\n\
+.level .level {\n  margin-left: 2em;\n  padding: 1px 0;\n}\n\
+span { color: #090; vertical-align: top }\n\
+.key { color: black; font-weight: bold }\n\
+.int, .float { color: #00c }\n\
+</style>\n";
+
+/// Renders a whole page for `node` found at `path`: [`header`] then [`fragment`], with links
+/// under [`DEFAULT_LINK_PREFIX`].
+pub fn page(
+    node: &Node,
+    path: &[String],
+    server_name: &str,
+    query: Option<&str>,
+    out: &mut String,
+) {
+    page_with_prefix(node, path, server_name, query, DEFAULT_LINK_PREFIX, out);
+}
+
+/// [`page`] with links to collapsed groups under `link_prefix` (where the status handler is
+/// mounted, such as `/admin/status/`).
+pub fn page_with_prefix(
+    node: &Node,
+    path: &[String],
+    server_name: &str,
+    query: Option<&str>,
+    link_prefix: &str,
+    out: &mut String,
+) {
+    header(path, server_name, query, out);
+    fragment_with_prefix(node, path, link_prefix, out);
+}
+
+/// The page header: title, style, heading and the filter form holding `query`.
+///
+/// The title is `{server} - Status` at the root and `{server} - Status: /a/b` below it.
+pub fn header(path: &[String], server_name: &str, query: Option<&str>, out: &mut String) {
+    out.push_str("<title>");
+    escape_into(out, server_name);
+    out.push_str(" - Status");
+    if !path.is_empty() {
+        out.push_str(": ");
+        for segment in path {
+            out.push('/');
+            escape_into(out, segment);
+        }
+    }
+    out.push_str("</title>\n");
+    out.push_str(STYLE);
+    out.push_str("  <h1 style=\"margin: 0\">Stats</h1><h3 style=\"margin: 3px 0 18px\">");
+    escape_into(out, server_name);
+    out.push_str(
+        "</h3><p><form action=\"#\" method=\"GET\">Filter: \
+         <input type=\"text\" name=\"query\" size=\"20\" value=\"",
+    );
+    escape_into(out, query.unwrap_or(""));
+    out.push_str("\"></form></p>");
+}
+
+/// Renders the nested `<div class="level">` tree of `node`, which sits at `path` (used for
+/// the links to collapsed groups, under [`DEFAULT_LINK_PREFIX`]).
+///
+/// `node` itself is rendered even if it is collapsed; collapsed groups below it become links.
+pub fn fragment(node: &Node, path: &[String], out: &mut String) {
+    fragment_with_prefix(node, path, DEFAULT_LINK_PREFIX, out);
+}
+
+/// [`fragment`] with links under `link_prefix` (a `/` is added if it does not end in one).
+pub fn fragment_with_prefix(node: &Node, path: &[String], link_prefix: &str, out: &mut String) {
+    let mut prefix = link_prefix.to_owned();
+    if !prefix.ends_with('/') {
+        prefix.push('/');
+    }
+    let mut path: Vec<&str> = path.iter().map(String::as_str).collect();
+    match node {
+        Node::Group(group) => render_group(group, &mut path, &prefix, out),
+        Node::Stat(stat) => {
+            out.push_str("<div class=\"level\">");
+            render_stat(path.last().copied().unwrap_or(""), stat, out);
+            out.push_str("</div>");
+        }
+    }
+}
+
+fn render_group<'a>(group: &'a Group, path: &mut Vec<&'a str>, prefix: &str, out: &mut String) {
+    out.push_str("<div class=\"level\">");
+    let mut entries: Vec<&(String, Node)> = group.entries.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut collapsed = Vec::new();
+    for (name, child) in entries {
+        match child {
+            Node::Group(g) if g.collapsed => collapsed.push(name.as_str()),
+            Node::Group(g) => {
+                key_div(name, out);
+                path.push(name);
+                render_group(g, path, prefix, out);
+                path.pop();
+            }
+            Node::Stat(stat) => render_stat(name, stat, out),
+        }
+    }
+    for name in collapsed {
+        out.push_str("<div class=\"key\"><a href=\"");
+        escape_into(out, prefix);
+        for (i, segment) in path.iter().chain(std::iter::once(&name)).enumerate() {
+            if i > 0 {
+                out.push('/');
+            }
+            // Percent-encoded text needs no HTML escaping: it is all ASCII alphanumerics,
+            // `-._~` and `%XX`.
+            percent_encode_into(out, segment);
+        }
+        out.push_str("\">");
+        escape_into(out, name);
+        out.push_str("</a></div>");
+    }
+    out.push_str("</div>");
+}
+
+fn key_div(key: &str, out: &mut String) {
+    out.push_str("<div class=\"key\">");
+    escape_into(out, key);
+    out.push_str("</div>");
+}
+
+fn render_stat(key: &str, stat: &StatSnapshot, out: &mut String) {
+    match &stat.value {
+        StatValue::Int(i) => render_entry(key, &Value::Int(*i), out),
+        StatValue::Float(f) => render_entry(key, &Value::Float(*f), out),
+        StatValue::Value(v) => render_entry(key, v, out),
+        StatValue::Error(message) => {
+            out.push_str("<div><span class=\"key\">");
+            escape_into(out, key);
+            out.push_str("</span> <span class=\"error\" style=\"color: #c00\">error: ");
+            text_into(out, message);
+            out.push_str("</span></div>");
+        }
+        _ => render_entry(key, &stat_tree(stat), out),
+    }
+}
+
+/// One key and its value: a nested level for maps, a typed span otherwise.
+fn render_entry(key: &str, value: &Value, out: &mut String) {
+    if let Value::Map(entries) = value {
+        key_div(key, out);
+        out.push_str("<div class=\"level\">");
+        let mut entries: Vec<&(String, Value)> = entries.iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        for (k, v) in entries {
+            render_entry(k, v, out);
+        }
+        out.push_str("</div>");
+        return;
+    }
+    out.push_str("<div><span class=\"key\">");
+    escape_into(out, key);
+    out.push_str("</span> <span class=\"");
+    out.push_str(type_name(value));
+    out.push_str("\">");
+    match value {
+        Value::Str(s) => text_into(out, s),
+        other => text_into(out, &python_str(other)),
+    }
+    out.push_str("</span></div>");
+}
+
+/// The Python type name the original used as the span class.
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Int(_) => "int",
+        Value::Float(_) => "float",
+        Value::Str(_) => "str",
+        Value::List(_) => "list",
+        Value::Map(_) => "dict",
+    }
+}
+
+/// Python's `str(value)`.
+fn python_str(value: &Value) -> String {
+    match value {
+        Value::Str(s) => s.clone(),
+        other => python_repr(other),
+    }
+}
+
+/// Python's `repr(value)`, near enough for display (strings in single quotes).
+fn python_repr(value: &Value) -> String {
+    match value {
+        Value::Null => "None".to_owned(),
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => python_float(*f),
+        Value::Str(s) => {
+            let mut out = String::with_capacity(s.len() + 2);
+            out.push('\'');
+            for c in s.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\'' => out.push_str("\\'"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c => out.push(c),
+                }
+            }
+            out.push('\'');
+            out
+        }
+        Value::List(items) => {
+            let items: Vec<String> = items.iter().map(python_repr).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Map(entries) => {
+            let items: Vec<String> = entries
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}: {}",
+                        python_repr(&Value::Str(k.clone())),
+                        python_repr(v)
+                    )
+                })
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+    }
+}
+
+/// A float as Python 3's `str(float)`: the shortest text that reads back as the same float,
+/// with `.0` on integral values, and exponent notation below 1e-4 and from 1e16 on
+/// (`0.0`, `2.5`, `1e-05`, `1e+16`, `nan`, `inf`).
+pub(crate) fn python_float(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".to_owned();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf" } else { "-inf" }.to_owned();
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0.0" } else { "0.0" }.to_owned();
+    }
+    // `{:e}` is the shortest round-trip form in scientific notation: "1.5e-5", "1e16".
+    let scientific = format!("{f:e}");
+    let (mantissa, exponent) = scientific
+        .split_once('e')
+        .expect("`{:e}` of a finite float has an exponent");
+    let exponent: i32 = exponent.parse().expect("the exponent is an integer");
+    if (-4..16).contains(&exponent) {
+        let mut fixed = f.to_string();
+        if !fixed.contains('.') {
+            fixed.push_str(".0");
+        }
+        fixed
+    } else {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exponent.unsigned_abs())
+    }
+}
+
+/// Appends `text` escaped for HTML text and attribute values: `&`, `<`, `>`, `"`, `'`.
+pub(crate) fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Escaped like [`escape_into`], with each newline shown as `<br/>` (the original's values).
+fn text_into(out: &mut String, text: &str) {
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push_str("<br/>");
+        }
+        escape_into(out, line);
+    }
+}
+
+/// Appends one URL path segment, percent-encoding every byte but `A-Z a-z 0-9 - . _ ~`.
+fn percent_encode_into(out: &mut String, segment: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in segment.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_like_python_str() {
+        let cases = [
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (2.5, "2.5"),
+            (2.0, "2.0"),
+            (1e-5, "1e-05"),
+            (0.0001, "0.0001"),
+            (0.004999995231628418, "0.004999995231628418"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1234567890.5, "1234567890.5"),
+            (1e15, "1000000000000000.0"),
+            (1e16, "1e+16"),
+            (1.5e20, "1.5e+20"),
+            (-2.5e-7, "-2.5e-07"),
+            (1e100, "1e+100"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+            (f64::NAN, "nan"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+        ];
+        for (value, text) in cases {
+            assert_eq!(python_float(value), text, "{value:e}");
+        }
+    }
+
+    #[test]
+    fn escapes_quotes_and_tags() {
+        let mut out = String::new();
+        escape_into(&mut out, r#"<a href="x" title='y'>&</a>"#);
+        assert_eq!(
+            out,
+            "&lt;a href=&quot;x&quot; title=&#x27;y&#x27;&gt;&amp;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn percent_encodes_segments() {
+        let mut out = String::new();
+        percent_encode_into(&mut out, "a b/c?d#é\"<");
+        assert_eq!(out, "a%20b%2Fc%3Fd%23%C3%A9%22%3C");
+    }
+
+    #[test]
+    fn python_repr_of_lists() {
+        let v = Value::List(vec![
+            Value::Int(1),
+            Value::from("it's"),
+            Value::Null,
+            Value::Bool(true),
+            Value::Float(2.0),
+            Value::Map(vec![("a".into(), Value::Int(1))]),
+        ]);
+        assert_eq!(python_str(&v), r"[1, 'it\'s', None, True, 2.0, {'a': 1}]");
+    }
+}

@@ -1,0 +1,1585 @@
+//! Tests of the HTML, Prometheus and query formats on hand-built snapshots, against the
+//! original's golden outputs (`tests/golden/*.html`, copied from `shared/golden/`).
+
+use std::collections::{HashMap, HashSet};
+use std::time::UNIX_EPOCH;
+
+use proptest::prelude::*;
+use scales::format::{html, json, prometheus, query};
+use scales::{
+    Group, MeterSnapshot, Node, SketchSnapshot, Snapshot, StatKind, StatSnapshot, StatValue, Value,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Builders
+
+fn stat(kind: StatKind, value: StatValue) -> Node {
+    Node::Stat(StatSnapshot { kind, value })
+}
+
+fn int(i: i64) -> Node {
+    stat(StatKind::IntStat, StatValue::Int(i))
+}
+
+fn gauge(v: impl Into<Value>) -> Node {
+    stat(StatKind::Stat, StatValue::Value(v.into()))
+}
+
+fn map(entries: &[(&str, Value)]) -> Value {
+    Value::Map(
+        entries
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
+    )
+}
+
+fn counts(kind: StatKind, entries: &[(&str, i64)]) -> Node {
+    stat(
+        kind,
+        StatValue::Counts(entries.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()),
+    )
+}
+
+fn group(entries: Vec<(&str, Node)>) -> Node {
+    Node::Group(Group {
+        entries: entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        collapsed: false,
+    })
+}
+
+fn collapsed(entries: Vec<(&str, Node)>) -> Node {
+    match group(entries) {
+        Node::Group(g) => Node::Group(Group {
+            collapsed: true,
+            ..g
+        }),
+        Node::Stat(_) => unreachable!(),
+    }
+}
+
+fn snapshot(root: Node) -> Snapshot {
+    Snapshot::new(Vec::new(), root, UNIX_EPOCH)
+}
+
+/// A distribution summary as the original's dict, with the golden numbers.
+#[allow(clippy::too_many_arguments)]
+fn pmf_dict(
+    count: i64,
+    min: f64,
+    max: f64,
+    mean: f64,
+    stddev: f64,
+    median: f64,
+    p75: f64,
+    p95_up: f64,
+) -> Value {
+    map(&[
+        ("count", Value::Int(count)),
+        ("min", min.into()),
+        ("max", max.into()),
+        ("mean", mean.into()),
+        ("stddev", stddev.into()),
+        ("median", median.into()),
+        ("75percentile", p75.into()),
+        ("95percentile", p95_up.into()),
+        ("98percentile", p95_up.into()),
+        ("99percentile", p95_up.into()),
+        ("999percentile", p95_up.into()),
+    ])
+}
+
+fn meter_dict(count: i64, rate: Option<f64>) -> Value {
+    let mut entries = vec![
+        ("unit", Value::from("per second")),
+        ("count", Value::Int(count)),
+    ];
+    if let Some(r) = rate {
+        entries.extend([("m1", r.into()), ("m5", r.into()), ("m15", r.into())]);
+    }
+    map(&entries)
+}
+
+const HANDLER_LATENCY: f64 = 0.004999995231628418;
+const WEB_LATENCIES_MS: [f64; 11] = [
+    12.0, 15.0, 11.0, 30.0, 14.0, 13.0, 250.0, 16.0, 12.0, 18.0, 17.0,
+];
+
+/// The README tree of `gen_golden.py`. With `real`, distributions and meters are real
+/// [`StatValue::Distribution`]/[`StatValue::Meter`] values; without, they are dict gauges
+/// holding the original's exact numbers, so the rendering can be compared byte for byte.
+fn readme_tree(real: bool) -> Vec<(&'static str, Node)> {
+    let web_latency = if real {
+        stat(
+            StatKind::Pmf,
+            StatValue::Distribution(Box::new(SketchSnapshot::from_values(
+                WEB_LATENCIES_MS.iter().map(|ms| ms / 1000.0),
+            ))),
+        )
+    } else {
+        stat(
+            StatKind::Pmf,
+            StatValue::Value(pmf_dict(
+                11,
+                0.011,
+                0.25,
+                0.03709090544960716,
+                0.07080601012651822,
+                0.016,
+                0.03,
+                0.25,
+            )),
+        )
+    };
+    let handler_latency = if real {
+        stat(
+            StatKind::Pmf,
+            StatValue::Distribution(Box::new(SketchSnapshot::from_values([HANDLER_LATENCY; 3]))),
+        )
+    } else {
+        let h = HANDLER_LATENCY;
+        stat(
+            StatKind::Pmf,
+            StatValue::Value(pmf_dict(3, h, h, h, 0.0, h, h, h)),
+        )
+    };
+    let hits = if real {
+        stat(
+            StatKind::Meter,
+            StatValue::Meter(MeterSnapshot {
+                count: 10,
+                m1: 2.0,
+                m5: 2.0,
+                m15: 2.0,
+                mean: 0.5,
+            }),
+        )
+    } else {
+        stat(StatKind::Meter, StatValue::Value(meter_dict(10, Some(2.0))))
+    };
+    let thread = |state: &str, finished: i64| {
+        group(vec![("state", gauge(state)), ("finished", int(finished))])
+    };
+    vec![
+        (
+            "web",
+            group(vec![
+                ("success", int(1)),
+                ("latency", web_latency),
+                ("hits", hits),
+            ]),
+        ),
+        (
+            "handler",
+            group(vec![
+                ("latency", handler_latency),
+                ("requests", int(3)),
+                (
+                    "byPath",
+                    counts(StatKind::IntDict, &[("/index", 2), ("/about", 1)]),
+                ),
+            ]),
+        ),
+        ("gauges", group(vec![("currentTime", gauge(1234567890.5))])),
+        (
+            "processor",
+            group(vec![
+                ("thread-0", thread("waitingForTask", 3)),
+                ("thread-1", thread("performingTask", 2)),
+                ("thread-2", thread("waitingForTask", 1)),
+                (
+                    "state",
+                    counts(
+                        StatKind::HistogramAggregation,
+                        &[("waitingForTask", 2), ("performingTask", 1)],
+                    ),
+                ),
+                (
+                    "finished",
+                    stat(StatKind::SumAggregation, StatValue::Int(6)),
+                ),
+            ]),
+        ),
+    ]
+}
+
+/// The README tree plus `gen_golden.py`'s extended set.
+fn all_tree(real: bool) -> Node {
+    let named_pmf = if real {
+        stat(
+            StatKind::NamedPmfDict,
+            StatValue::Distributions(vec![
+                ("a".into(), SketchSnapshot::from_values([1.0, 2.0, 3.0])),
+                ("b".into(), SketchSnapshot::from_values([7.0])),
+            ]),
+        )
+    } else {
+        stat(
+            StatKind::NamedPmfDict,
+            StatValue::Value(map(&[
+                (
+                    "a",
+                    pmf_dict(
+                        3,
+                        1.0,
+                        2.0,
+                        1.5,
+                        std::f64::consts::FRAC_1_SQRT_2,
+                        1.5,
+                        2.0,
+                        2.0,
+                    ),
+                ),
+                ("b", map(&[("count", Value::Int(1))])),
+            ])),
+        )
+    };
+    let meter_dict_stat = if real {
+        stat(
+            StatKind::MeterDict,
+            StatValue::Meters(vec![
+                (
+                    "GET".into(),
+                    MeterSnapshot {
+                        count: 10,
+                        m1: 2.0,
+                        m5: 2.0,
+                        m15: 2.0,
+                        mean: 1.0,
+                    },
+                ),
+                (
+                    "POST".into(),
+                    MeterSnapshot {
+                        count: 1,
+                        ..MeterSnapshot::default()
+                    },
+                ),
+            ]),
+        )
+    } else {
+        stat(
+            StatKind::MeterDict,
+            StatValue::Value(map(&[
+                ("GET", meter_dict(10, Some(2.0))),
+                ("POST", meter_dict(1, None)),
+            ])),
+        )
+    };
+    let kid = |errors: &[(&str, i64)], total: i64| {
+        group(vec![
+            ("errors", counts(StatKind::IntDict, errors)),
+            ("total", int(total)),
+        ])
+    };
+    let extended = group(vec![
+        ("double", stat(StatKind::DoubleStat, StatValue::Float(2.5))),
+        (
+            "strings",
+            stat(
+                StatKind::StringDict,
+                StatValue::Strings(vec![
+                    ("color".into(), "blue".into()),
+                    ("html".into(), "<b>&\"quoted\"</b>\nsecond line".into()),
+                ]),
+            ),
+        ),
+        ("namedPmf", named_pmf),
+        (
+            "stateTime",
+            stat(
+                StatKind::StateTime,
+                StatValue::Durations(vec![("idle".into(), 3.0), ("busy".into(), 3.0)]),
+            ),
+        ),
+        ("meterDict", meter_dict_stat),
+        ("plain", gauge(Value::Null)),
+        ("zero", int(0)),
+        ("autoDeleted", counts(StatKind::IntDict, &[("x", 1)])),
+        (
+            "aggregate",
+            group(vec![
+                ("k1", kid(&[("404", 2)], 10)),
+                ("k2", kid(&[("404", 3), ("500", 1)], 5)),
+                (
+                    "errors",
+                    counts(StatKind::IntDictSumAggregation, &[("404", 5), ("500", 1)]),
+                ),
+                ("total", stat(StatKind::SumAggregation, StatValue::Int(15))),
+            ]),
+        ),
+        ("hidden", collapsed(vec![("count", int(7))])),
+        (
+            "gauges",
+            group(vec![
+                (
+                    "dictGauge",
+                    gauge(map(&[("a", Value::Int(1)), ("b", "two".into())])),
+                ),
+                ("floatGauge", gauge(0.1 + 0.2)),
+            ]),
+        ),
+    ]);
+    let mut entries = readme_tree(real);
+    entries.push(("extended", extended));
+    group(entries)
+}
+
+fn fragment_of(node: &Node) -> String {
+    let mut out = String::new();
+    html::fragment(node, &[], &mut out);
+    out
+}
+
+fn page_of(node: &Node, path: &[String], server: &str, query: Option<&str>) -> String {
+    let mut out = String::new();
+    html::page(node, path, server, query, &mut out);
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTML: golden comparisons
+
+const README_FRAGMENT: &str = include_str!("golden/readme.fragment.html");
+const README_PAGE: &str = include_str!("golden/readme.page.html");
+const ALL_FRAGMENT: &str = include_str!("golden/all.fragment.html");
+const ALL_PAGE: &str = include_str!("golden/all.page.html");
+
+/// The one intentional byte difference on the golden trees: we escape quotes in values.
+fn with_quotes_escaped(golden: &str) -> String {
+    golden.replace("&amp;\"quoted\"", "&amp;&quot;quoted&quot;")
+}
+
+#[test]
+fn html_readme_fragment_and_page_are_byte_identical_where_values_agree() {
+    let tree = group(readme_tree(false));
+    assert_eq!(fragment_of(&tree), README_FRAGMENT);
+    assert_eq!(
+        page_of(&tree, &[], "something-server-42", None),
+        README_PAGE
+    );
+}
+
+#[test]
+fn html_all_fragment_and_page_differ_only_in_escaped_quotes() {
+    let tree = all_tree(false);
+    assert_eq!(fragment_of(&tree), with_quotes_escaped(ALL_FRAGMENT));
+    assert_eq!(
+        page_of(&tree, &[], "something-server-42", None),
+        with_quotes_escaped(ALL_PAGE)
+    );
+    // The collapsed group is the last entry of its level, as a link.
+    assert!(ALL_FRAGMENT.contains(
+        r#"<span class="int">0</span></div><div class="key"><a href="/status/extended/hidden">hidden</a></div></div>"#
+    ));
+}
+
+/// One entry of a rendered tree: a group heading, a leaf, or a link to a collapsed group.
+#[derive(Debug, Clone, PartialEq)]
+enum Item {
+    Group(Vec<String>),
+    Leaf(Vec<String>, String, String),
+    Link(Vec<String>, String),
+}
+
+impl Item {
+    fn path(&self) -> &[String] {
+        match self {
+            Item::Group(p) | Item::Leaf(p, _, _) | Item::Link(p, _) => p,
+        }
+    }
+}
+
+fn take_until<'a>(rest: &mut &'a str, end: &str) -> &'a str {
+    let at = rest
+        .find(end)
+        .unwrap_or_else(|| panic!("no {end:?} in {rest:.80}"));
+    let text = &rest[..at];
+    *rest = &rest[at + end.len()..];
+    text
+}
+
+/// Parses a fragment into its entries, checking that it is well nested.
+fn parse_fragment(html: &str) -> Vec<Item> {
+    let mut rest = html;
+    let mut levels: Vec<Option<String>> = Vec::new();
+    let mut pending: Option<String> = None;
+    let mut items = Vec::new();
+    let path_of = |levels: &[Option<String>], key: &str| -> Vec<String> {
+        levels
+            .iter()
+            .flatten()
+            .cloned()
+            .chain([key.to_owned()])
+            .collect()
+    };
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("<div class=\"level\">") {
+            levels.push(pending.take());
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("<div class=\"key\"><a href=\"") {
+            rest = r;
+            let href = take_until(&mut rest, "\">").to_owned();
+            let key = take_until(&mut rest, "</a></div>");
+            items.push(Item::Link(path_of(&levels, key), href));
+        } else if let Some(r) = rest.strip_prefix("<div class=\"key\">") {
+            rest = r;
+            let key = take_until(&mut rest, "</div>");
+            items.push(Item::Group(path_of(&levels, key)));
+            pending = Some(key.to_owned());
+        } else if let Some(r) = rest.strip_prefix("<div><span class=\"key\">") {
+            rest = r;
+            let key = take_until(&mut rest, "</span> <span class=\"");
+            let class = take_until(&mut rest, "\">").to_owned();
+            let value = take_until(&mut rest, "</span></div>").to_owned();
+            items.push(Item::Leaf(path_of(&levels, key), class, value));
+        } else if let Some(r) = rest.strip_prefix("</div>") {
+            levels.pop().expect("a </div> closes an open level");
+            rest = r;
+        } else {
+            panic!("unexpected HTML at {rest:.80}");
+        }
+    }
+    assert!(levels.is_empty(), "unclosed levels");
+    items
+}
+
+fn path(p: &str) -> Vec<String> {
+    p.split('|').map(str::to_owned).collect()
+}
+
+/// Stats whose real values differ from the original's on purpose: our distributions use
+/// exact count/min/max/mean and NumPy-style percentiles (the original's median is off by
+/// one), and our meters always report `m1`, `m5`, `m15` and a `mean` rate.
+const REAL_KIND_STATS: [&str; 5] = [
+    "web|latency",
+    "web|hits",
+    "handler|latency",
+    "extended|namedPmf",
+    "extended|meterDict",
+];
+
+#[test]
+fn html_with_real_stat_kinds_has_the_golden_structure() {
+    let ours = parse_fragment(&fragment_of(&all_tree(true)));
+    let golden = parse_fragment(&with_quotes_escaped(ALL_FRAGMENT));
+    let lenient: Vec<Vec<String>> = REAL_KIND_STATS.iter().map(|p| path(p)).collect();
+    let is_lenient = |item: &Item| lenient.iter().any(|l| item.path().starts_with(l));
+
+    // Everything else is identical, in the same order.
+    let strict = |items: &[Item]| -> Vec<Item> {
+        items.iter().filter(|i| !is_lenient(i)).cloned().collect()
+    };
+    assert_eq!(strict(&ours), strict(&golden));
+
+    // Every golden entry of a distribution or meter is there, with the same type; `unit`,
+    // `count`, `min` and `max` have the same values.
+    let by_path: HashMap<&[String], &Item> = ours.iter().map(|i| (i.path(), i)).collect();
+    for item in golden.iter().filter(|i| is_lenient(i)) {
+        let mine = by_path
+            .get(item.path())
+            .unwrap_or_else(|| panic!("missing {:?}", item.path()));
+        match (item, mine) {
+            (Item::Leaf(p, class, value), Item::Leaf(_, my_class, my_value)) => {
+                assert_eq!(class, my_class, "{p:?}");
+                let key = p.last().unwrap().as_str();
+                // The original's `namedPmf/a` summary covers only its first 2 of 3 values
+                // (its 20 s refresh throttle), so its max reads 2.0; ours is 3.0.
+                let stale = *p == path("extended|namedPmf|a|max");
+                if ["unit", "count", "min", "max"].contains(&key) && !stale {
+                    assert_eq!(value, my_value, "{p:?}");
+                }
+            }
+            (Item::Group(_), Item::Group(_)) => {}
+            other => panic!("different entries: {other:?}"),
+        }
+    }
+    // Extra entries are only the documented ones.
+    let golden_paths: HashSet<&[String]> = golden.iter().map(Item::path).collect();
+    for item in ours.iter().filter(|i| !golden_paths.contains(i.path())) {
+        let Item::Leaf(p, class, _) = item else {
+            panic!("unexpected extra {item:?}");
+        };
+        assert!(is_lenient(item), "unexpected extra {p:?}");
+        let key = p.last().unwrap().as_str();
+        let allowed = ["mean", "m1", "m5", "m15", "min", "max", "stddev", "median"].contains(&key)
+            || key.ends_with("percentile");
+        assert!(allowed, "unexpected extra {p:?}");
+        assert_eq!(class, "float", "{p:?}");
+    }
+}
+
+#[test]
+fn html_real_distribution_values_are_exact_or_numpy_percentiles() {
+    let ours = parse_fragment(&fragment_of(&group(readme_tree(true))));
+    let value = |p: &str| -> f64 {
+        let want = path(p);
+        ours.iter()
+            .find_map(|i| match i {
+                Item::Leaf(q, _, v) if *q == want => Some(v.parse::<f64>().unwrap()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no {p}"))
+    };
+    let close = |got: f64, want: f64, tolerance: f64, what: &str| {
+        assert!(
+            (got - want).abs() <= tolerance * want.abs(),
+            "{what}: {got} vs {want}"
+        );
+    };
+    // The original's mean and stddev come from its reservoir; ours are exact.
+    close(value("web|latency|mean"), 0.03709090544960716, 1e-6, "mean");
+    close(
+        value("web|latency|stddev"),
+        0.07080601012651822,
+        1e-6,
+        "stddev",
+    );
+    // NumPy-style percentiles of 11, 12, 12, 13, 14, 15, 16, 17, 18, 30, 250 ms. The
+    // original's median reads 0.016 (its off-by-one); ours is the true 0.015.
+    for (key, want_ms) in [
+        ("median", 15.0),
+        ("75percentile", 17.5),
+        ("95percentile", 140.0),
+        ("98percentile", 206.0),
+        ("99percentile", 228.0),
+        ("999percentile", 247.8),
+    ] {
+        close(
+            value(&format!("web|latency|{key}")),
+            want_ms / 1000.0,
+            0.01,
+            key,
+        );
+    }
+    // Three equal values: every summary value is that value, exactly.
+    for key in ["min", "max", "median", "75percentile", "999percentile"] {
+        assert_eq!(value(&format!("handler|latency|{key}")), HANDLER_LATENCY);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTML: safety and our additions
+
+#[test]
+fn html_escapes_everything_user_controlled() {
+    let evil = "<script>alert(1)</script>";
+    let attr = "x\" autofocus onfocus=\"alert(1)";
+    let tree = group(vec![
+        (evil, gauge(evil)),
+        (attr, gauge(attr)),
+        ("it's", gauge("'single'")),
+        ("list", gauge(vec![Value::from(evil)])),
+        ("dict", gauge(map(&[(evil, Value::from(attr))]))),
+        (
+            "strings",
+            stat(
+                StatKind::StringDict,
+                StatValue::Strings(vec![(attr.into(), evil.into())]),
+            ),
+        ),
+        ("bad", stat(StatKind::Stat, StatValue::Error(evil.into()))),
+        (attr, collapsed(vec![("x", int(1))])),
+        (evil, collapsed(vec![("x", int(1))])),
+    ]);
+    let sub_path = [evil.to_owned(), attr.to_owned()];
+    let out = page_of(&tree, &sub_path, evil, Some(attr));
+    for needle in ["<script", "\" autofocus", "\" onfocus", "'single'", "it's"] {
+        assert!(!out.contains(needle), "{needle:?} unescaped in {out}");
+    }
+    assert!(out.contains("<title>&lt;script&gt;alert(1)&lt;/script&gt; - Status: /&lt;script&gt;"));
+    assert!(out.contains("value=\"x&quot; autofocus onfocus=&quot;alert(1)\"></form>"));
+    assert!(out.contains("<span class=\"key\">it&#x27;s</span>"));
+    // Links URL-encode each segment.
+    assert!(out.contains(
+        "<a href=\"/status/%3Cscript%3Ealert%281%29%3C%2Fscript%3E/x%22%20autofocus%20onfocus%3D%22alert%281%29/x%22%20autofocus%20onfocus%3D%22alert%281%29\">"
+    ));
+    // Every tag is one we write.
+    let fragment_start = out.find("<div class=\"level\">").unwrap();
+    parse_fragment(&out[fragment_start..]);
+}
+
+#[test]
+fn html_errors_show_as_errors() {
+    let tree = group(vec![(
+        "temperature",
+        stat(
+            StatKind::Stat,
+            StatValue::Error("gauge panicked: sensor <gone>".into()),
+        ),
+    )]);
+    assert_eq!(
+        fragment_of(&tree),
+        "<div class=\"level\"><div><span class=\"key\">temperature</span> <span class=\"error\" \
+         style=\"color: #c00\">error: gauge panicked: sensor &lt;gone&gt;</span></div></div>"
+    );
+}
+
+#[test]
+fn html_link_prefix_is_a_parameter() {
+    let tree = group(vec![("a b", collapsed(vec![("n", int(1))]))]);
+    let mut out = String::new();
+    html::fragment_with_prefix(&tree, &["x".into(), "é".into()], "/admin/status", &mut out);
+    assert_eq!(
+        out,
+        "<div class=\"level\"><div class=\"key\"><a href=\"/admin/status/x/%C3%A9/a%20b\">a b</a></div></div>"
+    );
+    // The viewed node itself is rendered even when it is collapsed.
+    let hidden = collapsed(vec![("count", int(7))]);
+    assert_eq!(
+        fragment_of(&hidden),
+        "<div class=\"level\"><div><span class=\"key\">count</span> <span class=\"int\">7</span></div></div>"
+    );
+}
+
+#[test]
+fn html_sub_path_title_and_single_stat() {
+    let out = page_of(&int(1), &["web".into(), "success".into()], "srv", None);
+    assert!(out.starts_with("<title>srv - Status: /web/success</title>\n<style>"));
+    assert!(out.ends_with(
+        "<div class=\"level\"><div><span class=\"key\">success</span> <span class=\"int\">1</span></div></div>"
+    ));
+}
+
+#[test]
+fn html_value_types_and_newlines() {
+    let tree = group(vec![
+        ("a", gauge(true)),
+        ("b", gauge(Value::Null)),
+        ("c", gauge(1e-5)),
+        ("d", gauge(vec![1, 2])),
+        ("e", gauge("one\ntwo")),
+        ("f", gauge(f64::NAN)),
+    ]);
+    let items = parse_fragment(&fragment_of(&tree));
+    let leaves: Vec<(String, String)> = items
+        .into_iter()
+        .map(|i| match i {
+            Item::Leaf(_, class, value) => (class, value),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let want = [
+        ("bool", "True"),
+        ("NoneType", "None"),
+        ("float", "1e-05"),
+        ("list", "[1, 2]"),
+        ("str", "one<br/>two"),
+        ("float", "nan"),
+    ];
+    assert_eq!(
+        leaves,
+        want.map(|(c, v)| (c.to_owned(), v.to_owned())).to_vec()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query filter
+
+fn run(tree: &Node, q: &str) -> Option<String> {
+    let q = query::parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
+    query::filter(tree, &q).map(|n| json::to_value(&n).to_string())
+}
+
+#[test]
+fn query_key_alone_at_any_depth_and_inside_stats() {
+    let tree = all_tree(true);
+    // The original answered {"extended": {"hidden": {"count": 7}}}: only the collapsed
+    // container, and none of the counts inside distributions and meters.
+    let counts = run(&tree, "count").unwrap();
+    assert!(!counts.contains("hidden"), "{counts}");
+    assert!(
+        counts.contains(r#""web":{"latency":{"count":11},"hits":{"count":10}}"#),
+        "{counts}"
+    );
+    assert!(
+        counts.contains(r#""meterDict":{"GET":{"count":10},"POST":{"count":1}}"#),
+        "{counts}"
+    );
+    // The whole sub-tree is kept when a group matches; collapsed children stay out.
+    let extended = run(&tree, "extended").unwrap();
+    assert!(extended.contains("aggregate") && !extended.contains("hidden"));
+    // A collapsed group never matches by name.
+    assert_eq!(run(&tree, "hidden"), None);
+    // Dict keys.
+    assert_eq!(
+        run(&tree, "404").unwrap(),
+        r#"{"extended":{"aggregate":{"k1":{"errors":{"404":2}},"k2":{"errors":{"404":3}},"errors":{"404":5}}}}"#
+    );
+    assert_eq!(
+        run(&tree, "GET").unwrap(),
+        r#"{"extended":{"meterDict":{"GET":{"unit":"per second","count":10,"m1":2.0,"m5":2.0,"m15":2.0,"mean":1.0}}}}"#
+    );
+    assert_eq!(run(&tree, "nothing-has-this-key"), None);
+}
+
+#[test]
+fn query_inside_distributions() {
+    let tree = group(readme_tree(true));
+    let result = run(&tree, "99percentile").unwrap();
+    let value: serde_json::Value = serde_json::from_str(&result).unwrap();
+    let p99 = value["web"]["latency"]["99percentile"].as_f64().unwrap();
+    assert!((p99 - 0.228).abs() < 0.01 * 0.228, "{result}");
+    assert_eq!(
+        value["handler"]["latency"]["99percentile"].as_f64(),
+        Some(HANDLER_LATENCY)
+    );
+    assert_eq!(value.as_object().unwrap().len(), 2, "{result}");
+    // Compared inside distributions too.
+    assert_eq!(
+        run(&tree, "max > 0.1").unwrap(),
+        r#"{"web":{"latency":{"max":0.25}}}"#
+    );
+    // A filtered stat keeps its kind.
+    let q = query::parse("99percentile").unwrap();
+    let filtered = query::filter(&tree, &q).unwrap();
+    let snap = snapshot(filtered);
+    assert_eq!(snap.stat("web/latency").unwrap().kind, StatKind::Pmf);
+}
+
+#[test]
+fn query_every_operator_on_the_golden_tree() {
+    let tree = all_tree(true);
+    let total = |q: &str| run(&tree, q);
+    // The original's one working comparison, same answer.
+    assert_eq!(
+        total("total>6").unwrap(),
+        r#"{"extended":{"aggregate":{"k1":{"total":10},"total":15}}}"#
+    );
+    // `<=` and `==` crashed the original.
+    assert_eq!(
+        total("total<=10").unwrap(),
+        r#"{"extended":{"aggregate":{"k1":{"total":10},"k2":{"total":5}}}}"#
+    );
+    assert_eq!(
+        total("total==15").unwrap(),
+        r#"{"extended":{"aggregate":{"total":15}}}"#
+    );
+    assert_eq!(
+        total("total=5").unwrap(),
+        r#"{"extended":{"aggregate":{"k2":{"total":5}}}}"#
+    );
+    assert_eq!(
+        total("total<10").unwrap(),
+        r#"{"extended":{"aggregate":{"k2":{"total":5}}}}"#
+    );
+    assert_eq!(
+        total("total>=15").unwrap(),
+        r#"{"extended":{"aggregate":{"total":15}}}"#
+    );
+    assert_eq!(
+        total("total!=15").unwrap(),
+        r#"{"extended":{"aggregate":{"k1":{"total":10},"k2":{"total":5}}}}"#
+    );
+    assert_eq!(total("total>100"), None);
+    // Spaces around the operator.
+    assert_eq!(total(" total  >=  15 "), total("total>=15"));
+    // Floats.
+    assert_eq!(total("double>1").unwrap(), r#"{"extended":{"double":2.5}}"#);
+    // Strings: equality only.
+    assert_eq!(
+        total("state=performingTask").unwrap(),
+        r#"{"processor":{"thread-1":{"state":"performingTask"}}}"#
+    );
+    assert_eq!(total("state>a"), None);
+    // A comparison never keeps a group or a dict.
+    assert_eq!(total("aggregate>0"), None);
+}
+
+#[test]
+fn query_with_zero_and_falsy_values() {
+    let tree = all_tree(true);
+    // `zero>1` was an HTTP 500 and `zero=0` never matched in the original.
+    assert_eq!(run(&tree, "zero>1"), None);
+    assert_eq!(run(&tree, "zero=0").unwrap(), r#"{"extended":{"zero":0}}"#);
+    assert_eq!(run(&tree, "zero<1").unwrap(), r#"{"extended":{"zero":0}}"#);
+    assert_eq!(
+        run(&tree, "plain=None").unwrap(),
+        r#"{"extended":{"plain":null}}"#
+    );
+    // Unticked meter rates are 0.0.
+    assert_eq!(
+        run(&tree, "m1<=0").unwrap(),
+        r#"{"extended":{"meterDict":{"POST":{"m1":0.0}}}}"#
+    );
+}
+
+#[test]
+fn query_errors_are_clear() {
+    use query::{Op, QueryError};
+    assert_eq!(query::parse(""), Err(QueryError::Empty));
+    assert_eq!(
+        query::parse("<= 5"),
+        Err(QueryError::MissingKey { op: Op::Le })
+    );
+    assert_eq!(
+        query::parse("total !="),
+        Err(QueryError::MissingValue {
+            key: "total".into(),
+            op: Op::Ne
+        })
+    );
+    let err = query::parse("total =< 5").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`=<` is not an operator; use one of >, <, >=, <=, =, ==, !="
+    );
+    assert_eq!(
+        query::parse("total <> 5").unwrap_err().to_string(),
+        "`<>` is not an operator; use one of >, <, >=, <=, =, ==, !="
+    );
+}
+
+#[test]
+fn query_result_renders_in_html() {
+    let tree = all_tree(true);
+    let q = query::parse("finished").unwrap();
+    let kept = query::filter(&tree, &q).unwrap();
+    assert_eq!(
+        fragment_of(&kept),
+        // The original's `?query=finished` page body, byte for byte.
+        r#"<div class="level"><div class="key">processor</div><div class="level"><div><span class="key">finished</span> <span class="int">6</span></div><div class="key">thread-0</div><div class="level"><div><span class="key">finished</span> <span class="int">3</span></div></div><div class="key">thread-1</div><div class="level"><div><span class="key">finished</span> <span class="int">2</span></div></div><div class="key">thread-2</div><div class="level"><div><span class="key">finished</span> <span class="int">1</span></div></div></div></div>"#
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prometheus
+
+#[test]
+fn prometheus_name_sanitising() {
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("", &["web", "latency"], "web_latency"),
+        (
+            "",
+            &["processor", "thread-0", "state"],
+            "processor_thread_0_state",
+        ),
+        ("", &["handler", "byPath"], "handler_byPath"),
+        ("", &["404"], "_404"),
+        ("", &["9lives", "x"], "_9lives_x"),
+        ("", &["a:b"], "a_b"),
+        ("", &["a.b c"], "a_b_c"),
+        ("", &["é"], "_"),
+        ("", &["日本"], "__"),
+        ("", &["a\"b\n"], "a_b_"),
+        ("", &["_private"], "_private"),
+        ("", &[], ""),
+        ("app", &[], "app"),
+        ("app", &["web"], "app_web"),
+        ("app_", &["web"], "app_web"),
+        ("my-app.v2", &["x"], "my_app_v2_x"),
+        ("1app", &["x"], "_1app_x"),
+    ];
+    for (prefix, segments, want) in cases {
+        assert_eq!(
+            prometheus::metric_name(prefix, segments),
+            *want,
+            "{prefix:?} {segments:?}"
+        );
+    }
+}
+
+fn example_tree() -> Node {
+    let meter = |count, m1, m5, m15, mean| MeterSnapshot {
+        count,
+        m1,
+        m5,
+        m15,
+        mean,
+    };
+    group(vec![(
+        "app",
+        group(vec![
+            ("requests", int(42)),
+            ("load", stat(StatKind::DoubleStat, StatValue::Float(0.25))),
+            ("mode", gauge("fast \"turbo\"")),
+            ("healthy", gauge(true)),
+            ("missing", gauge(Value::Null)),
+            ("ratio", gauge(f64::NAN)),
+            (
+                "by_code",
+                counts(StatKind::IntDict, &[("200", 7), ("5\\00\n", 1)]),
+            ),
+            (
+                "labels",
+                stat(
+                    StatKind::StringDict,
+                    StatValue::Strings(vec![("color".into(), "blue".into())]),
+                ),
+            ),
+            (
+                "latency",
+                stat(
+                    StatKind::Pmf,
+                    StatValue::Distribution(Box::new(SketchSnapshot::from_values([0.5; 4]))),
+                ),
+            ),
+            (
+                "idle_latency",
+                stat(
+                    StatKind::PmfAggregation,
+                    StatValue::Distribution(Box::default()),
+                ),
+            ),
+            (
+                "by_route",
+                stat(
+                    StatKind::NamedPmfDict,
+                    StatValue::Distributions(vec![(
+                        "/a".into(),
+                        SketchSnapshot::from_values([2.0]),
+                    )]),
+                ),
+            ),
+            (
+                "hits",
+                stat(
+                    StatKind::Meter,
+                    StatValue::Meter(meter(10, 2.0, 1.5, 1.0, 0.5)),
+                ),
+            ),
+            (
+                "verbs",
+                stat(
+                    StatKind::MeterDict,
+                    StatValue::Meters(vec![("GET".into(), meter(3, 0.0, 0.0, 0.0, 1e-5))]),
+                ),
+            ),
+            (
+                "phase",
+                stat(
+                    StatKind::StateTime,
+                    StatValue::Durations(vec![("idle".into(), 3.0), ("busy".into(), 1.5)]),
+                ),
+            ),
+            (
+                "broken",
+                stat(
+                    StatKind::Stat,
+                    StatValue::Error("gauge panicked:\nboom".into()),
+                ),
+            ),
+            ("thread-0", group(vec![("state", gauge("idle"))])),
+            (
+                "hidden",
+                collapsed(vec![("thread_0", group(vec![("state", gauge("busy"))]))]),
+            ),
+            ("thread_0", group(vec![("state", gauge("busy"))])),
+        ]),
+    )])
+}
+
+const EXAMPLE_PROMETHEUS: &str = r#"# HELP app_requests /app/requests (IntStat)
+# TYPE app_requests gauge
+app_requests 42
+# HELP app_load /app/load (DoubleStat)
+# TYPE app_load gauge
+app_load 0.25
+# HELP app_mode_info /app/mode (Stat): the value as a label
+# TYPE app_mode_info gauge
+app_mode_info{value="fast \"turbo\""} 1
+# HELP app_healthy /app/healthy (Stat)
+# TYPE app_healthy gauge
+app_healthy 1
+# HELP app_ratio /app/ratio (Stat)
+# TYPE app_ratio gauge
+app_ratio NaN
+# HELP app_by_code /app/by_code (IntDictStat): by key
+# TYPE app_by_code gauge
+app_by_code{key="200"} 7
+app_by_code{key="5\\00\n"} 1
+# HELP app_labels_info /app/labels (StringDictStat): the values as labels
+# TYPE app_labels_info gauge
+app_labels_info{key="color",value="blue"} 1
+# HELP app_latency /app/latency (PmfStat)
+# TYPE app_latency summary
+app_latency{quantile="0.5"} 0.5
+app_latency{quantile="0.75"} 0.5
+app_latency{quantile="0.95"} 0.5
+app_latency{quantile="0.98"} 0.5
+app_latency{quantile="0.99"} 0.5
+app_latency{quantile="0.999"} 0.5
+app_latency_sum 2.0
+app_latency_count 4
+# HELP app_idle_latency /app/idle_latency (PmfAggregationStat)
+# TYPE app_idle_latency summary
+app_idle_latency_sum 0.0
+app_idle_latency_count 0
+# HELP app_by_route /app/by_route (NamedPmfDictStat): by key
+# TYPE app_by_route summary
+app_by_route{key="/a",quantile="0.5"} 2.0
+app_by_route{key="/a",quantile="0.75"} 2.0
+app_by_route{key="/a",quantile="0.95"} 2.0
+app_by_route{key="/a",quantile="0.98"} 2.0
+app_by_route{key="/a",quantile="0.99"} 2.0
+app_by_route{key="/a",quantile="0.999"} 2.0
+app_by_route_sum{key="/a"} 2.0
+app_by_route_count{key="/a"} 1
+# HELP app_hits_total /app/hits (MeterStat): events marked
+# TYPE app_hits_total counter
+app_hits_total 10
+# HELP app_hits_rate /app/hits (MeterStat): events per second over 1, 5, 15 minutes and since creation
+# TYPE app_hits_rate gauge
+app_hits_rate{window="1m"} 2.0
+app_hits_rate{window="5m"} 1.5
+app_hits_rate{window="15m"} 1.0
+app_hits_rate{window="mean"} 0.5
+# HELP app_verbs_total /app/verbs (MeterDictStat): by key: events marked
+# TYPE app_verbs_total counter
+app_verbs_total{key="GET"} 3
+# HELP app_verbs_rate /app/verbs (MeterDictStat): by key: events per second over 1, 5, 15 minutes and since creation
+# TYPE app_verbs_rate gauge
+app_verbs_rate{key="GET",window="1m"} 0.0
+app_verbs_rate{key="GET",window="5m"} 0.0
+app_verbs_rate{key="GET",window="15m"} 0.0
+app_verbs_rate{key="GET",window="mean"} 1e-05
+# HELP app_phase_seconds /app/phase (StateTimeStat): seconds spent in each state
+# TYPE app_phase_seconds gauge
+app_phase_seconds{state="idle"} 3.0
+app_phase_seconds{state="busy"} 1.5
+# scales: /app/broken not exported: gauge panicked: boom
+# HELP app_thread_0_state_info /app/thread-0/state (Stat): the value as a label
+# TYPE app_thread_0_state_info gauge
+app_thread_0_state_info{value="idle"} 1
+# HELP app_hidden_thread_0_state_info /app/hidden/thread_0/state (Stat): the value as a label
+# TYPE app_hidden_thread_0_state_info gauge
+app_hidden_thread_0_state_info{value="busy"} 1
+# scales: /app/thread_0/state not exported as app_thread_0_state_info: the name app_thread_0_state_info is already used
+"#;
+
+#[test]
+fn prometheus_full_example() {
+    let text = prometheus::to_string(&snapshot(example_tree()), &prometheus::Options::default());
+    assert_eq!(text, EXAMPLE_PROMETHEUS);
+    validate_exposition(&text).unwrap();
+}
+
+#[test]
+fn prometheus_names_are_absolute_and_prefixed() {
+    let snap = Snapshot::new(
+        vec!["web".into()],
+        group(vec![("errors", int(1))]),
+        UNIX_EPOCH,
+    );
+    let text = prometheus::to_string(&snap, &prometheus::Options::with_prefix("my-svc"));
+    assert_eq!(
+        text,
+        "# HELP my_svc_web_errors /web/errors (IntStat)\n# TYPE my_svc_web_errors gauge\nmy_svc_web_errors 1\n"
+    );
+    assert_eq!(
+        prometheus::to_string(&snapshot(group(vec![])), &Default::default()),
+        ""
+    );
+}
+
+#[test]
+fn prometheus_summary_names_are_reserved() {
+    // A gauge called `x_count` after a summary `x`, and a meter `y` after a gauge `y_total`.
+    let tree = group(vec![
+        (
+            "x",
+            stat(
+                StatKind::Pmf,
+                StatValue::Distribution(Box::new(SketchSnapshot::from_values([1.0]))),
+            ),
+        ),
+        ("x_count", int(1)),
+        ("y_total", int(1)),
+        (
+            "y",
+            stat(StatKind::Meter, StatValue::Meter(MeterSnapshot::default())),
+        ),
+        (
+            "dup",
+            gauge(map(&[
+                ("a", Value::Int(1)),
+                ("a", Value::Int(2)),
+                ("s", "text".into()),
+            ])),
+        ),
+    ]);
+    let text = prometheus::to_string(&snapshot(tree), &Default::default());
+    validate_exposition(&text).unwrap();
+    assert!(text.contains(
+        "# scales: /x_count not exported as x_count: the name x_count is already used\n"
+    ));
+    assert!(
+        text.contains("# scales: /y not exported as y_total: the name y_total is already used\n")
+    );
+    assert!(text.contains("# TYPE y_rate gauge\n"));
+    assert!(text.contains("dup{key=\"a\"} 1\n") && !text.contains("dup{key=\"a\"} 2"));
+}
+
+#[test]
+fn prometheus_golden_tree_is_valid() {
+    let text = prometheus::to_string(&snapshot(all_tree(true)), &Default::default());
+    validate_exposition(&text).unwrap();
+    assert!(text.contains("processor_state{key=\"waitingForTask\"} 2\n"));
+    assert!(text.contains(
+        "extended_strings_info{key=\"html\",value=\"<b>&\\\"quoted\\\"</b>\\nsecond line\"} 1\n"
+    ));
+    assert!(
+        text.contains("extended_hidden_count 7\n"),
+        "collapsed groups are exported"
+    );
+    assert!(text.contains("extended_gauges_dictGauge{key=\"a\"} 1\n"));
+}
+
+/// Checks text against the 0.0.4 exposition grammar, line by line, and the family rules:
+/// HELP and TYPE at most once per name and before its samples, samples of a family
+/// contiguous, no repeated series.
+fn validate_exposition(text: &str) -> Result<(), String> {
+    if !text.is_empty() && !text.ends_with('\n') {
+        return Err("the text does not end in a newline".into());
+    }
+    let mut typed: HashMap<String, String> = HashMap::new();
+    let mut helped: HashSet<String> = HashSet::new();
+    let mut closed: HashSet<String> = HashSet::new();
+    let mut current: Option<(String, String)> = None;
+    let mut series: HashSet<String> = HashSet::new();
+    for (n, line) in text.lines().enumerate() {
+        let fail = |why: &str| Err(format!("line {}: {why}: {line:?}", n + 1));
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            if !is_metric_name(name) || !valid_escapes(help, false) {
+                return fail("bad HELP");
+            }
+            if !helped.insert(name.to_owned()) {
+                return fail("second HELP");
+            }
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let Some((name, ty)) = rest.split_once(' ') else {
+                return fail("bad TYPE");
+            };
+            if !is_metric_name(name)
+                || !["counter", "gauge", "summary", "histogram", "untyped"].contains(&ty)
+            {
+                return fail("bad TYPE");
+            }
+            if typed.insert(name.to_owned(), ty.to_owned()).is_some() {
+                return fail("second TYPE");
+            }
+            if let Some((previous, _)) = current.replace((name.to_owned(), ty.to_owned())) {
+                closed.insert(previous);
+            }
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        // A sample: name, optional labels, value, optional timestamp.
+        let name_len = line
+            .find(['{', ' '])
+            .ok_or_else(|| format!("line {}: no value: {line:?}", n + 1))?;
+        let name = &line[..name_len];
+        if !is_metric_name(name) {
+            return fail("bad metric name");
+        }
+        let mut rest = &line[name_len..];
+        let mut labels = Vec::new();
+        if let Some(r) = rest.strip_prefix('{') {
+            rest = r;
+            loop {
+                if let Some(r) = rest.strip_prefix('}') {
+                    rest = r;
+                    break;
+                }
+                let Some(eq) = rest.find("=\"") else {
+                    return fail("bad label");
+                };
+                let label = &rest[..eq];
+                if !is_label_name(label) {
+                    return fail("bad label name");
+                }
+                rest = &rest[eq + 2..];
+                let mut end = None;
+                let mut escaped = false;
+                for (i, c) in rest.char_indices() {
+                    if escaped {
+                        escaped = false;
+                    } else if c == '\\' {
+                        escaped = true;
+                    } else if c == '"' {
+                        end = Some(i);
+                        break;
+                    }
+                }
+                let Some(end) = end else {
+                    return fail("unterminated label value");
+                };
+                let value = &rest[..end];
+                if !valid_escapes(value, true) {
+                    return fail("bad escape in label value");
+                }
+                labels.push((label.to_owned(), value.to_owned()));
+                rest = &rest[end + 1..];
+                if let Some(r) = rest.strip_prefix(',') {
+                    rest = r;
+                }
+            }
+            let mut names: Vec<&str> = labels.iter().map(|(l, _)| l.as_str()).collect();
+            names.sort_unstable();
+            if names.windows(2).any(|w| w[0] == w[1]) {
+                return fail("repeated label name");
+            }
+        }
+        let Some(rest) = rest.strip_prefix(' ') else {
+            return fail("no space before the value");
+        };
+        let mut parts = rest.split(' ');
+        let value = parts.next().unwrap_or("");
+        if !is_sample_value(value) {
+            return fail("bad value");
+        }
+        if let Some(timestamp) = parts.next() {
+            if timestamp.parse::<i64>().is_err() {
+                return fail("bad timestamp");
+            }
+        }
+        if parts.next().is_some() {
+            return fail("trailing text");
+        }
+        // The sample belongs to the current family.
+        let Some((family, ty)) = &current else {
+            return fail("sample before any TYPE");
+        };
+        let allowed: Vec<String> = match ty.as_str() {
+            "summary" => vec![
+                family.clone(),
+                format!("{family}_sum"),
+                format!("{family}_count"),
+            ],
+            "histogram" => vec![
+                format!("{family}_bucket"),
+                format!("{family}_sum"),
+                format!("{family}_count"),
+            ],
+            _ => vec![family.clone()],
+        };
+        if !allowed.iter().any(|a| a == name) || closed.contains(name) {
+            return fail("sample outside its family");
+        }
+        if ty == "summary" && name == family && !labels.iter().any(|(l, _)| l == "quantile") {
+            return fail("summary sample without quantile");
+        }
+        labels.sort();
+        if !series.insert(format!("{name}{labels:?}")) {
+            return fail("repeated series");
+        }
+    }
+    Ok(())
+}
+
+fn is_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with("__")
+}
+
+/// Only `\\`, `\n` (and `\"` in label values) are escapes; no raw newline or quote.
+fn valid_escapes(text: &str, label: bool) -> bool {
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('\\' | 'n') => {}
+                Some('"') if label => {}
+                _ => return false,
+            },
+            '\n' => return false,
+            '"' if label => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
+fn is_sample_value(text: &str) -> bool {
+    matches!(text, "NaN" | "+Inf" | "-Inf")
+        || (!text.is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+            && text.parse::<f64>().is_ok())
+}
+
+#[test]
+fn validator_rejects_bad_lines() {
+    let bad = [
+        "x 1",                                        // no TYPE
+        "# TYPE x gauge\nx{a=\"b} 1\n",               // unterminated
+        "# TYPE x gauge\nx{a=\"\\t\"} 1\n",           // bad escape
+        "# TYPE x gauge\n9x 1\n",                     // bad name
+        "# TYPE x gauge\nx inf\n",                    // bad value
+        "# TYPE x gauge\nx 1\n# TYPE y gauge\nx 2\n", // not contiguous
+        "# TYPE x gauge\nx 1\nx 2\n",                 // repeated series
+        "# TYPE x gauge\n# TYPE x gauge\n",           // second TYPE
+        "# TYPE x summary\nx 1\n",                    // no quantile
+        "# TYPE x gauge\nx{__a=\"1\"} 1\n",           // reserved label
+        "# TYPE x gauge\nx 1",                        // no final newline
+    ];
+    for text in bad {
+        let text = if text.ends_with('\n') || text == "# TYPE x gauge\nx 1" {
+            text.to_owned()
+        } else {
+            format!("{text}\n")
+        };
+        assert!(validate_exposition(&text).is_err(), "{text:?}");
+    }
+    validate_exposition("# HELP x a \\\\ b\n# TYPE x gauge\nx{a=\"\\\"\"} -1.5e-07 123\n").unwrap();
+}
+
+/// Random keys: plain names, and names full of characters that need sanitising or escaping.
+fn key_strategy() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z]{1,3}",
+        "[a-zA-Z0-9_:./ \\-]{1,6}",
+        "[\"\\\\\n<>é日0-9a_]{1,5}",
+    ]
+}
+
+fn float_strategy() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        any::<f64>(),
+        Just(f64::NAN),
+        Just(f64::INFINITY),
+        Just(f64::NEG_INFINITY),
+        -1e3..1e3f64,
+    ]
+}
+
+fn value_strategy() -> impl Strategy<Value = Value> {
+    let scalar = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::Int),
+        float_strategy().prop_map(Value::Float),
+        key_strategy().prop_map(Value::Str),
+    ];
+    scalar.prop_recursive(2, 8, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(Value::List),
+            prop::collection::vec((key_strategy(), inner), 0..4).prop_map(Value::Map),
+        ]
+    })
+}
+
+fn meter_strategy() -> impl Strategy<Value = MeterSnapshot> {
+    (
+        any::<u64>(),
+        float_strategy(),
+        float_strategy(),
+        float_strategy(),
+        float_strategy(),
+    )
+        .prop_map(|(count, m1, m5, m15, mean)| MeterSnapshot {
+            count,
+            m1,
+            m5,
+            m15,
+            mean,
+        })
+}
+
+fn sketch_strategy() -> impl Strategy<Value = SketchSnapshot> {
+    prop::collection::vec(float_strategy(), 0..6).prop_map(SketchSnapshot::from_values)
+}
+
+fn keyed<T: std::fmt::Debug>(values: BoxedStrategy<T>) -> impl Strategy<Value = Vec<(String, T)>> {
+    prop::collection::vec((key_strategy(), values), 0..4)
+}
+
+fn stat_strategy() -> impl Strategy<Value = StatSnapshot> {
+    prop_oneof![
+        any::<i64>().prop_map(|i| (StatKind::IntStat, StatValue::Int(i))),
+        float_strategy().prop_map(|f| (StatKind::DoubleStat, StatValue::Float(f))),
+        value_strategy().prop_map(|v| (StatKind::Stat, StatValue::Value(v))),
+        keyed(any::<i64>().boxed()).prop_map(|c| (StatKind::IntDict, StatValue::Counts(c))),
+        keyed(key_strategy().boxed()).prop_map(|s| (StatKind::StringDict, StatValue::Strings(s))),
+        sketch_strategy().prop_map(|d| (StatKind::Pmf, StatValue::Distribution(Box::new(d)))),
+        keyed(sketch_strategy().boxed())
+            .prop_map(|d| (StatKind::NamedPmfDict, StatValue::Distributions(d))),
+        meter_strategy().prop_map(|m| (StatKind::Meter, StatValue::Meter(m))),
+        keyed(meter_strategy().boxed()).prop_map(|m| (StatKind::MeterDict, StatValue::Meters(m))),
+        keyed(float_strategy().boxed())
+            .prop_map(|d| (StatKind::StateTime, StatValue::Durations(d))),
+        key_strategy().prop_map(|e| (StatKind::Stat, StatValue::Error(e))),
+    ]
+    .prop_map(|(kind, value)| StatSnapshot { kind, value })
+}
+
+fn node_strategy() -> impl Strategy<Value = Node> {
+    stat_strategy()
+        .prop_map(Node::Stat)
+        .prop_recursive(3, 24, 5, |inner| {
+            (
+                prop::collection::vec((key_strategy(), inner), 0..5),
+                any::<bool>(),
+            )
+                .prop_map(|(entries, collapsed)| Node::Group(Group { entries, collapsed }))
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn prometheus_output_always_follows_the_grammar(
+        root in node_strategy(),
+        path in prop::collection::vec(key_strategy(), 0..2),
+        prefix in prop_oneof![Just(String::new()), key_strategy()],
+    ) {
+        let snap = Snapshot::new(path, root, UNIX_EPOCH);
+        let text = prometheus::to_string(&snap, &prometheus::Options::with_prefix(prefix));
+        if let Err(why) = validate_exposition(&text) {
+            prop_assert!(false, "{}\n{}", why, text);
+        }
+    }
+
+    #[test]
+    fn html_output_is_well_nested_and_never_leaks_markup(root in node_strategy()) {
+        let out = fragment_of(&root);
+        // Only our tags: every `<` starts one of them, so no key or value injected markup.
+        let items = parse_fragment(&out);
+        for item in &items {
+            let texts: Vec<&str> = match item {
+                Item::Group(p) | Item::Link(p, _) => vec![p.last().unwrap().as_str()],
+                Item::Leaf(p, _, v) => vec![p.last().unwrap().as_str(), v.as_str()],
+            };
+            for text in texts {
+                let text = text.replace("<br/>", "");
+                prop_assert!(!text.contains(['<', '>', '"', '\'']), "{:?}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn query_results_are_sub_trees_without_collapsed_groups(
+        root in node_strategy(),
+        key in key_strategy(),
+    ) {
+        let Ok(q) = query::parse(&key) else { return Ok(()); };
+        if let Some(kept) = query::filter(&root, &q) {
+            fn no_collapsed(node: &Node) -> bool {
+                match node {
+                    Node::Stat(_) => true,
+                    Node::Group(g) => g.entries.iter().all(|(_, c)| {
+                        !matches!(c, Node::Group(g) if g.collapsed) && no_collapsed(c)
+                    }),
+                }
+            }
+            prop_assert!(no_collapsed(&kept));
+            prop_assert!(json::to_value(&kept).to_string().contains(&serde_json::to_string(q.key()).unwrap()[1..]));
+        }
+    }
+}
+
+/// Runs `promtool check metrics` (lint included) when Prometheus is installed.
+#[test]
+fn promtool_accepts_the_output() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let found = Command::new("sh")
+        .args(["-c", "command -v promtool"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        eprintln!("promtool is not installed; skipping promtool_accepts_the_output");
+        return;
+    }
+    // snake_case names, as promtool's linter wants.
+    let tree = group(vec![(
+        "app",
+        group(vec![
+            ("requests", int(42)),
+            ("load", stat(StatKind::DoubleStat, StatValue::Float(0.25))),
+            ("mode", gauge("fast \"turbo\"\nmode")),
+            ("healthy", gauge(true)),
+            ("ratio", gauge(f64::NAN)),
+            (
+                "by_code",
+                counts(StatKind::IntDict, &[("200", 7), ("5\\00", 1)]),
+            ),
+            (
+                "latency",
+                stat(
+                    StatKind::Pmf,
+                    StatValue::Distribution(Box::new(SketchSnapshot::from_values([0.5, 1.0, 2.0]))),
+                ),
+            ),
+            (
+                "by_route",
+                stat(
+                    StatKind::NamedPmfDict,
+                    StatValue::Distributions(vec![
+                        ("/a".into(), SketchSnapshot::from_values([2.0])),
+                        ("/b".into(), SketchSnapshot::default()),
+                    ]),
+                ),
+            ),
+            (
+                "hits",
+                stat(
+                    StatKind::Meter,
+                    StatValue::Meter(MeterSnapshot {
+                        count: 10,
+                        m1: 2.0,
+                        m5: 1.5,
+                        m15: f64::INFINITY,
+                        mean: 0.5,
+                    }),
+                ),
+            ),
+            (
+                "phase",
+                stat(
+                    StatKind::StateTime,
+                    StatValue::Durations(vec![("idle".into(), 3.0)]),
+                ),
+            ),
+            (
+                "broken",
+                stat(StatKind::Stat, StatValue::Error("boom".into())),
+            ),
+        ]),
+    )]);
+    // The full example too: comments, collisions, NaN and escapes.
+    for tree in [tree, example_tree()] {
+        let text = prometheus::to_string(&snapshot(tree), &Default::default());
+        let mut child = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("promtool starts");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "promtool check metrics failed ({}):\n{}{}\n--- input ---\n{text}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
