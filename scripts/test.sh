@@ -1,12 +1,37 @@
 #!/usr/bin/env bash
-# Runs every check and test of the workspace. `.ci/run` calls this script.
+# Runs every check and test of the workspace; `.ci/run` calls this script.
 #
-# Later suites that need real servers (carbon-cache, Prometheus, Chromium) install them here
-# when missing and start/stop them on 127.0.0.1.
+# End-to-end suites talk to real servers (carbon-cache, Prometheus, headless Chromium). Each
+# server has a script in scripts/services/<name>.sh that answers three commands:
+#   packages  print the Debian packages still missing for it (nothing when installed)
+#   start     start it on 127.0.0.1 and wait until it is ready; export nothing, print nothing
+#             but progress; state lives under target/e2e/<name>
+#   stop      stop it (idempotent)
+# Missing packages are installed in the background while cargo builds. The servers are
+# started before the tests run and stopped on exit. Tests that need them run when
+# SCALES_E2E=1 (set here) and fail if a server is missing; plain `cargo test` skips them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
+shopt -s nullglob
+SERVICES=(scripts/services/*.sh)
+mkdir -p target/e2e
 
 step() { printf '\n== %s\n' "$*"; }
+
+# 1) Debian packages the end-to-end suites need, installed while cargo builds.
+need=()
+for service in "${SERVICES[@]}"; do
+  read -r -a missing <<<"$("$service" packages)"
+  need+=("${missing[@]}")
+done
+APT_PID=
+if [ ${#need[@]} -gt 0 ]; then
+  step "installing in the background: ${need[*]}"
+  ( apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -q --no-install-recommends "${need[@]}" ) >target/e2e/apt.log 2>&1 &
+  APT_PID=$!
+fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -14,12 +39,29 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo test (unit, integration, doc, README)"
-cargo test --workspace --locked
-
-step "cargo bench --no-run (benchmarks compile)"
+step "cargo build (tests, benchmarks, binaries)"
+cargo build --workspace --all-targets --locked
 cargo bench --workspace --locked --no-run
 
-step "example runs"
-cargo run --quiet --locked -p scales-core --example readme | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["processor"]["finished"] == 6, d'
+if [ -n "$APT_PID" ]; then
+  wait "$APT_PID" || { echo "apt-get install failed:"; tail -40 target/e2e/apt.log; exit 1; }
+fi
+
+# 2) Real servers for the end-to-end suites.
+stop_services() {
+  for service in "${SERVICES[@]}"; do "$ROOT/$service" stop || true; done
+}
+trap stop_services EXIT
+for service in "${SERVICES[@]}"; do
+  step "starting $(basename "$service" .sh)"
+  "$service" start
+done
+export SCALES_E2E=1
+
+step "cargo test (unit, integration, end-to-end, doc, README)"
+cargo test --workspace --locked
+
+step "README example runs"
+cargo run --quiet --locked -p scales-core --example readme \
+  | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["processor"]["finished"] == 6, d'
 echo "example printed valid JSON"
