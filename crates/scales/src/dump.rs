@@ -3,6 +3,7 @@
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 
 use serde_json::Value as Json;
@@ -28,8 +29,15 @@ pub(crate) fn write_dump(snapshot: &Snapshot, path: &Path) -> io::Result<()> {
     let file_name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "dump path has no file name"))?;
+    // Unique per call, not only per process: two threads dumping to one path at once must
+    // not write (and rename) the same temporary file.
+    static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
     let mut temp_name = file_name.to_os_string();
-    temp_name.push(format!(".tmp{}", std::process::id()));
+    temp_name.push(format!(
+        ".tmp{}.{}",
+        std::process::id(),
+        NEXT_TEMP.fetch_add(1, Ordering::Relaxed)
+    ));
     let temp = path.with_file_name(temp_name);
 
     let result = (|| {

@@ -309,7 +309,8 @@ impl SketchSnapshot {
 
     /// Estimates the `q`-quantile (`q` in `[0, 1]`) with linear interpolation between the
     /// values of rank `⌊h⌋` and `⌈h⌉`, `h = q · (count − 1)` (NumPy's default definition).
-    /// The estimate lies within [`RELATIVE_ERROR`] of the interval those two values span.
+    /// The estimate lies within [`RELATIVE_ERROR`] of the interval those two values span;
+    /// the lowest and highest ranks are the exact min and max.
     /// `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<f64> {
         if self.count == 0 {
@@ -333,6 +334,17 @@ impl SketchSnapshot {
     }
 
     fn value_at_rank(&self, rank: u64) -> f64 {
+        // The lowest and highest ranks are the exact min and max, when known.
+        if rank == 0 {
+            if let Some(min) = self.min() {
+                return min;
+            }
+        }
+        if rank + 1 >= self.count {
+            if let Some(max) = self.max() {
+                return max;
+            }
+        }
         let mut seen = 0;
         // Negative values, most negative first: largest magnitude index first.
         for &(index, count) in self.negative.iter().rev() {

@@ -1,0 +1,226 @@
+//! Declaration errors (each with a readable message), and values that could break a snapshot
+//! or its JSON: panicking gauges, NaN and infinities.
+
+use scales::{Error, PathError, Registry, StatValue, Value};
+use serde_json::json;
+
+use crate::support::{distribution, json_of, stat_value, tree};
+
+#[track_caller]
+fn path_error<T: std::fmt::Debug>(result: Result<T, Error>) -> (PathError, String) {
+    match result {
+        Err(Error::Path(e)) => {
+            let message = Error::Path(e.clone()).to_string();
+            (e, message)
+        }
+        other => panic!("expected a path error, got {other:?}"),
+    }
+}
+
+#[test]
+fn invalid_names() {
+    let reg = Registry::new();
+    let scope = reg.scope("/web").unwrap();
+
+    let (e, message) = path_error(scope.int_stat(""));
+    assert_eq!(e, PathError::EmptyName);
+    assert_eq!(message, "stat name is empty");
+
+    let (e, message) = path_error(scope.pmf("a/b"));
+    assert_eq!(e, PathError::SlashInName { name: "a/b".into() });
+    assert!(
+        message.contains("`a/b`") && message.contains("child scope"),
+        "{message}"
+    );
+
+    let (e, message) = path_error(scope.meter("bad\nname"));
+    assert_eq!(
+        e,
+        PathError::ControlCharacter {
+            name: "bad\nname".into()
+        }
+    );
+    // The name is quoted with its escape, so the message stays on one line.
+    assert!(message.contains("\"bad\\nname\""), "{message}");
+    assert!(!message.contains('\n'));
+
+    let (e, _) = path_error(scope.stat("nul\0"));
+    assert!(matches!(e, PathError::ControlCharacter { .. }));
+    let (e, _) = path_error(scope.child(""));
+    assert_eq!(e, PathError::EmptyName);
+    let (e, _) = path_error(scope.child_of_type("a/b"));
+    assert!(matches!(e, PathError::SlashInName { .. }));
+
+    assert_eq!(scales::validate_name("ok name ü"), Ok(()));
+    // Nothing was declared by the failed calls: the scope's container is empty.
+    assert_eq!(tree(&reg), json!({"web": {}}));
+}
+
+#[test]
+fn invalid_paths() {
+    let reg = Registry::new();
+    let (e, message) = path_error(reg.scope("/web//latency"));
+    assert_eq!(
+        e,
+        PathError::EmptySegment {
+            path: "/web//latency".into()
+        }
+    );
+    assert_eq!(message, "path `/web//latency` has an empty segment");
+
+    let (e, _) = path_error(reg.scope("/web/\tx"));
+    assert!(matches!(e, PathError::ControlCharacter { .. }));
+    let (e, _) = path_error(reg.set_collapsed("/a//", true));
+    assert!(matches!(e, PathError::EmptySegment { .. }));
+    let (e, _) = path_error(reg.scope("/a").unwrap().child("b//c"));
+    assert!(matches!(e, PathError::EmptySegment { .. }));
+
+    // A leading `/` is optional and one trailing `/` is tolerated.
+    let a = reg.scope("web/").unwrap();
+    assert_eq!(a.path(), "/web");
+    assert_eq!(reg.scope("").unwrap().path(), "/");
+}
+
+#[test]
+fn another_kind_at_an_existing_name() {
+    let reg = Registry::new();
+    let scope = reg.scope("/web").unwrap();
+    let _errors = scope.int_stat("errors").unwrap();
+
+    let e = scope.pmf("errors").unwrap_err();
+    assert_eq!(
+        e,
+        Error::KindMismatch {
+            path: "/web/errors".into(),
+            existing: "IntStat",
+            requested: "PmfStat",
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "`/web/errors` is already a IntStat, cannot declare a PmfStat there"
+    );
+    // Aggregations are told apart too.
+    let _sum = scope.sum_aggregation("total").unwrap();
+    assert!(matches!(
+        scope.histogram_aggregation("total"),
+        Err(Error::KindMismatch {
+            existing: "SumAggregationStat",
+            requested: "HistogramAggregationStat",
+            ..
+        })
+    ));
+    // The same kind again is the same stat, from any scope at the path.
+    let again = reg.scope("/web").unwrap().int_stat("errors").unwrap();
+    again.inc();
+    assert_eq!(_errors.get(), 1);
+}
+
+#[test]
+fn a_stat_where_a_container_is_wanted_and_vice_versa() {
+    let reg = Registry::new();
+    let web = reg.scope("/web").unwrap();
+    let _latency = web.pmf("latency").unwrap();
+
+    // A scope through a stat.
+    let e = reg.scope("/web/latency/p99").unwrap_err();
+    assert_eq!(
+        e,
+        Error::KindMismatch {
+            path: "/web/latency".into(),
+            existing: "PmfStat",
+            requested: "container",
+        }
+    );
+    assert!(matches!(
+        web.child("latency"),
+        Err(Error::KindMismatch { .. })
+    ));
+    assert!(matches!(
+        reg.set_collapsed("/web/latency", true),
+        Err(Error::KindMismatch { .. })
+    ));
+
+    // A stat where a container is.
+    let _sub = reg.scope("/web/sub").unwrap();
+    let e = web.int_stat("sub").unwrap_err();
+    assert_eq!(
+        e,
+        Error::KindMismatch {
+            path: "/web/sub".into(),
+            existing: "container",
+            requested: "IntStat",
+        }
+    );
+    assert!(e.to_string().contains("already a container"), "{e}");
+}
+
+#[test]
+fn a_panicking_gauge_is_an_error_value_and_the_rest_reads_fine() {
+    let reg = Registry::new();
+    let scope = reg.scope("/g").unwrap();
+    let ok = scope.int_stat("ok").unwrap();
+    ok.add(5);
+    let _bad = scope.gauge("bad", || -> i64 { panic!("boom") }).unwrap();
+    let _good = scope.gauge("good", || "fine").unwrap();
+
+    let snapshot = reg.snapshot();
+    match &snapshot.stat("g/bad").unwrap().value {
+        StatValue::Error(message) => assert_eq!(message, "gauge panicked: boom"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(snapshot.stat("g/ok").unwrap().value, StatValue::Int(5));
+    assert_eq!(
+        snapshot.stat("g/good").unwrap().value,
+        StatValue::Value(Value::Str("fine".into()))
+    );
+    assert_eq!(
+        json_of(&snapshot),
+        json!({"g": {"ok": 5, "bad": {"error": "gauge panicked: boom"}, "good": "fine"}})
+    );
+    assert_eq!(_bad.get(), Err("gauge panicked: boom".to_owned()));
+
+    // A formatted panic message is kept too, and the gauge keeps being asked.
+    let _formatted = scope
+        .gauge("formatted", || -> i64 { panic!("code {}", 7) })
+        .unwrap();
+    assert_eq!(
+        stat_value(&reg, "g/formatted"),
+        StatValue::Error("gauge panicked: code 7".into())
+    );
+    _bad.set(1);
+    assert_eq!(stat_value(&reg, "g/bad"), StatValue::Value(Value::Int(1)));
+}
+
+#[test]
+fn non_finite_values_never_break_the_json() {
+    let reg = Registry::new();
+    let scope = reg.scope("/nf").unwrap();
+    let pmf = scope.pmf("latency").unwrap();
+    for v in [1.0, f64::NAN, 2.0, f64::INFINITY, f64::NEG_INFINITY] {
+        pmf.record(v);
+    }
+    let only_nan = scope.pmf("onlyNan").unwrap();
+    only_nan.record(f64::NAN);
+    scope.double_stat("double").unwrap().set(f64::NAN);
+    scope.stat("held").unwrap().set(f64::INFINITY);
+    let _gauge = scope.gauge("gauge", || f64::NEG_INFINITY).unwrap();
+
+    let summary = distribution(&stat_value(&reg, "nf/latency"));
+    assert_eq!((summary.count(), summary.dropped()), (2, 3));
+    assert_eq!(
+        (summary.sum(), summary.min(), summary.max()),
+        (3.0, Some(1.0), Some(2.0))
+    );
+
+    // `json_of` fails the test if the text is not valid JSON.
+    let parsed = json_of(&reg.snapshot());
+    let nf = &parsed["nf"];
+    assert_eq!(nf["latency"]["count"], json!(2));
+    assert_eq!(nf["latency"]["mean"], json!(1.5));
+    assert!(nf["latency"]["median"].as_f64().unwrap().is_finite());
+    assert_eq!(nf["onlyNan"], json!({"count": 0}));
+    assert_eq!(nf["double"], json!(null));
+    assert_eq!(nf["held"], json!(null));
+    assert_eq!(nf["gauge"], json!(null));
+}
