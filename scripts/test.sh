@@ -65,3 +65,24 @@ step "README example runs"
 cargo run --quiet --locked -p scales-core --example readme \
   | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["processor"]["finished"] == 6, d'
 echo "example printed valid JSON"
+
+step "the demo runs (README's main command, debug build) and serves its status page"
+cargo run --quiet --locked --bin scales-demo -- --duration 8 --port 18765 --app-port 18080 \
+  >target/e2e/demo.log 2>&1 &
+DEMO_PID=$!
+demo_ok=
+for _ in $(seq 1 60); do
+  if curl -fsS 'http://127.0.0.1:18765/status/?format=json' -o target/e2e/demo.json 2>/dev/null \
+    && python3 -c 'import json; d=json.load(open("target/e2e/demo.json")); assert d["web"]["success"] > 0 and d["processor"]["thread-0"]["finished"] >= 0' 2>/dev/null; then
+    demo_ok=1
+    break
+  fi
+  sleep 0.2
+done
+wait "$DEMO_PID"
+if [ -z "$demo_ok" ]; then
+  echo "the demo's status page never showed live stats:"
+  cat target/e2e/demo.log
+  exit 1
+fi
+echo "the demo served live stats on its status page"

@@ -77,11 +77,6 @@ pub use stats::{
 };
 pub use value::Value;
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;
-
 /// Derives [`Stats`] for a struct whose fields are stat types, so that
 /// [`init`] and [`Scope::init_child`] declare them all at once.
 ///

@@ -235,6 +235,71 @@ pub struct StatSnapshot {
     pub value: StatValue,
 }
 
+impl StatSnapshot {
+    /// The stat's value as a [`Value`] tree in its output shape — the keys and order of its
+    /// JSON form: scalars stay scalars, everything else becomes nested [`Value::Map`]s
+    /// (`{"count": 3, "min": .., "median": ..}` for a distribution, `{"unit": "per second",
+    /// "count": .., "m1": ..}` for a meter, `{"error": ..}` for an unreadable stat).
+    /// Non-finite floats stay floats; each format decides how to show them.
+    pub fn to_value(&self) -> Value {
+        match &self.value {
+            StatValue::Int(i) => Value::Int(*i),
+            StatValue::Float(f) => Value::Float(*f),
+            StatValue::Value(v) => v.clone(),
+            StatValue::Counts(counts) => map(counts, |v| Value::Int(*v)),
+            StatValue::Strings(strings) => map(strings, |v| Value::Str(v.clone())),
+            StatValue::Distribution(d) => distribution_value(d),
+            StatValue::Distributions(ds) => map(ds, distribution_value),
+            StatValue::Meter(m) => meter_value(m),
+            StatValue::Meters(ms) => map(ms, meter_value),
+            StatValue::Durations(ds) => map(ds, |s| Value::Float(*s)),
+            StatValue::Error(message) => {
+                Value::Map(vec![("error".to_owned(), Value::Str(message.clone()))])
+            }
+        }
+    }
+}
+
+fn map<T>(entries: &[(String, T)], convert: impl Fn(&T) -> Value) -> Value {
+    Value::Map(
+        entries
+            .iter()
+            .map(|(k, v)| (k.clone(), convert(v)))
+            .collect(),
+    )
+}
+
+/// `{"count": n}` when empty, else count, min, max, mean, stddev and the percentiles.
+fn distribution_value(d: &SketchSnapshot) -> Value {
+    let mut map = vec![("count".to_owned(), Value::from(d.count()))];
+    if d.count() > 0 {
+        let fields = [
+            ("min", d.min()),
+            ("max", d.max()),
+            ("mean", d.mean()),
+            ("stddev", d.stddev()),
+        ];
+        for (key, v) in fields {
+            map.push((key.to_owned(), Value::from(v)));
+        }
+        for (key, v) in d.percentiles() {
+            map.push((key.to_owned(), Value::Float(v)));
+        }
+    }
+    Value::Map(map)
+}
+
+fn meter_value(m: &MeterSnapshot) -> Value {
+    Value::Map(vec![
+        ("unit".to_owned(), Value::from("per second")),
+        ("count".to_owned(), Value::from(m.count)),
+        ("m1".to_owned(), Value::Float(m.m1)),
+        ("m5".to_owned(), Value::Float(m.m5)),
+        ("m15".to_owned(), Value::Float(m.m15)),
+        ("mean".to_owned(), Value::Float(m.mean)),
+    ])
+}
+
 /// The value of one stat.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

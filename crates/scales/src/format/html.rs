@@ -47,8 +47,6 @@
 use crate::snapshot::{Group, Node, StatSnapshot, StatValue};
 use crate::value::Value;
 
-use super::query::stat_tree;
-
 /// The original's link prefix for collapsed groups.
 pub const DEFAULT_LINK_PREFIX: &str = "/status/";
 
@@ -191,7 +189,7 @@ fn render_stat(key: &str, stat: &StatSnapshot, out: &mut String) {
             text_into(out, message);
             out.push_str("</span></div>");
         }
-        _ => render_entry(key, &stat_tree(stat), out),
+        _ => render_entry(key, &stat.to_value(), out),
     }
 }
 

@@ -20,10 +20,9 @@ use std::io;
 
 use serde::Serialize;
 use serde_json::ser::{Formatter, PrettyFormatter};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
-use crate::sketch::SketchSnapshot;
-use crate::snapshot::{MeterSnapshot, Node, Snapshot, StatSnapshot, StatValue};
+use crate::snapshot::{Node, Snapshot, StatSnapshot};
 use crate::value::Value;
 
 /// Layout of the JSON text.
@@ -75,43 +74,9 @@ pub fn to_value(node: &Node) -> Json {
     }
 }
 
-/// The JSON value of one stat.
+/// The JSON value of one stat (see [`StatSnapshot::to_value`] for the shapes).
 pub fn stat_value(stat: &StatSnapshot) -> Json {
-    match &stat.value {
-        StatValue::Int(i) => Json::from(*i),
-        StatValue::Float(f) => float(*f),
-        StatValue::Value(v) => value(v),
-        StatValue::Counts(counts) => Json::Object(
-            counts
-                .iter()
-                .map(|(k, v)| (k.clone(), Json::from(*v)))
-                .collect(),
-        ),
-        StatValue::Strings(strings) => Json::Object(
-            strings
-                .iter()
-                .map(|(k, v)| (k.clone(), Json::String(v.clone())))
-                .collect(),
-        ),
-        StatValue::Distribution(d) => distribution(d),
-        StatValue::Distributions(ds) => Json::Object(
-            ds.iter()
-                .map(|(k, d)| (k.clone(), distribution(d)))
-                .collect(),
-        ),
-        StatValue::Meter(m) => meter(m),
-        StatValue::Meters(ms) => {
-            Json::Object(ms.iter().map(|(k, m)| (k.clone(), meter(m))).collect())
-        }
-        StatValue::Durations(ds) => {
-            Json::Object(ds.iter().map(|(k, s)| (k.clone(), float(*s))).collect())
-        }
-        StatValue::Error(message) => {
-            let mut map = Map::new();
-            map.insert("error".to_owned(), Json::String(message.clone()));
-            Json::Object(map)
-        }
-    }
+    value(&stat.to_value())
 }
 
 /// A float as JSON; NaN and infinities become `null`.
@@ -119,7 +84,8 @@ fn float(f: f64) -> Json {
     serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)
 }
 
-fn value(v: &Value) -> Json {
+/// A [`Value`] as JSON.
+pub fn value(v: &Value) -> Json {
     match v {
         Value::Null => Json::Null,
         Value::Bool(b) => Json::Bool(*b),
@@ -131,39 +97,6 @@ fn value(v: &Value) -> Json {
             Json::Object(entries.iter().map(|(k, v)| (k.clone(), value(v))).collect())
         }
     }
-}
-
-/// `{"count": n}` when empty, else the original's full key set in its order.
-fn distribution(d: &SketchSnapshot) -> Json {
-    let mut map = Map::new();
-    map.insert("count".to_owned(), Json::from(d.count()));
-    if d.count() == 0 {
-        return Json::Object(map);
-    }
-    let fields = [
-        ("min", d.min()),
-        ("max", d.max()),
-        ("mean", d.mean()),
-        ("stddev", d.stddev()),
-    ];
-    for (key, v) in fields {
-        map.insert(key.to_owned(), v.map_or(Json::Null, float));
-    }
-    for (key, v) in d.percentiles() {
-        map.insert(key.to_owned(), float(v));
-    }
-    Json::Object(map)
-}
-
-fn meter(m: &MeterSnapshot) -> Json {
-    let mut map = Map::new();
-    map.insert("unit".to_owned(), Json::String("per second".to_owned()));
-    map.insert("count".to_owned(), Json::from(m.count));
-    map.insert("m1".to_owned(), float(m.m1));
-    map.insert("m5".to_owned(), float(m.m5));
-    map.insert("m15".to_owned(), float(m.m15));
-    map.insert("mean".to_owned(), float(m.mean));
-    Json::Object(map)
 }
 
 /// Python's compact separators: `", "` between items and `": "` after keys.

@@ -2,6 +2,7 @@
 //!
 //! No format reads live stats or does I/O, so each is testable on a hand-built snapshot.
 
+pub mod graphite;
 pub mod html;
 pub mod json;
 pub mod prometheus;

@@ -39,8 +39,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use crate::sketch::SketchSnapshot;
-use crate::snapshot::{Group, MeterSnapshot, Node, StatSnapshot, StatValue};
+use crate::snapshot::{Group, Node, StatSnapshot, StatValue};
 use crate::value::Value;
 
 /// A comparison operator of a query.
@@ -353,7 +352,7 @@ fn filter_stat(stat: &StatSnapshot, query: &Query) -> Option<StatSnapshot> {
     if matches!(stat.value, StatValue::Error(_)) {
         return None;
     }
-    let Value::Map(entries) = stat_tree(stat) else {
+    let Value::Map(entries) = stat.to_value() else {
         return None;
     };
     let kept = filter_map(entries, query)?;
@@ -377,78 +376,6 @@ fn filter_map(entries: Vec<(String, Value)>, query: &Query) -> Option<Vec<(Strin
         }
     }
     (!kept.is_empty()).then_some(kept)
-}
-
-/// A stat's value as a [`Value`] tree with the keys and order of its JSON form: scalars stay
-/// scalars, everything else becomes nested [`Value::Map`]s (`{"count": 3, "min": ..}`).
-/// Non-finite floats stay floats (JSON turns them into `null` later, HTML shows `nan`).
-pub(crate) fn stat_tree(stat: &StatSnapshot) -> Value {
-    match &stat.value {
-        StatValue::Int(i) => Value::Int(*i),
-        StatValue::Float(f) => Value::Float(*f),
-        StatValue::Value(v) => v.clone(),
-        StatValue::Counts(counts) => Value::Map(
-            counts
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::Int(*v)))
-                .collect(),
-        ),
-        StatValue::Strings(strings) => Value::Map(
-            strings
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::Str(v.clone())))
-                .collect(),
-        ),
-        StatValue::Distribution(d) => distribution_tree(d),
-        StatValue::Distributions(ds) => Value::Map(
-            ds.iter()
-                .map(|(k, d)| (k.clone(), distribution_tree(d)))
-                .collect(),
-        ),
-        StatValue::Meter(m) => meter_tree(m),
-        StatValue::Meters(ms) => {
-            Value::Map(ms.iter().map(|(k, m)| (k.clone(), meter_tree(m))).collect())
-        }
-        StatValue::Durations(ds) => Value::Map(
-            ds.iter()
-                .map(|(k, s)| (k.clone(), Value::Float(*s)))
-                .collect(),
-        ),
-        StatValue::Error(message) => {
-            Value::Map(vec![("error".to_owned(), Value::Str(message.clone()))])
-        }
-    }
-}
-
-/// `{"count": n}` when empty, else count, min, max, mean, stddev and the percentiles.
-fn distribution_tree(d: &SketchSnapshot) -> Value {
-    let mut map = vec![("count".to_owned(), Value::from(d.count()))];
-    if d.count() > 0 {
-        let fields = [
-            ("min", d.min()),
-            ("max", d.max()),
-            ("mean", d.mean()),
-            ("stddev", d.stddev()),
-        ];
-        for (key, v) in fields {
-            map.push((key.to_owned(), Value::from(v)));
-        }
-        for (key, v) in d.percentiles() {
-            map.push((key.to_owned(), Value::Float(v)));
-        }
-    }
-    Value::Map(map)
-}
-
-fn meter_tree(m: &MeterSnapshot) -> Value {
-    Value::Map(vec![
-        ("unit".to_owned(), Value::from("per second")),
-        ("count".to_owned(), Value::from(m.count)),
-        ("m1".to_owned(), Value::Float(m.m1)),
-        ("m5".to_owned(), Value::Float(m.m5)),
-        ("m15".to_owned(), Value::Float(m.m15)),
-        ("mean".to_owned(), Value::Float(m.mean)),
-    ])
 }
 
 #[cfg(test)]

@@ -1,0 +1,198 @@
+//! [`Builder`]: every setting of a pusher, frozen into a config when built.
+
+use std::time::Duration;
+
+use scales::format::graphite::{Options, Rules};
+use scales::Registry;
+
+use crate::periodic::{GraphitePusher, PeriodicPusher};
+use crate::BuildError;
+
+/// The default push period: one minute, as the original.
+pub const DEFAULT_PERIOD: Duration = Duration::from_secs(60);
+
+/// The default buffer size in points: ten pushes of a 10,000-leaf tree (see the
+/// [crate docs](crate#outages-the-buffer)).
+pub const DEFAULT_BUFFER_POINTS: usize = 100_000;
+
+/// The frozen settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) addr: String,
+    pub(crate) options: Options,
+    pub(crate) period: Duration,
+    pub(crate) buffer_points: usize,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) write_timeout: Duration,
+    pub(crate) stop_timeout: Duration,
+    pub(crate) confirm_after: Duration,
+    pub(crate) backoff_min: Duration,
+    pub(crate) backoff_max: Duration,
+    pub(crate) interval_distributions: bool,
+    pub(crate) health_path: Option<String>,
+}
+
+/// Settings of a [`GraphitePusher`] or [`PeriodicPusher`]; start with
+/// [`GraphitePusher::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use scales::format::graphite::Rules;
+///
+/// let registry = scales::Registry::new();
+/// let pusher = scales_graphite::GraphitePusher::builder("127.0.0.1:2003")
+///     .prefix("my.server.")
+///     .period(Duration::from_secs(10))
+///     .rules(Rules::new().do_not_log("/internal"))
+///     .buffer_points(50_000)
+///     .interval_distributions(true)
+///     .build(&registry)?; // or .spawn(&registry) for the background thread
+/// # drop(pusher);
+/// # Ok::<(), scales_graphite::BuildError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Builder {
+    config: Config,
+}
+
+impl Builder {
+    pub(crate) fn new(addr: impl Into<String>) -> Self {
+        Self {
+            config: Config {
+                addr: addr.into(),
+                options: Options::default(),
+                period: DEFAULT_PERIOD,
+                buffer_points: DEFAULT_BUFFER_POINTS,
+                connect_timeout: Duration::from_secs(5),
+                write_timeout: Duration::from_secs(10),
+                stop_timeout: Duration::from_secs(5),
+                confirm_after: Duration::from_secs(5),
+                backoff_min: Duration::from_millis(100),
+                backoff_max: Duration::from_secs(30),
+                interval_distributions: false,
+                health_path: Some("/scales/graphite".to_owned()),
+            },
+        }
+    }
+
+    /// Prepended to every metric name (`"my.server."`); a `.` is added if missing. Empty by
+    /// default (the original defaulted to the host name).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.config.options.prefix = prefix.into();
+        self
+    }
+
+    /// Which stats are sent (see [`Rules`]); everything by default.
+    pub fn rules(mut self, rules: Rules) -> Self {
+        self.config.options.rules = rules;
+        self
+    }
+
+    /// Adds a Graphite tag (`;key=value`, carbon 1.1+) to every line. None by default:
+    /// tagged series are stored apart from the dotted names dashboards use.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.options.tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// Time between pushes; [`DEFAULT_PERIOD`] (60 s) by default, at least one second.
+    /// Timestamps are aligned to it.
+    pub fn period(mut self, period: Duration) -> Self {
+        self.config.period = period;
+        self
+    }
+
+    /// Buffer size in points; [`DEFAULT_BUFFER_POINTS`] by default. When full, the oldest
+    /// pushes are dropped (and counted).
+    pub fn buffer_points(mut self, points: usize) -> Self {
+        self.config.buffer_points = points;
+        self
+    }
+
+    /// Longest wait for a TCP connection (per resolved address); 5 s by default.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// Longest wait for one write to make progress; 10 s by default.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.config.write_timeout = timeout;
+        self
+    }
+
+    /// How long stopping may spend flushing the buffer; 5 s by default.
+    pub fn stop_timeout(mut self, timeout: Duration) -> Self {
+        self.config.stop_timeout = timeout;
+        self
+    }
+
+    /// How long a written batch is kept in case its connection closes (see the
+    /// [crate docs](crate#outages-the-buffer)); 5 s by default. Zero disables resending
+    /// written batches.
+    pub fn confirm_after(mut self, duration: Duration) -> Self {
+        self.config.confirm_after = duration;
+        self
+    }
+
+    /// Reconnect backoff: the first retry waits about `min`, each failure doubles it up to
+    /// `max`; every wait is drawn at random between half and all of the step. 100 ms to
+    /// 30 s by default.
+    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.config.backoff_min = min;
+        self.config.backoff_max = max.max(min);
+        self
+    }
+
+    /// Sends each distribution's statistics over the last period only (count, min, max,
+    /// mean and percentiles of the values recorded since the previous push) instead of
+    /// since the start. Off by default, as the original.
+    pub fn interval_distributions(mut self, on: bool) -> Self {
+        self.config.interval_distributions = on;
+        self
+    }
+
+    /// Where the pusher's health stats live in the pushed registry (`/scales/graphite` by
+    /// default); `None` keeps them out of the tree (still readable with
+    /// [`PeriodicPusher::health`]). Two pushers of one registry should use different paths:
+    /// at the same path they would share (and add up) their stats.
+    pub fn health_path(mut self, path: Option<&str>) -> Self {
+        self.config.health_path = path.map(str::to_owned);
+        self
+    }
+
+    fn validate(&self) -> Result<(), BuildError> {
+        let addr = &self.config.addr;
+        let has_port = addr
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !has_port {
+            return Err(BuildError::BadAddress(addr.clone()));
+        }
+        if self.config.period < Duration::from_secs(1) {
+            return Err(BuildError::PeriodTooShort(self.config.period));
+        }
+        Ok(())
+    }
+
+    /// A pusher that pushes when [`GraphitePusher::push`] is called, in the caller's thread.
+    ///
+    /// # Errors
+    /// When the address has no port, the period is under a second, or the health stats
+    /// cannot be declared.
+    pub fn build(self, registry: &Registry) -> Result<GraphitePusher, BuildError> {
+        self.validate()?;
+        GraphitePusher::new(self.config, registry.clone())
+    }
+
+    /// Starts a background thread that pushes every period; the first push is at the next
+    /// period boundary. Stop it with [`PeriodicPusher::stop`] or by dropping it.
+    ///
+    /// # Errors
+    /// As [`build`](Self::build), and when the thread cannot be started.
+    pub fn spawn(self, registry: &Registry) -> Result<PeriodicPusher, BuildError> {
+        let pusher = self.build(registry)?;
+        PeriodicPusher::start(pusher)
+    }
+}

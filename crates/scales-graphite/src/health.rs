@@ -1,0 +1,79 @@
+//! The pusher's own stats, declared in the registry it pushes.
+
+use scales::{IntStat, Registry, Scope, Stat};
+
+/// A reading of the pusher's health stats (see the [crate docs](crate#health)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Health {
+    /// Snapshots rendered.
+    pub pushes: i64,
+    /// Points written to carbon, resends included.
+    pub points_sent: i64,
+    /// Points written again after their connection failed before they were confirmed.
+    pub points_resent: i64,
+    /// Points dropped from a full buffer.
+    pub points_dropped: i64,
+    /// Points waiting to be sent.
+    pub points_buffered: i64,
+    /// Connections opened after the first.
+    pub reconnects: i64,
+    /// Failed connects and writes.
+    pub failures: i64,
+    /// The last failure's message; empty after a success.
+    pub last_error: String,
+}
+
+/// Handles to the health stats.
+#[derive(Clone)]
+pub(crate) struct HealthStats {
+    pub(crate) pushes: IntStat,
+    pub(crate) points_sent: IntStat,
+    pub(crate) points_resent: IntStat,
+    pub(crate) points_dropped: IntStat,
+    pub(crate) points_buffered: IntStat,
+    pub(crate) reconnects: IntStat,
+    pub(crate) failures: IntStat,
+    pub(crate) last_error: Stat,
+    /// Keeps the stats in the tree while the pusher lives.
+    _scope: Scope,
+}
+
+impl HealthStats {
+    /// Declares the stats at `path` of `registry`, or in a private registry when `None`.
+    pub(crate) fn declare(registry: &Registry, path: Option<&str>) -> Result<Self, scales::Error> {
+        let scope = match path {
+            Some(path) => registry.scope(path)?,
+            None => Registry::new().scope("/scales/graphite")?,
+        };
+        let stats = Self {
+            pushes: scope.int_stat("pushes")?,
+            points_sent: scope.int_stat("pointsSent")?,
+            points_resent: scope.int_stat("pointsResent")?,
+            points_dropped: scope.int_stat("pointsDropped")?,
+            points_buffered: scope.int_stat("pointsBuffered")?,
+            reconnects: scope.int_stat("reconnects")?,
+            failures: scope.int_stat("failures")?,
+            last_error: scope.stat("lastError")?,
+            _scope: scope,
+        };
+        stats.last_error.set("");
+        Ok(stats)
+    }
+
+    pub(crate) fn read(&self) -> Health {
+        Health {
+            pushes: self.pushes.get(),
+            points_sent: self.points_sent.get(),
+            points_resent: self.points_resent.get(),
+            points_dropped: self.points_dropped.get(),
+            points_buffered: self.points_buffered.get(),
+            reconnects: self.reconnects.get(),
+            failures: self.failures.get(),
+            last_error: match self.last_error.get() {
+                Ok(scales::Value::Str(s)) => s,
+                _ => String::new(),
+            },
+        }
+    }
+}

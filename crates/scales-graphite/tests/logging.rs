@@ -1,0 +1,74 @@
+//! Failures are reported through the `log` facade (target `scales_graphite`): one warning
+//! when an outage starts and one when carbon is back, debug messages in between.
+
+use std::net::TcpListener;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+static RECORDS: Mutex<Vec<(Level, String, String)>> = Mutex::new(Vec::new());
+
+struct Collector;
+
+impl Log for Collector {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        RECORDS.lock().unwrap().push((
+            record.level(),
+            record.target().to_owned(),
+            record.args().to_string(),
+        ));
+    }
+
+    fn flush(&self) {}
+}
+
+#[test]
+fn an_outage_logs_one_warning_then_debug_messages_then_one_recovery() {
+    log::set_logger(&Collector).unwrap();
+    log::set_max_level(LevelFilter::Trace);
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let registry = scales::Registry::new();
+    let _stat = registry.scope("/x").unwrap().int_stat("y").unwrap();
+    let mut pusher = scales_graphite::GraphitePusher::builder(addr.to_string())
+        .backoff(Duration::from_millis(1), Duration::from_millis(1))
+        .build(&registry)
+        .unwrap();
+    for ts in 1..=3 {
+        assert!(pusher.push_at(ts).is_err());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _listener = TcpListener::bind(addr).unwrap();
+    std::thread::sleep(Duration::from_millis(2));
+    pusher.push_at(4).unwrap();
+
+    let records = RECORDS.lock().unwrap();
+    let ours: Vec<_> = records
+        .iter()
+        .filter(|(_, t, _)| t == "scales_graphite")
+        .collect();
+    let warnings: Vec<_> = ours.iter().filter(|(l, _, _)| *l == Level::Warn).collect();
+    assert_eq!(warnings.len(), 2, "{ours:#?}");
+    assert!(
+        warnings[0].2.contains("cannot connect"),
+        "{}",
+        warnings[0].2
+    );
+    assert!(
+        warnings[1].2.contains("reachable again"),
+        "{}",
+        warnings[1].2
+    );
+    assert_eq!(
+        ours.iter().filter(|(l, _, _)| *l == Level::Debug).count(),
+        2,
+        "{ours:#?}"
+    );
+}

@@ -1,0 +1,438 @@
+//! The pusher against local TCP listeners (no carbon needed): batching, timestamps,
+//! buffering through refused connections, overflow, resets, resends and stopping.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use scales::Registry;
+use scales_graphite::{GraphitePusher, PushError};
+
+/// A listener that keeps what each connection sent.
+struct Sink {
+    addr: SocketAddr,
+    connections: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl Sink {
+    fn start() -> Self {
+        Self::on(TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    fn on(listener: TcpListener) -> Self {
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let shared = connections.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let shared = shared.clone();
+                let index = {
+                    let mut all = shared.lock().unwrap();
+                    all.push(Vec::new());
+                    all.len() - 1
+                };
+                thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    while let Ok(n) = stream.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        shared.lock().unwrap()[index].extend_from_slice(&buf[..n]);
+                    }
+                });
+            }
+        });
+        Self { addr, connections }
+    }
+
+    /// Every complete line received so far, over all connections in order.
+    fn lines(&self) -> Vec<String> {
+        let all = self.connections.lock().unwrap();
+        all.iter()
+            .flat_map(|bytes| {
+                let text = String::from_utf8(bytes.clone()).unwrap();
+                let complete = text.rfind('\n').map_or("", |i| &text[..=i]).to_owned();
+                complete.lines().map(str::to_owned).collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Waits until `n` lines arrived (or panics after 10 s).
+    fn wait_lines(&self, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let lines = self.lines();
+            if lines.len() >= n {
+                return lines;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} lines arrived",
+                lines.len()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// An address nothing listens on (a port just freed).
+fn refused_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn registry_with(n: usize) -> (Registry, scales::Scope) {
+    let registry = Registry::new();
+    let scope = registry.scope("/app").unwrap();
+    for i in 0..n {
+        scope.int_stat(&format!("stat{i}")).unwrap().add(i as i64);
+    }
+    (registry, scope)
+}
+
+fn timestamps(lines: &[String]) -> Vec<u64> {
+    let mut out: Vec<u64> = Vec::new();
+    for line in lines {
+        let ts: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        if out.last() != Some(&ts) {
+            out.push(ts);
+        }
+    }
+    out
+}
+
+#[test]
+fn one_push_is_one_batch_of_lines_sharing_a_timestamp() {
+    let sink = Sink::start();
+    let (registry, _scope) = registry_with(500);
+    let mut pusher = GraphitePusher::builder(sink.addr.to_string())
+        .prefix("svc")
+        .health_path(None)
+        .build(&registry)
+        .unwrap();
+    assert_eq!(pusher.push_at(1_700_000_000).unwrap(), 500);
+    let lines = sink.wait_lines(500);
+    assert_eq!(lines.len(), 500);
+    assert_eq!(lines[7], "svc.app.stat7 7 1700000000");
+    assert!(lines.iter().all(|l| l.ends_with(" 1700000000")));
+    let health = pusher.health();
+    assert_eq!(
+        (health.pushes, health.points_sent, health.points_buffered),
+        (1, 500, 0)
+    );
+    assert_eq!(sink.connections.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn health_stats_are_in_the_pushed_tree() {
+    let sink = Sink::start();
+    let (registry, _scope) = registry_with(2);
+    let mut pusher = GraphitePusher::builder(sink.addr.to_string())
+        .build(&registry)
+        .unwrap();
+    pusher.push_at(10).unwrap();
+    pusher.push_at(20).unwrap();
+    let lines = sink.wait_lines(2 * 9);
+    // 2 stats and 7 numeric health stats (`lastError` is a string); each push reports the
+    // pushes before it.
+    assert!(
+        lines.contains(&"scales.graphite.pointsSent 9 20".to_owned()),
+        "{lines:#?}"
+    );
+    assert!(lines.contains(&"scales.graphite.pushes 1 20".to_owned()));
+    let snapshot = registry.snapshot();
+    assert_eq!(
+        snapshot.stat("scales/graphite/pointsSent").unwrap().value,
+        scales::StatValue::Int(18)
+    );
+}
+
+#[test]
+fn refused_connections_buffer_and_send_oldest_first_later() {
+    let addr = refused_addr();
+    let (registry, _scope) = registry_with(3);
+    let mut pusher = GraphitePusher::builder(addr.to_string())
+        .health_path(None)
+        .backoff(Duration::from_millis(1), Duration::from_millis(5))
+        .build(&registry)
+        .unwrap();
+    assert!(matches!(
+        pusher.push_at(100),
+        Err(PushError::Connect { .. })
+    ));
+    let health = pusher.health();
+    assert_eq!((health.points_buffered, health.failures), (3, 1));
+    assert!(
+        health.last_error.contains("cannot connect"),
+        "{}",
+        health.last_error
+    );
+    thread::sleep(Duration::from_millis(10));
+    assert!(pusher.push_at(200).is_err());
+    // Carbon comes back on the same port.
+    let sink = Sink::on(TcpListener::bind(addr).unwrap());
+    thread::sleep(Duration::from_millis(10));
+    assert_eq!(pusher.push_at(300).unwrap(), 3);
+    let lines = sink.wait_lines(9);
+    assert_eq!(timestamps(&lines), [100, 200, 300]);
+    let health = pusher.health();
+    assert_eq!(
+        (
+            health.points_sent,
+            health.points_buffered,
+            health.points_dropped
+        ),
+        (9, 0, 0)
+    );
+    assert_eq!(health.last_error, "");
+}
+
+#[test]
+fn a_full_buffer_drops_the_oldest_pushes_and_counts_them() {
+    let addr = refused_addr();
+    let (registry, _scope) = registry_with(10);
+    let mut pusher = GraphitePusher::builder(addr.to_string())
+        .health_path(None)
+        .buffer_points(30)
+        .backoff(Duration::from_millis(1), Duration::from_millis(1))
+        .build(&registry)
+        .unwrap();
+    for ts in 1..=5 {
+        assert!(pusher.push_at(ts).is_err());
+    }
+    let health = pusher.health();
+    assert_eq!((health.points_buffered, health.points_dropped), (30, 20));
+    let sink = Sink::on(TcpListener::bind(addr).unwrap());
+    thread::sleep(Duration::from_millis(5));
+    pusher.flush(Duration::from_secs(5)).unwrap();
+    assert_eq!(timestamps(&sink.wait_lines(30)), [3, 4, 5]);
+}
+
+#[test]
+fn a_bad_host_name_is_an_error_not_a_panic() {
+    let (registry, _scope) = registry_with(1);
+    let mut pusher = GraphitePusher::builder("nonexistent.invalid:2003")
+        .health_path(None)
+        .build(&registry)
+        .unwrap();
+    let error = pusher.push_at(1).unwrap_err();
+    assert!(matches!(error, PushError::Resolve { .. }), "{error}");
+    assert_eq!(pusher.health().points_buffered, 1);
+    assert!(GraphitePusher::builder("no-port").build(&registry).is_err());
+    assert!(GraphitePusher::builder("h:1")
+        .period(Duration::from_millis(500))
+        .build(&registry)
+        .is_err());
+}
+
+#[test]
+fn a_reset_mid_write_resends_the_whole_batch_on_a_new_connection() {
+    // The first connection reads a little, then closes with unread data (a reset).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let first = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut head = vec![0u8; 1000];
+        stream.read_exact(&mut head).unwrap();
+        drop(stream);
+        listener
+    });
+    let (registry, _scope) = registry_with(200_000);
+    let mut pusher = GraphitePusher::builder(addr.to_string())
+        .health_path(None)
+        .buffer_points(1_000_000)
+        .backoff(Duration::from_millis(1), Duration::from_millis(1))
+        .build(&registry)
+        .unwrap();
+    let error = pusher.push_at(42).unwrap_err();
+    assert!(matches!(error, PushError::Write { .. }), "{error}");
+    assert_eq!(pusher.health().points_buffered, 200_000);
+    let sink = Sink::on(first.join().unwrap());
+    thread::sleep(Duration::from_millis(5));
+    pusher.flush(Duration::from_secs(10)).unwrap();
+    let lines = sink.wait_lines(200_000);
+    assert_eq!(lines.len(), 200_000);
+    assert_eq!(lines[199_999], "app.stat199999 199999 42");
+}
+
+#[test]
+fn a_batch_whose_connection_closes_soon_after_is_sent_again() {
+    // Carbon takes the batch and then goes away (as when it is stopped with points still
+    // in its cache): the next push finds the connection closed and resends the batch.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (registry, _scope) = registry_with(5);
+    let mut pusher = GraphitePusher::builder(addr.to_string())
+        .health_path(None)
+        .build(&registry)
+        .unwrap();
+    pusher.push_at(1).unwrap();
+    let (mut stream, _) = listener.accept().unwrap();
+    let mut got = Vec::new();
+    while got.iter().filter(|&&b| b == b'\n').count() < 5 {
+        let mut buf = [0u8; 4096];
+        let n = stream.read(&mut buf).unwrap();
+        got.extend_from_slice(&buf[..n]);
+    }
+    drop(stream);
+    thread::sleep(Duration::from_millis(20));
+    let sink = Sink::on(listener);
+    pusher.push_at(2).unwrap();
+    assert_eq!(timestamps(&sink.wait_lines(10)), [1, 2]);
+    let health = pusher.health();
+    assert_eq!((health.points_sent, health.points_resent), (15, 5));
+    assert_eq!((health.reconnects, health.failures), (1, 0));
+}
+
+#[test]
+fn periodic_pusher_aligns_timestamps_and_stops_promptly() {
+    let sink = Sink::start();
+    let (registry, _scope) = registry_with(1);
+    let pusher = GraphitePusher::builder(sink.addr.to_string())
+        .health_path(None)
+        .period(Duration::from_secs(1))
+        .spawn(&registry)
+        .unwrap();
+    let lines = sink.wait_lines(2);
+    let started = Instant::now();
+    let health = pusher.stop();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(health.pushes >= 2);
+    let ts = timestamps(&lines);
+    assert_eq!(ts[1], ts[0] + 1);
+}
+
+#[test]
+fn stopping_flushes_the_buffer_within_the_deadline() {
+    let addr = refused_addr();
+    let (registry, _scope) = registry_with(4);
+    let pusher = GraphitePusher::builder(addr.to_string())
+        .health_path(None)
+        .period(Duration::from_secs(1))
+        .backoff(Duration::from_secs(30), Duration::from_secs(30))
+        .stop_timeout(Duration::from_secs(2))
+        .spawn(&registry)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pusher.health().points_buffered < 4 {
+        assert!(Instant::now() < deadline, "no push buffered");
+        thread::sleep(Duration::from_millis(20));
+    }
+    // Carbon comes back; the pusher is backing off for 15-30 s, but stopping tries at once.
+    let sink = Sink::on(TcpListener::bind(addr).unwrap());
+    let started = Instant::now();
+    let health = pusher.stop();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(health.points_buffered, 0);
+    assert!(sink.wait_lines(4).len() >= 4);
+}
+
+#[test]
+fn stopping_gives_up_at_the_deadline_when_carbon_is_away() {
+    let addr = refused_addr();
+    let (registry, _scope) = registry_with(4);
+    let pusher = GraphitePusher::builder(addr.to_string())
+        .health_path(None)
+        .period(Duration::from_secs(1))
+        .stop_timeout(Duration::from_millis(300))
+        .spawn(&registry)
+        .unwrap();
+    while pusher.health().pushes < 1 {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    let health = pusher.stop();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(health.points_buffered, 4);
+}
+
+#[test]
+fn interval_distributions_report_the_last_period_only() {
+    let sink = Sink::start();
+    let registry = Registry::new();
+    let scope = registry.scope("/web").unwrap();
+    let latency = scope.pmf("latency").unwrap();
+    let mut pusher = GraphitePusher::builder(sink.addr.to_string())
+        .health_path(None)
+        .interval_distributions(true)
+        .build(&registry)
+        .unwrap();
+    latency.record(1.0);
+    latency.record(1.0);
+    pusher.push_at(1).unwrap();
+    latency.record(5.0);
+    pusher.push_at(2).unwrap();
+    let lines = sink.wait_lines(12);
+    assert!(lines.contains(&"web.latency.count 2 1".to_owned()));
+    assert!(lines.contains(&"web.latency.count 1 2".to_owned()));
+    assert!(
+        lines.contains(&"web.latency.mean 5.0 2".to_owned()),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn the_stop_of_a_never_connected_pusher_does_not_hang_on_drop() {
+    // A black-hole address (TEST-NET-1) would hang a connect without a timeout.
+    let (registry, _scope) = registry_with(1);
+    let pusher = GraphitePusher::builder("192.0.2.1:2003")
+        .health_path(None)
+        .period(Duration::from_secs(1))
+        .connect_timeout(Duration::from_millis(200))
+        .stop_timeout(Duration::from_millis(200))
+        .spawn(&registry)
+        .unwrap();
+    thread::sleep(Duration::from_millis(1100));
+    let started = Instant::now();
+    drop(pusher);
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    let _ = TcpStream::connect_timeout(&refused_addr(), Duration::from_millis(1));
+}
+
+#[test]
+fn stopping_does_not_wait_for_a_peer_that_stopped_reading() {
+    // A listener that accepts and never reads: the first push (tens of MB) fills the socket
+    // buffers and its write blocks. Stopping still returns within the stop timeout.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let holder = thread::spawn(move || listener.accept().map(|(stream, _)| stream));
+    let (registry, _scope) = registry_with(200_000);
+    let pusher = GraphitePusher::builder(addr.to_string())
+        .prefix("p".repeat(150))
+        .health_path(None)
+        .period(Duration::from_secs(1))
+        .buffer_points(1_000_000)
+        .stop_timeout(Duration::from_millis(300))
+        .spawn(&registry)
+        .unwrap();
+    let _stream = holder.join().unwrap().unwrap();
+    while pusher.health().pushes < 1 {
+        thread::sleep(Duration::from_millis(20));
+    }
+    thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let health = pusher.stop();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(health.points_buffered >= 200_000, "{health:?}");
+}

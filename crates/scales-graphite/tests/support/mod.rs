@@ -1,0 +1,122 @@
+//! Shared helpers of the end-to-end tests: a real carbon-cache started by
+//! `scripts/services/carbon.sh` (as `scripts/test.sh` does), read back from its whisper
+//! files with Debian's Python and its `whisper` module.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Carbon's plaintext port, as the service script starts it.
+pub const CARBON: &str = "127.0.0.1:2003";
+
+/// Whether the end-to-end tests run (`SCALES_E2E=1`); prints why not otherwise. When they
+/// run, carbon must be reachable: the test fails if it is not.
+pub fn enabled(test: &str) -> bool {
+    if std::env::var("SCALES_E2E").as_deref() != Ok("1") {
+        eprintln!("skipping {test}: set SCALES_E2E=1 and run scripts/services/carbon.sh start");
+        return false;
+    }
+    let addr = CARBON.parse().unwrap();
+    if let Err(e) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+        panic!("SCALES_E2E=1 but carbon is not reachable at {CARBON}: {e} (scripts/services/carbon.sh start)");
+    }
+    true
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `scripts/services/carbon.sh <command>` and checks it succeeded.
+pub fn carbon(command: &str) {
+    let status = Command::new(repo_root().join("scripts/services/carbon.sh"))
+        .arg(command)
+        .status()
+        .expect("running scripts/services/carbon.sh");
+    assert!(status.success(), "carbon.sh {command} failed: {status}");
+}
+
+/// The whisper file of an untagged metric.
+pub fn whisper_path(name: &str) -> PathBuf {
+    let base = std::env::var_os("CARBON_DIR")
+        .map_or_else(|| repo_root().join("target/e2e/carbon"), PathBuf::from);
+    let mut path = base.join("storage/whisper");
+    let parts: Vec<&str> = name.split('.').collect();
+    for part in &parts[..parts.len() - 1] {
+        path.push(part);
+    }
+    path.push(format!("{}.wsp", parts[parts.len() - 1]));
+    path
+}
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A name part unique to this run.
+pub fn run_id() -> String {
+    format!("r{}x{}", now(), std::process::id())
+}
+
+/// Every stored `(timestamp, value)` of a metric over the last 10 minutes (the 1 s
+/// archive), or an empty list when the file does not exist yet.
+pub fn fetch(name: &str) -> Vec<(u64, f64)> {
+    let path = whisper_path(name);
+    if !path.exists() {
+        return Vec::new();
+    }
+    let script = "import sys, time, whisper\n\
+        (start, end, step), values = whisper.fetch(sys.argv[1], int(time.time()) - 600)\n\
+        for i, v in enumerate(values):\n\
+        \x20   if v is not None: print(start + i * step, repr(v))\n";
+    let output = Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .arg(&path)
+        .output()
+        .expect(
+            "Debian's /usr/bin/python3 with the whisper module (apt-get install python3-whisper)",
+        );
+    assert!(
+        output.status.success(),
+        "reading {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let (ts, v) = line.split_once(' ').unwrap();
+            (ts.parse().unwrap(), v.parse().unwrap())
+        })
+        .collect()
+}
+
+/// Waits until `done` holds for the metric's points (carbon writes within about a second).
+pub fn wait_for(
+    name: &str,
+    timeout: Duration,
+    done: impl Fn(&[(u64, f64)]) -> bool,
+) -> Vec<(u64, f64)> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let points = fetch(name);
+        if done(&points) {
+            return points;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {name}: {points:?}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+}

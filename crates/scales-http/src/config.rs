@@ -1,0 +1,166 @@
+//! Server configuration: which registry, the server name, limits and history size.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use scales::Registry;
+
+use crate::server::{self, ServerHandle};
+use crate::Error;
+
+/// Where to listen: a port on 127.0.0.1 (`8765.into()`), or any socket address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BindAddr(pub SocketAddr);
+
+impl From<u16> for BindAddr {
+    /// The port on 127.0.0.1 (the loopback interface only).
+    fn from(port: u16) -> Self {
+        Self(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
+    }
+}
+
+impl From<SocketAddr> for BindAddr {
+    fn from(addr: SocketAddr) -> Self {
+        Self(addr)
+    }
+}
+
+impl From<(IpAddr, u16)> for BindAddr {
+    fn from((ip, port): (IpAddr, u16)) -> Self {
+        Self(SocketAddr::new(ip, port))
+    }
+}
+
+impl From<([u8; 4], u16)> for BindAddr {
+    fn from((ip, port): ([u8; 4], u16)) -> Self {
+        Self(SocketAddr::from((ip, port)))
+    }
+}
+
+/// Limits that keep misbehaving clients from hurting the server or each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Open connections at most; one more is answered `503` and closed. Default 256.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers. Default 10 s.
+    pub header_read_timeout: Duration,
+    /// Longest life of one connection, keep-alive included; then it is closed (clients
+    /// reconnect). Default 60 s.
+    pub connection_lifetime: Duration,
+    /// Size of the request head (request line and headers) at most; bigger is answered
+    /// `431`. At least 8192 (the HTTP parser's floor). Default 16 KiB.
+    pub max_header_bytes: usize,
+    /// Declared request body size at most (`Content-Length`); bigger is answered `413`.
+    /// Bodies are never read. Default 64 KiB.
+    pub max_body_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 256,
+            header_read_timeout: Duration::from_secs(10),
+            connection_lifetime: Duration::from_secs(60),
+            max_header_bytes: 16 * 1024,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// How much history the trend lines keep (see [`Config::history`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HistoryOptions {
+    pub(crate) interval: Duration,
+    pub(crate) samples: usize,
+    pub(crate) max_series: usize,
+}
+
+/// A status server's settings; start one with [`Config::serve_in_background`] or mount its
+/// routes with [`Config::router`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let registry = scales::Registry::new();
+/// let server = scales_http::Config::new("my-server")
+///     .registry(&registry)
+///     .history(Duration::from_secs(5), 120, 2_000)
+///     .serve_in_background(0)?;
+/// assert!(server.url().ends_with("/status/"));
+/// # Ok::<(), scales_http::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) registry: Registry,
+    pub(crate) server_name: String,
+    pub(crate) link_prefix: String,
+    pub(crate) history: HistoryOptions,
+    pub(crate) limits: Limits,
+}
+
+impl Config {
+    /// Settings for the global registry under this server name, with default limits and a
+    /// history of 120 samples taken every 5 s (10 minutes) of at most 2,000 numbers.
+    pub fn new(server_name: &str) -> Self {
+        Self {
+            registry: scales::registry().clone(),
+            server_name: server_name.to_owned(),
+            link_prefix: "/status/".to_owned(),
+            history: HistoryOptions {
+                interval: Duration::from_secs(5),
+                samples: 120,
+                max_series: 2_000,
+            },
+            limits: Limits::default(),
+        }
+    }
+
+    /// Serves this registry instead of the global one.
+    pub fn registry(mut self, registry: &Registry) -> Self {
+        self.registry = registry.clone();
+        self
+    }
+
+    /// Where the page's links to collapsed groups point (`/status/` by default): set it
+    /// when the routes are mounted under a prefix, such as `/admin/status/`.
+    pub fn link_prefix(mut self, prefix: &str) -> Self {
+        self.link_prefix = prefix.to_owned();
+        if !self.link_prefix.ends_with('/') {
+            self.link_prefix.push('/');
+        }
+        self
+    }
+
+    /// The trend-line history: a sample of every numeric value every `interval` (at least
+    /// 100 ms), the last `samples` of them (at least 2), for at most `max_series` numbers;
+    /// stats beyond that get no trend line. Memory is about `samples × max_series × 8`
+    /// bytes plus the names. `samples = 0` turns history off.
+    pub fn history(mut self, interval: Duration, samples: usize, max_series: usize) -> Self {
+        self.history = HistoryOptions {
+            interval: interval.max(Duration::from_millis(100)),
+            samples: if samples == 0 { 0 } else { samples.max(2) },
+            max_series,
+        };
+        self
+    }
+
+    /// Replaces the connection limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The routes, to mount in an axum application. See [`router`](crate::router).
+    pub fn router(&self) -> axum::Router {
+        crate::routes::router(self)
+    }
+
+    /// Starts serving on `addr` (a port on 127.0.0.1, or a socket address) from a new
+    /// thread running its own single-threaded runtime.
+    ///
+    /// # Errors
+    /// When the address cannot be bound, or the runtime or thread cannot start.
+    pub fn serve_in_background(self, addr: impl Into<BindAddr>) -> Result<ServerHandle, Error> {
+        server::spawn(self, addr.into().0)
+    }
+}

@@ -1,0 +1,86 @@
+//! The scales status page over HTTP: browsable HTML, JSON and Prometheus for a
+//! [`scales::Registry`], in one line.
+//!
+//! # Overview
+//!
+//! [`serve_in_background`] starts a small HTTP server on its own thread, with its own
+//! single-threaded async runtime (the host program needs none), bound to 127.0.0.1 unless
+//! you pass another address. It returns a [`ServerHandle`] that stops the server on
+//! [`ServerHandle::stop`] or when dropped. Programs that already run axum mount the same
+//! routes with [`router`]. [`Config`] sets everything else (registry, server name, limits,
+//! history).
+//!
+//! | route | serves |
+//! |---|---|
+//! | `GET /status/`, `GET /status/<path>` (with or without a trailing `/`) | the tree (or a sub-tree, or one stat) as an HTML page, the original's layout, with live refresh, readable numbers and trend lines |
+//! | `…?format=json`, `…?format=prettyjson` | the same node as JSON (`application/json`), the core's shapes |
+//! | `…?format=prometheus`, `GET /metrics` | Prometheus text format 0.0.4 |
+//! | `…?format=history` | the recent history of numeric stats below the node, as JSON (feeds the trend lines) |
+//! | `…?query=key`, `…?query=key>=10` | only the matching entries ([`scales::format::query`]); a malformed query is a 400 |
+//! | `GET /status` | a 308 redirect to `/status/` |
+//!
+//! Every response carries `Cache-Control: no-store`, `X-Content-Type-Options: nosniff` and a
+//! Content-Security-Policy that allows only the page's own inline style and script (by hash)
+//! and requests to the same origin.
+//!
+//! # Example
+//!
+//! ```
+//! let web = scales::collection("/web")?;
+//! web.int_stat("success")?.inc();
+//!
+//! // Port 0 picks a free port; a real program passes 8765 or so.
+//! let server = scales_http::serve_in_background(0, "something-server-42")?;
+//! println!("stats at {}", server.url());
+//! # let addr = server.local_addr();
+//! # assert!(addr.ip().is_loopback());
+//! server.stop(); // or let it drop
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Robustness
+//!
+//! Snapshots are taken and rendered on the runtime's blocking pool, so a slow gauge does not
+//! stall other clients, and a panic while rendering becomes a 500 for that request only. A
+//! gauge closure that panics shows as an error on its stat (the core catches it). Each
+//! connection has a header-read timeout, a maximum lifetime and a header size cap, and the
+//! number of open connections is capped ([`Limits`]). Taking a snapshot never blocks
+//! recording threads.
+
+#![forbid(unsafe_code)]
+
+mod config;
+mod error;
+mod history;
+mod page;
+mod routes;
+mod server;
+
+pub use config::{BindAddr, Config, Limits};
+pub use error::Error;
+pub use server::ServerHandle;
+
+/// Serves the global registry's stats on `addr` from a background thread.
+///
+/// `addr` is a port (bound on 127.0.0.1) or a full socket address: binding another interface
+/// than loopback is an explicit choice. Port 0 picks a free port; see
+/// [`ServerHandle::local_addr`]. The page title is `{server_name} - Status`.
+///
+/// # Errors
+/// When the address cannot be bound or the runtime or thread cannot be started.
+pub fn serve_in_background(
+    addr: impl Into<BindAddr>,
+    server_name: &str,
+) -> Result<ServerHandle, Error> {
+    Config::new(server_name).serve_in_background(addr)
+}
+
+/// The status routes for `registry`, to mount in an existing axum application
+/// (`app.merge(scales_http::router(scales::registry(), "my-server"))`).
+///
+/// The history for the trend lines is sampled by a task spawned on the first request. Links
+/// to collapsed groups assume the routes are mounted at the root; under a prefix, use
+/// [`Config::link_prefix`].
+pub fn router(registry: &scales::Registry, server_name: &str) -> axum::Router {
+    Config::new(server_name).registry(registry).router()
+}

@@ -1,0 +1,282 @@
+//! The HTML page: the core's page (the original's layout, everything escaped) with a
+//! document head, breadcrumbs, links to the other formats, and the inline stylesheet and
+//! script that add live refresh, readable numbers and trend lines. Also the
+//! Content-Security-Policy that allows exactly those inline blocks, by hash.
+
+use std::fmt::Write as _;
+use std::sync::LazyLock;
+
+use base64::Engine as _;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use scales::format::html;
+use scales::{Group, Node, StatKind, StatSnapshot, StatValue};
+use sha2::{Digest, Sha256};
+
+const CSS: &str = include_str!("../assets/status.css");
+const JS: &str = include_str!("../assets/status.js");
+
+/// Path segments are encoded like the core's links: all but `A-Z a-z 0-9 - . _ ~`.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The Content-Security-Policy sent with every response.
+pub(crate) static CSP: LazyLock<String> = LazyLock::new(content_security_policy);
+
+/// What the page shows: a node found at `path`, maybe filtered by `query`.
+pub(crate) struct PageRequest<'a> {
+    pub(crate) node: &'a Node,
+    pub(crate) path: &'a [String],
+    pub(crate) server_name: &'a str,
+    pub(crate) query: Option<&'a str>,
+    pub(crate) link_prefix: &'a str,
+    /// The node is one stat (its name is the last path segment).
+    pub(crate) is_stat: bool,
+}
+
+/// Renders the whole page.
+pub(crate) fn render(req: &PageRequest<'_>) -> String {
+    let mut header = String::new();
+    html::header(req.path, req.server_name, req.query, &mut header);
+    let mut out = String::with_capacity(header.len() + CSS.len() + JS.len() + 4096);
+    out.push_str(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"color-scheme\" content=\"light dark\">\
+         <link rel=\"icon\" href=\"data:,\">\n",
+    );
+    // Our stylesheet goes right after the core's, so it wins where both set something.
+    match header.find("</style>") {
+        Some(at) => {
+            let at = at + "</style>".len();
+            out.push_str(&header[..at]);
+            push_style(&mut out);
+            out.push_str(&header[at..]);
+        }
+        None => {
+            push_style(&mut out);
+            out.push_str(&header);
+        }
+    }
+
+    let base: &[String] = if req.is_stat {
+        &req.path[..req.path.len().saturating_sub(1)]
+    } else {
+        req.path
+    };
+    breadcrumbs(req, &mut out);
+    out.push_str("<div id=\"scales-tree\" data-link-base=\"");
+    escape_into(&mut out, &link(req.link_prefix, base, true));
+    out.push('"');
+    if req.is_stat {
+        out.push_str(" data-stat=\"");
+        escape_into(&mut out, req.path.last().map_or("", String::as_str));
+        out.push('"');
+    }
+    out.push('>');
+    html::fragment_with_prefix(req.node, req.path, req.link_prefix, &mut out);
+    out.push_str("</div>");
+    formats(req, &mut out);
+    out.push_str("<script>");
+    out.push_str(JS);
+    out.push_str("</script></body></html>\n");
+    out
+}
+
+fn push_style(out: &mut String) {
+    out.push_str("<style>");
+    out.push_str(CSS);
+    out.push_str("</style>");
+}
+
+/// `prefix` + the URL-encoded segments (+ `/` when `trailing` and there are segments).
+fn link(prefix: &str, segments: &[String], trailing: bool) -> String {
+    let mut out = prefix.to_owned();
+    for (i, segment) in segments.iter().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.extend(utf8_percent_encode(segment, SEGMENT));
+    }
+    if trailing && !segments.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// `/ › web › latency`, each level a link but the last.
+fn breadcrumbs(req: &PageRequest<'_>, out: &mut String) {
+    out.push_str("<nav class=\"crumbs\" aria-label=\"path\">");
+    if req.path.is_empty() {
+        out.push_str("<strong>/</strong>");
+    } else {
+        out.push_str("<a href=\"");
+        escape_into(out, req.link_prefix);
+        out.push_str("\">/</a>");
+    }
+    for depth in 1..=req.path.len() {
+        out.push_str(" › ");
+        let name = &req.path[depth - 1];
+        if depth == req.path.len() {
+            out.push_str("<strong>");
+            escape_into(out, name);
+            out.push_str("</strong>");
+        } else {
+            out.push_str("<a href=\"");
+            escape_into(out, &link(req.link_prefix, &req.path[..depth], true));
+            out.push_str("\">");
+            escape_into(out, name);
+            out.push_str("</a>");
+        }
+    }
+    out.push_str("</nav>");
+}
+
+/// Links to this node in the other formats.
+fn formats(req: &PageRequest<'_>, out: &mut String) {
+    let here = link(req.link_prefix, req.path, true);
+    out.push_str("<p class=\"formats\">This node as ");
+    for (i, (format, label)) in [
+        ("json", "JSON"),
+        ("prettyjson", "pretty JSON"),
+        ("prometheus", "Prometheus text"),
+        ("history", "recent history (JSON)"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if i > 0 {
+            out.push_str(" · ");
+        }
+        out.push_str("<a href=\"");
+        let mut target = format!("{here}?format={format}");
+        if let Some(query) = req.query.filter(|_| format != "history") {
+            target.push_str("&query=");
+            target.extend(utf8_percent_encode(query, SEGMENT));
+        }
+        escape_into(out, &target);
+        out.push_str("\">");
+        out.push_str(label);
+        out.push_str("</a>");
+    }
+    out.push_str(". Values are read when the page is served; distributions are all-time.</p>");
+}
+
+/// Escapes text for HTML text and attribute values.
+pub(crate) fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
+/// Allows the page's own inline style and script blocks and the core's inline `style`
+/// attributes, each by hash, requests to the same origin, and nothing else.
+fn content_security_policy() -> String {
+    // Render a sample page with the core (an error stat included) to find the exact inline
+    // styles it writes, so the policy follows the core if its markup changes.
+    let error = Node::Group(Group {
+        entries: vec![(
+            "e".to_owned(),
+            Node::Stat(StatSnapshot {
+                kind: StatKind::Stat,
+                value: StatValue::Error("x".to_owned()),
+            }),
+        )],
+        collapsed: false,
+    });
+    let mut sample = String::new();
+    html::page(&error, &[], "x", None, &mut sample);
+    let mut styles = vec![hash(CSS)];
+    let mut rest = sample.as_str();
+    while let Some(start) = rest.find("<style>") {
+        let body = &rest[start + "<style>".len()..];
+        let Some(end) = body.find("</style>") else {
+            break;
+        };
+        styles.push(hash(&body[..end]));
+        rest = &body[end..];
+    }
+    let mut attributes = Vec::new();
+    let mut rest = sample.as_str();
+    while let Some(start) = rest.find(" style=\"") {
+        let body = &rest[start + " style=\"".len()..];
+        let Some(end) = body.find('"') else {
+            break;
+        };
+        let value = hash(&body[..end]);
+        if !attributes.contains(&value) {
+            attributes.push(value);
+        }
+        rest = &body[end..];
+    }
+    let mut csp = format!(
+        "default-src 'none'; script-src {}; connect-src 'self'; img-src 'self' data:; \
+         form-action 'self'; base-uri 'none'; frame-ancestors 'none'; style-src {}",
+        hash(JS),
+        styles.join(" ")
+    );
+    if !attributes.is_empty() {
+        let _ = write!(csp, " 'unsafe-hashes' {}", attributes.join(" "));
+    }
+    csp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csp_hashes_the_inline_blocks() {
+        let csp = &*CSP;
+        assert!(
+            csp.starts_with("default-src 'none'; script-src 'sha256-"),
+            "{csp}"
+        );
+        assert!(csp.contains(&hash(JS)));
+        assert!(csp.contains(&hash(CSS)));
+        assert!(csp.contains("'unsafe-hashes'"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"));
+    }
+
+    #[test]
+    fn links_encode_segments() {
+        let segments = vec!["a b".to_owned(), "<x>".to_owned()];
+        assert_eq!(link("/status/", &segments, true), "/status/a%20b/%3Cx%3E/");
+        assert_eq!(link("/status/", &[], true), "/status/");
+    }
+
+    #[test]
+    fn breadcrumbs_escape_names() {
+        let node = Node::Group(Group::default());
+        let path = vec!["<b>".to_owned()];
+        let page = render(&PageRequest {
+            node: &node,
+            path: &path,
+            server_name: "<i>",
+            query: Some("\"><script>"),
+            link_prefix: "/status/",
+            is_stat: false,
+        });
+        assert!(!page.contains("<b>"));
+        assert!(!page.contains("<i>"));
+        assert!(page.contains("<strong>&lt;b&gt;</strong>"));
+        assert_eq!(page.matches("<script>").count(), 1, "only our own script");
+    }
+}

@@ -1,0 +1,209 @@
+//! The page in a real browser: headless Chromium loads it, runs its script, and the test
+//! reads the DOM it dumps and keeps screenshots under `target/e2e/`.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::support::{broken_gauge, e2e, e2e_dir, fixture, serve};
+
+const CHROMIUM: &str = "/usr/lib/chromium/chromium";
+
+/// Runs headless Chromium with `args` and a fresh profile; returns its stdout.
+fn chromium(args: &[&str]) -> String {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: install the Debian package chromium (scripts/test.sh does)"
+    );
+    static RUN: AtomicUsize = AtomicUsize::new(0);
+    let scratch = e2e_dir().join("chromium");
+    let profile = scratch.join(format!(
+        "profile-{}-{}",
+        std::process::id(),
+        RUN.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&profile).unwrap();
+    let mut child = Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--log-level=3",
+            "--virtual-time-budget=3000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .env("TMPDIR", &scratch)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let mut stdout = stdout;
+        std::io::Read::read_to_string(&mut stdout, &mut out).unwrap();
+        out
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium {args:?} did not finish in 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = reader.join().unwrap();
+    let _ = std::fs::remove_dir_all(&profile);
+    assert!(status.success(), "chromium {args:?}: {status}");
+    out
+}
+
+fn dom(url: &str) -> String {
+    chromium(&["--dump-dom", url])
+}
+
+fn screenshot(url: &str, name: &str) {
+    let path = e2e_dir().join(name);
+    let _ = std::fs::remove_file(&path);
+    chromium(&[
+        "--window-size=1200,900",
+        "--hide-scrollbars",
+        &format!("--screenshot={}", path.display()),
+        url,
+    ]);
+    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+    assert!(size > 10_000, "{} is {size} bytes", path.display());
+}
+
+#[test]
+fn the_page_in_headless_chromium() {
+    if !e2e("browser::the_page_in_headless_chromium") {
+        return;
+    }
+    let f = fixture();
+    let _broken = broken_gauge(&f.registry);
+    let server = serve(&f.registry);
+    let base = server.url();
+    // Stats move while the browser looks, as in a real server.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mover = {
+        let stop = stop.clone();
+        let success = f.success.clone();
+        let latency = f.registry.scope("/web").unwrap().pmf("latency").unwrap();
+        std::thread::spawn(move || {
+            let mut i = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                success.inc();
+                latency.record(0.01 + f64::from(i % 7) * 0.004);
+                i += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    // A gauge whose map grows at every read: the page the server rendered and the JSON the
+    // script fetches differ in shape, so the script rebuilds the tree from JSON.
+    let growing = f.registry.scope("/zz").unwrap(); // sorts last: the screenshot shows the rest
+    let reads = Arc::new(AtomicUsize::new(0));
+    {
+        let reads = reads.clone();
+        growing
+            .gauge("map", move || {
+                let n = (reads.fetch_add(1, Ordering::Relaxed) + 1).min(500);
+                scales::Value::Map(
+                    (0..n)
+                        .map(|i| (format!("k{i:03}"), scales::Value::Int(i as i64)))
+                        .collect(),
+                )
+            })
+            .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(600)); // a few history samples
+    let rendered = crate::support::get(&base).body;
+    let keys = |page: &str| page.matches(r#"<span class="key">k"#).count();
+
+    let root = dom(&base);
+    assert!(
+        keys(&root) > keys(&rendered),
+        "the script did not rebuild the tree from newer JSON: {} keys, {} server-rendered",
+        keys(&root),
+        keys(&rendered)
+    );
+    assert!(
+        root.contains(r#"<div class="leaf"><span class="key">success</span>"#),
+        "leaves are marked for hover"
+    );
+    assert!(
+        root.contains(r#"data-enhanced="1""#),
+        "the script did not run: {root}"
+    );
+    assert!(root.contains(r#"id="scales-bar""#));
+    assert!(root.contains("every 5 s"), "refresh interval control");
+    assert!(root.contains("updated "), "a live refresh happened");
+    // Stats, readable numbers with the raw value as tooltip, trend lines.
+    assert!(root.contains(r#"<span class="key">success</span>"#));
+    assert!(
+        root.contains(r#"title="12345678">12,345,678</span>"#),
+        "{root}"
+    );
+    assert!(
+        root.contains(r#"title="0.25">250 ms</span>"#),
+        "durations: {root}"
+    );
+    assert!(root.contains("/s</span>"), "rates");
+    assert!(
+        root.contains(r#"<svg class="spark""#),
+        "trend lines: {root}"
+    );
+    assert!(root.contains("error: gauge panicked"));
+    // Links into sub-trees: the script's for every group, the core's for collapsed ones.
+    assert!(
+        root.contains(r#"<a href="/status/web" title="open this sub-tree">web</a>"#),
+        "{root}"
+    );
+    assert!(root.contains(r#"<a href="/status/extended/hidden">hidden</a>"#));
+    assert!(
+        !root.contains(r#"href="/status/web/latency/"#),
+        "keys inside a stat are no pages"
+    );
+    // Hostile server name and key show as text; nothing was injected.
+    assert!(!root.contains("<img"), "an injected element: {root}");
+    assert!(root.contains("test&lt;img src=x onerror=alert(1)&gt;-42"));
+    assert!(root.contains("&lt;img src=x onerror=alert(2)&gt;"));
+    assert!(root.contains("&lt;script&gt;alert(3)&lt;/script&gt;"));
+
+    // Following a link renders the sub-tree.
+    let web = dom(&format!("{base}web"));
+    assert!(web.contains("- Status: /web</title>"));
+    assert!(web.contains(r#"<span class="key">success</span>"#));
+    assert!(!web.contains("byPath"));
+    assert!(web.contains(r#"data-enhanced="1""#));
+    let hidden = dom(&format!("{base}extended/hidden"));
+    assert!(
+        hidden.contains(r#"<span class="key">count</span>"#),
+        "{hidden}"
+    );
+
+    // The filter filters, and stays in its input.
+    let filtered = dom(&format!("{base}?query=success"));
+    assert!(filtered.contains(r#"<span class="key">success</span>"#));
+    assert!(!filtered.contains("byPath"));
+    assert!(!filtered.contains(">latency<"));
+    assert!(filtered.contains(r#"value="success""#));
+
+    screenshot(&base, "status.png");
+    screenshot(&format!("{base}web"), "status-web.png");
+    stop.store(true, Ordering::Relaxed);
+    mover.join().unwrap();
+}

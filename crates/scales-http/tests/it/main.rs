@@ -1,0 +1,13 @@
+//! Integration and end-to-end tests of the status server, one binary.
+//!
+//! `routes` and `limits` need nothing but the server. `browser` (headless Chromium) and
+//! `prometheus` (a real Prometheus scraping 127.0.0.1:9187) run when `SCALES_E2E=1`, as
+//! `scripts/test.sh` sets after starting the services, and fail if a tool is missing then;
+//! without it they print why they skip.
+
+mod browser;
+mod concurrency;
+mod limits;
+mod prometheus;
+mod routes;
+mod support;

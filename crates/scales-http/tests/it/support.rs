@@ -1,0 +1,194 @@
+//! Shared fixtures: a registry with every kind of stat, a server for it, an HTTP client.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use scales::{Registry, Scope};
+
+/// The server name used by the fixtures: hostile on purpose, it must show as text.
+pub(crate) const HOSTILE_NAME: &str = "test<img src=x onerror=alert(1)>-42";
+/// A stat key that would be markup if it were not escaped.
+pub(crate) const HOSTILE_KEY: &str = "<img src=x onerror=alert(2)>";
+
+/// A registry like the README's, plus a collapsed group, a panicking gauge and a hostile key.
+pub(crate) struct Fixture {
+    pub(crate) registry: Registry,
+    /// Keeps the declared stats alive.
+    _scopes: Vec<Scope>,
+    pub(crate) success: scales::IntStat,
+}
+
+pub(crate) fn fixture() -> Fixture {
+    let registry = Registry::new();
+    let web = registry.scope("/web").unwrap();
+    let success = web.int_stat("success").unwrap();
+    success.add(3);
+    web.int_stat("errors").unwrap().add(12_345_678);
+    let latency = web.pmf("latency").unwrap();
+    for ms in [12.0, 15.0, 11.0, 30.0, 250.0] {
+        latency.record(ms / 1000.0);
+    }
+    web.meter("hits").unwrap().mark_n(10);
+    let handler = registry.scope("/handler").unwrap();
+    handler.int_stat("requests").unwrap().add(3);
+    let by_path = handler.int_dict("byPath").unwrap();
+    by_path.inc("/index");
+    by_path.inc("/about");
+    let processor = registry.scope("/processor").unwrap();
+    processor.histogram_aggregation("state").unwrap();
+    processor.sum_aggregation("finished").unwrap();
+    let mut scopes = vec![web, handler];
+    for i in 0..2 {
+        let thread = processor.child(&format!("thread-{i}")).unwrap();
+        thread.stat("state").unwrap().set("waitingForTask");
+        thread.int_stat("finished").unwrap().add(i + 1);
+        scopes.push(thread);
+    }
+    scopes.push(processor);
+    let hidden = registry.scope("/extended/hidden").unwrap();
+    hidden.int_stat("count").unwrap().add(7);
+    hidden.set_collapsed(true);
+    let extended = registry.scope("/extended").unwrap();
+    extended.int_stat("shown").unwrap().add(1);
+    let gauges = registry.scope("/gauges").unwrap();
+    gauges.gauge("answer", || 42).unwrap();
+    let odd = registry.scope("/odd").unwrap();
+    odd.stat(HOSTILE_KEY)
+        .unwrap()
+        .set("<script>alert(3)</script>");
+    scopes.extend([hidden, extended, gauges, odd]);
+    Fixture {
+        registry,
+        _scopes: scopes,
+        success,
+    }
+}
+
+const GAUGE_PANIC: &str = "this gauge always fails";
+
+/// Adds `/gauges/broken`, a gauge that panics on every read (the panic hook prints each).
+/// Its panics are kept off the test output (the sampler reads it ten times a second).
+pub(crate) fn broken_gauge(registry: &Registry) -> Scope {
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    QUIET.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+            if message != Some(GAUGE_PANIC) {
+                previous(info);
+            }
+        }));
+    });
+    let gauges = registry.scope("/gauges").unwrap();
+    gauges
+        .gauge("broken", || -> i64 { panic!("{}", GAUGE_PANIC) })
+        .unwrap();
+    gauges
+}
+
+/// A server for `registry` on a free port, history sampled every 100 ms.
+pub(crate) fn serve(registry: &Registry) -> scales_http::ServerHandle {
+    config(registry).serve_in_background(0).unwrap()
+}
+
+pub(crate) fn config(registry: &Registry) -> scales_http::Config {
+    scales_http::Config::new(HOSTILE_NAME)
+        .registry(registry)
+        .history(Duration::from_millis(100), 120, 2_000)
+}
+
+/// One response, read whole.
+#[derive(Debug)]
+pub(crate) struct Got {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
+}
+
+impl Got {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+pub(crate) fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into()
+}
+
+pub(crate) fn get_with(agent: &ureq::Agent, url: &str) -> Got {
+    let mut response = agent
+        .get(url)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_string()
+        .unwrap();
+    Got {
+        status: response.status().as_u16(),
+        headers,
+        body,
+    }
+}
+
+pub(crate) fn get(url: &str) -> Got {
+    get_with(&agent(), url)
+}
+
+/// Sends raw bytes and reads until the server closes (or 10 s pass).
+pub(crate) fn raw(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether end-to-end tests run (`SCALES_E2E=1`); prints why not otherwise.
+pub(crate) fn e2e(test: &str) -> bool {
+    let on = std::env::var("SCALES_E2E").is_ok_and(|v| v == "1");
+    if !on {
+        eprintln!("skipping {test}: set SCALES_E2E=1 (scripts/test.sh does) to run it");
+    }
+    on
+}
+
+/// `target/e2e` of the workspace, created.
+pub(crate) fn e2e_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+        PathBuf::from,
+    );
+    let dir = target.join("e2e");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

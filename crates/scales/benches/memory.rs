@@ -1,0 +1,159 @@
+//! Memory per stat: `size_of` of the handles, and heap bytes per declared stat measured with a
+//! counting global allocator (live bytes after minus before, averaged over many stats).
+//!
+//! Not a timing benchmark: `cargo bench -p scales-core --bench memory` prints a table.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::mem::size_of;
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+/// Counts live heap bytes.
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn live() -> isize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+const N: usize = 1000;
+
+/// Heap bytes per stat for declaring `N` stats with `declare` in a fresh scope (names are
+/// allocated before the baseline; the tree's own copy of each name is counted).
+fn per_stat<T>(
+    kind: &str,
+    declare: impl Fn(&scales::Scope, &str) -> T,
+    after: impl Fn(&T),
+) -> (String, f64) {
+    let registry = scales::Registry::new();
+    let scope = registry.scope("/mem").expect("valid path");
+    let names: Vec<String> = (0..N).map(|i| format!("stat{i:04}")).collect();
+    let mut handles = Vec::with_capacity(N);
+    let before = live();
+    for name in &names {
+        let handle = declare(&scope, name);
+        after(&handle);
+        handles.push(handle);
+    }
+    let bytes = (live() - before) as f64 / N as f64;
+    drop(handles);
+    (kind.to_owned(), bytes)
+}
+
+fn lognormal_seconds(n: usize) -> Vec<f64> {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..n)
+        .map(|_| {
+            let u1 = uniform().max(f64::MIN_POSITIVE);
+            let u2 = uniform();
+            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()).exp() * 1e-3
+        })
+        .collect()
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` and test discovery
+    }
+    println!("handle sizes (size_of):");
+    println!("  IntStat {} B", size_of::<scales::IntStat>());
+    println!("  PmfStat {} B", size_of::<scales::PmfStat>());
+    println!("  MeterStat {} B", size_of::<scales::MeterStat>());
+    println!("  IntDictStat {} B", size_of::<scales::IntDictStat>());
+    println!("  Scope {} B", size_of::<scales::Scope>());
+
+    let lognormal = lognormal_seconds(100_000);
+    let mut rows = vec![
+        per_stat("IntStat, idle", |s, n| s.int_stat(n).unwrap(), |_| {}),
+        per_stat("MeterStat, idle", |s, n| s.meter(n).unwrap(), |_| {}),
+        per_stat("IntDictStat, empty", |s, n| s.int_dict(n).unwrap(), |_| {}),
+        per_stat(
+            "IntDictStat, 4 keys",
+            |s, n| s.int_dict(n).unwrap(),
+            |d| {
+                for k in ["200", "304", "404", "500"] {
+                    d.inc(k);
+                }
+            },
+        ),
+        per_stat(
+            "PmfStat, idle (never recorded)",
+            |s, n| s.pmf(n).unwrap(),
+            |_| {},
+        ),
+        per_stat(
+            "PmfStat, one value recorded (first octave)",
+            |s, n| s.pmf(n).unwrap(),
+            |p| p.record(0.012),
+        ),
+    ];
+    // Fewer of these: each records 100k values.
+    let registry = scales::Registry::new();
+    let scope = registry.scope("/mem").expect("valid path");
+    let names: Vec<String> = (0..20).map(|i| format!("pmf{i}")).collect();
+    let mut pmfs = Vec::with_capacity(names.len());
+    let before = live();
+    for name in &names {
+        let pmf = scope.pmf(name).unwrap();
+        for &v in &lognormal {
+            pmf.record(v);
+        }
+        pmfs.push(pmf);
+    }
+    rows.push((
+        "PmfStat after 100k lognormal(0,1) ms values".to_owned(),
+        (live() - before) as f64 / names.len() as f64,
+    ));
+
+    // Peers, for context.
+    let before = live();
+    let mut hist = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+    for &v in &lognormal {
+        hist.record((v * 1e9) as u64).unwrap();
+    }
+    rows.push((
+        "(peer) hdrhistogram Histogram<u64>::new(3), same values in ns".to_owned(),
+        (live() - before) as f64,
+    ));
+    let before = live();
+    let counters: Vec<_> = (0..N)
+        .map(|i| prometheus::IntCounter::new(format!("c{i}"), "help").unwrap())
+        .collect();
+    rows.push((
+        "(peer) prometheus IntCounter (name + help + desc)".to_owned(),
+        (live() - before) as f64 / N as f64,
+    ));
+
+    println!("heap bytes per stat (counting allocator; includes the tree entry and name):");
+    for (kind, bytes) in rows {
+        println!("  {kind}: {bytes:.0} B");
+    }
+    drop((pmfs, hist, counters));
+}

@@ -1,0 +1,702 @@
+//! Graphite's plaintext protocol: one `name value timestamp\n` line per numeric leaf.
+//!
+//! This is the pure half of the Graphite pusher (the `scales-graphite` crate does the
+//! network): [`render`] turns a [`Snapshot`] into lines, given [`Options`] and a timestamp.
+//!
+//! # Names
+//!
+//! A line's name is the prefix followed by the stat's path segments joined with dots, as the
+//! original, so existing dashboards keep working: `/web/latency` with prefix
+//! `my.server.` gives `my.server.web.latency.<key>`. Each segment (and each key inside a
+//! stat: dict keys, distribution and meter fields) is sanitised as the original did —
+//! trimmed, `' '` → `-`, `.` → `-`, `/` → `_` — and further made safe for carbon's line
+//! protocol, which the original did not do:
+//!
+//! * any other whitespace (tab, newline, Unicode spaces) becomes `-`, any other control
+//!   character `_` (a line must split into exactly three fields);
+//! * `;`, `{` and `}` become `_` (carbon 1.1+ would read them as tags);
+//! * an empty segment (`""` or all spaces) becomes `_` (carbon would silently merge `a..b`
+//!   into `a.b`);
+//! * a segment longer than [`MAX_SEGMENT_BYTES`] is cut at a character boundary and ends in
+//!   `~` plus 16 hex digits of a hash of the full segment, so distinct long names stay
+//!   distinct and every file name carbon creates fits the usual 255-byte limit (carbon logs
+//!   `File name too long` and drops the metric otherwise; the original skipped leaf names of
+//!   500+ characters instead).
+//!
+//! Non-ASCII text (`température`) passes through as UTF-8, which carbon stores as is.
+//! The prefix keeps its dots (they are hierarchy levels, as in the original) and is made
+//! safe the same way; a `.` is appended if it does not end with one.
+//!
+//! # Values
+//!
+//! Only numbers are sent: integers as integers, floats in Rust's shortest round-trip form
+//! (`0.000123`, `1e-7`, `2.0`) at full precision — the original rounded to 2 decimals, so
+//! every latency under 5 ms read `0.00`. NaN and infinities are skipped (carbon rejects or
+//! mis-stores them). Strings, booleans, nulls, lists and unreadable stats are skipped.
+//!
+//! | stat value | lines |
+//! |---|---|
+//! | `IntStat`, `DoubleStat`, sums, numeric `Stat` | `<name>` |
+//! | `IntDictStat`, histogram and dict-sum aggregations | `<name>.<key>` |
+//! | `PmfStat`, `PmfAggregationStat` | `<name>.count`, and when not empty `.min .max .mean .stddev .median .75percentile .95percentile .98percentile .99percentile .999percentile` |
+//! | `NamedPmfDictStat` | `<name>.<key>.count` … |
+//! | `MeterStat` | `<name>.count .m1 .m5 .m15 .mean` |
+//! | `MeterDictStat` | `<name>.<key>.count` … |
+//! | `StateTimeStat` | `<name>.<state>` (seconds, including the current state) |
+//! | map-valued `Stat` (a gauge returning a map) | one level per key, recursively |
+//!
+//! Collapsed groups are sent like any other (as the original did).
+//!
+//! # Rules
+//!
+//! [`Rules`] decide which stats are sent. Paths are the slash paths without the leading `/`
+//! and with the keys inside a stat as further segments, unsanitised: `web/latency/99percentile`,
+//! `handler/byPath//index` (the key `/index`; the original's rules saw just `/index` there, an
+//! `os.path.join` quirk). Globs use `fnmatch` semantics: `*` matches any
+//! run of characters **including `/`**, `?` one character, `[abc]`, `[a-z]` and `[!abc]` a
+//! set; matching is case-sensitive. The order:
+//!
+//! 1. **Prune** ([`Rules::prune`], [`Rules::do_not_log`], [`Rules::prune_fn`]): checked on
+//!    every node, groups and stats and keys alike; a match drops the node and everything under
+//!    it. `do_not_log("web/latency")` is literal: it drops `web/latency` and everything below,
+//!    and not `web/latencyX`.
+//! 2. **Allow / forbid** ([`Rules::allow`], [`Rules::forbid`] and their `_fn` forms), checked
+//!    on each leaf, **newest rule first**; the first match decides.
+//! 3. **Default: send.** When no allow/forbid rule matches, the leaf is sent (the original
+//!    sent nothing unless `allow("*")` had been called). [`Rules::deny_by_default`] restores
+//!    the original's behaviour.
+//!
+//! # Example
+//!
+//! ```
+//! use scales::format::graphite::{render_to_string, Options, Rules};
+//!
+//! let reg = scales::Registry::new();
+//! let web = reg.scope("/web")?;
+//! web.int_stat("errors")?.add(3);
+//! web.int_stat("success")?.add(1000);
+//! web.double_stat("load avg")?.set(0.0004);
+//! # let _keep = &web;
+//! let options = Options::with_prefix("my.server").rules(Rules::new().forbid("*/success"));
+//! assert_eq!(
+//!     render_to_string(&reg.snapshot(), &options, 1_400_000_000),
+//!     "my.server.web.errors 3 1400000000\nmy.server.web.load-avg 0.0004 1400000000\n"
+//! );
+//! # Ok::<(), scales::Error>(())
+//! ```
+
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+
+use crate::snapshot::{Node, Snapshot};
+use crate::value::Value;
+
+/// Longest name segment sent, in bytes; longer ones are cut and end in a hash (see the
+/// [module docs](self)). Leaves room for carbon's `.wsp` suffix under the 255-byte file
+/// name limit of common file systems.
+pub const MAX_SEGMENT_BYTES: usize = 200;
+
+/// How to render: name prefix, rules and tags.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Options {
+    /// Prepended to every name; a `.` is added if missing. Empty by default (the original
+    /// used the host name).
+    pub prefix: String,
+    /// Which stats to send; everything by default.
+    pub rules: Rules,
+    /// Graphite tags (`;key=value`, carbon 1.1+) added to every line; none by default.
+    /// Carbon stores a tagged series under `_tagged/`, not under the dotted path, so a
+    /// dashboard built for untagged names will not see them.
+    pub tags: Vec<(String, String)>,
+}
+
+impl Options {
+    /// Options with this name prefix, no rules and no tags.
+    pub fn with_prefix(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+            ..Self::default()
+        }
+    }
+
+    /// These options with `rules`.
+    #[must_use]
+    pub fn rules(mut self, rules: Rules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// These options with one more tag.
+    #[must_use]
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.push((key.into(), value.into()));
+        self
+    }
+}
+
+/// A predicate on a slash path, for the `_fn` rules.
+pub type PathPredicate = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+#[derive(Clone)]
+enum Matcher {
+    Glob(String),
+    Prefix(String),
+    Fn(PathPredicate),
+}
+
+impl Matcher {
+    fn matches(&self, path: &str) -> bool {
+        match self {
+            Matcher::Glob(glob) => fnmatch(glob, path),
+            Matcher::Prefix(prefix) => path
+                .strip_prefix(prefix.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+            Matcher::Fn(f) => f(path),
+        }
+    }
+}
+
+impl fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Matcher::Glob(g) => write!(f, "glob {g:?}"),
+            Matcher::Prefix(p) => write!(f, "prefix {p:?}"),
+            Matcher::Fn(_) => f.write_str("fn"),
+        }
+    }
+}
+
+/// Which stats are sent: prune rules, then allow/forbid rules newest first, then the default
+/// (send). See the [module docs](self#rules) for the path syntax.
+///
+/// ```
+/// use scales::format::graphite::Rules;
+///
+/// let rules = Rules::new()
+///     .do_not_log("/internal")       // drop a whole branch
+///     .forbid("*percentile")          // no percentiles...
+///     .allow("web/latency/99percentile"); // ...except this one (newer rules win)
+/// assert!(rules.sends("web/latency/99percentile"));
+/// assert!(!rules.sends("web/latency/95percentile"));
+/// assert!(!rules.sends("internal/queue/depth"));
+/// assert!(rules.sends("web/errors"));
+/// ```
+#[derive(Clone, Default)]
+pub struct Rules {
+    prune: Vec<Matcher>,
+    /// `(allow, matcher)`, oldest first.
+    filters: Vec<(bool, Matcher)>,
+    deny_by_default: bool,
+}
+
+impl fmt::Debug for Rules {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rules")
+            .field("prune", &self.prune)
+            .field("filters", &self.filters)
+            .field("deny_by_default", &self.deny_by_default)
+            .finish()
+    }
+}
+
+fn relative(path: &str) -> String {
+    path.trim_start_matches('/').to_owned()
+}
+
+impl Rules {
+    /// No rules: every numeric leaf is sent.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends leaves whose path matches the glob (unless a newer rule forbids them).
+    #[must_use]
+    pub fn allow(mut self, glob: impl AsRef<str>) -> Self {
+        self.filters
+            .push((true, Matcher::Glob(relative(glob.as_ref()))));
+        self
+    }
+
+    /// Skips leaves whose path matches the glob (unless a newer rule allows them).
+    #[must_use]
+    pub fn forbid(mut self, glob: impl AsRef<str>) -> Self {
+        self.filters
+            .push((false, Matcher::Glob(relative(glob.as_ref()))));
+        self
+    }
+
+    /// Skips every node (group, stat or key) whose path matches the glob, and everything
+    /// below it.
+    #[must_use]
+    pub fn prune(mut self, glob: impl AsRef<str>) -> Self {
+        self.prune.push(Matcher::Glob(relative(glob.as_ref())));
+        self
+    }
+
+    /// Skips the stat or branch at `path` (`"/web/latency"` or `"web/latency"`) and
+    /// everything below it: a literal prefix of whole segments, not a glob.
+    #[must_use]
+    pub fn do_not_log(mut self, path: impl AsRef<str>) -> Self {
+        let path = relative(path.as_ref());
+        self.prune
+            .push(Matcher::Prefix(path.trim_end_matches('/').to_owned()));
+        self
+    }
+
+    /// Like [`allow`](Self::allow) with a predicate on the path.
+    #[must_use]
+    pub fn allow_fn(mut self, f: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        self.filters.push((true, Matcher::Fn(Arc::new(f))));
+        self
+    }
+
+    /// Like [`forbid`](Self::forbid) with a predicate on the path.
+    #[must_use]
+    pub fn forbid_fn(mut self, f: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        self.filters.push((false, Matcher::Fn(Arc::new(f))));
+        self
+    }
+
+    /// Like [`prune`](Self::prune) with a predicate on the path.
+    #[must_use]
+    pub fn prune_fn(mut self, f: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        self.prune.push(Matcher::Fn(Arc::new(f)));
+        self
+    }
+
+    /// Sends nothing that no allow rule matches, as the original (which needed
+    /// `allow("*")` to send anything).
+    #[must_use]
+    pub fn deny_by_default(mut self) -> Self {
+        self.deny_by_default = true;
+        self
+    }
+
+    /// Whether a node at this path is pruned (with everything under it).
+    pub fn is_pruned(&self, path: &str) -> bool {
+        self.prune.iter().any(|m| m.matches(path))
+    }
+
+    /// Whether a leaf at this path passes the allow/forbid rules and the default.
+    pub fn is_allowed(&self, path: &str) -> bool {
+        self.filters
+            .iter()
+            .rev()
+            .find(|(_, m)| m.matches(path))
+            .map_or(!self.deny_by_default, |(allow, _)| *allow)
+    }
+
+    /// Whether a leaf at this path is sent: not pruned (nor any of its ancestors) and
+    /// allowed.
+    pub fn sends(&self, path: &str) -> bool {
+        let pruned = path
+            .match_indices('/')
+            .map(|(i, _)| &path[..i])
+            .chain([path])
+            .any(|p| self.is_pruned(p));
+        !pruned && self.is_allowed(path)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.prune.is_empty() && self.filters.is_empty() && !self.deny_by_default
+    }
+}
+
+/// `fnmatch`-style matching: `*` (any run, `/` included), `?`, `[set]`, `[!set]`; no escapes.
+pub fn fnmatch(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    // Where to resume after the last `*`: (pattern index after it, text index it matched up to).
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() {
+            match p[pi] {
+                '*' => {
+                    star = Some((pi + 1, ti));
+                    pi += 1;
+                    continue;
+                }
+                '?' => {
+                    pi += 1;
+                    ti += 1;
+                    continue;
+                }
+                '[' => {
+                    if let Some((matched, next)) = match_set(&p, pi, t[ti]) {
+                        if matched {
+                            pi = next;
+                            ti += 1;
+                            continue;
+                        }
+                    } else if t[ti] == '[' {
+                        // An unclosed `[` is a literal, as in fnmatch.
+                        pi += 1;
+                        ti += 1;
+                        continue;
+                    }
+                }
+                c if c == t[ti] => {
+                    pi += 1;
+                    ti += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        match star {
+            Some((after, matched_to)) => {
+                pi = after;
+                ti = matched_to + 1;
+                star = Some((after, matched_to + 1));
+            }
+            None => return false,
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// Matches `c` against the set starting at `p[start] == '['`; `None` if it is not closed.
+/// Returns whether it matched and the pattern index after the set.
+fn match_set(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
+    let mut i = start + 1;
+    let negate = matches!(p.get(i), Some('!'));
+    if negate {
+        i += 1;
+    }
+    let first = i;
+    let mut matched = false;
+    loop {
+        let ch = *p.get(i)?;
+        if ch == ']' && i > first {
+            return Some((matched != negate, i + 1));
+        }
+        if p.get(i + 1) == Some(&'-') && p.get(i + 2).is_some_and(|&e| e != ']') {
+            if (ch..=p[i + 2]).contains(&c) {
+                matched = true;
+            }
+            i += 3;
+        } else {
+            if ch == c {
+                matched = true;
+            }
+            i += 1;
+        }
+    }
+}
+
+/// What one [`render`] produced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rendered {
+    /// Lines written.
+    pub points: usize,
+    /// Numeric leaves skipped because they were NaN or infinite.
+    pub non_finite: usize,
+}
+
+/// Appends one line per numeric leaf of `snapshot` to `out`, every line with `timestamp`
+/// (seconds since the Unix epoch).
+pub fn render(
+    snapshot: &Snapshot,
+    options: &Options,
+    timestamp: u64,
+    out: &mut String,
+) -> Rendered {
+    let mut name = prefix(&options.prefix);
+    let mut path = String::new();
+    for segment in snapshot.path() {
+        push_segment(&mut name, &mut path, segment);
+    }
+    let mut renderer = Renderer {
+        rules: &options.rules,
+        check_rules: !options.rules.is_empty(),
+        suffix: suffix(&options.tags, timestamp),
+        out,
+        rendered: Rendered::default(),
+    };
+    renderer.node(snapshot.root(), &mut name, &mut path);
+    renderer.rendered
+}
+
+/// [`render`] into a new string.
+pub fn render_to_string(snapshot: &Snapshot, options: &Options, timestamp: u64) -> String {
+    let mut out = String::new();
+    render(snapshot, options, timestamp, &mut out);
+    out
+}
+
+/// The safe prefix, ending in `.` unless empty.
+fn prefix(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() + 64);
+    for c in raw.trim().chars() {
+        out.push(safe_char(c));
+    }
+    if !out.is_empty() && !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
+
+/// ` ;tag=value... timestamp\n`'s tail: tags then the timestamp.
+fn suffix(tags: &[(String, String)], timestamp: u64) -> (String, String) {
+    let mut tag_text = String::new();
+    for (key, value) in tags {
+        let key: String = key
+            .trim()
+            .chars()
+            .map(|c| match c {
+                ';' | '!' | '^' | '=' | '~' => '_',
+                c => safe_char(c),
+            })
+            .collect();
+        let value: String = value
+            .trim()
+            .chars()
+            .map(|c| match c {
+                ';' | '~' => '_',
+                c => safe_char(c),
+            })
+            .collect();
+        if !key.is_empty() && !value.is_empty() {
+            let _ = write!(tag_text, ";{key}={value}");
+        }
+    }
+    (tag_text, format!(" {timestamp}\n"))
+}
+
+/// A character that cannot break a line or a name: whitespace → `-`, control → `_`,
+/// tag syntax → `_`.
+fn safe_char(c: char) -> char {
+    match c {
+        c if c.is_whitespace() => '-',
+        c if c.is_control() => '_',
+        ';' | '{' | '}' => '_',
+        c => c,
+    }
+}
+
+/// Appends `.segment` (sanitised) to `name` and `/segment` (raw) to `path`.
+fn push_segment(name: &mut String, path: &mut String, segment: &str) {
+    if !path.is_empty() {
+        path.push('/');
+    }
+    if name_has_segment(name) {
+        name.push('.');
+    }
+    path.push_str(segment);
+    sanitize_into(name, segment);
+}
+
+fn name_has_segment(name: &str) -> bool {
+    !name.is_empty() && !name.ends_with('.')
+}
+
+/// The original's `sanitize` (trim; `' '`→`-`, `.`→`-`, `/`→`_`) plus carbon safety (see
+/// the module docs).
+pub fn sanitize(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    sanitize_into(&mut out, segment);
+    out
+}
+
+fn sanitize_into(out: &mut String, segment: &str) {
+    let start = out.len();
+    let trimmed = segment.trim();
+    for c in trimmed.chars() {
+        out.push(match c {
+            '.' => '-',
+            '/' => '_',
+            c => safe_char(c),
+        });
+    }
+    let len = out.len() - start;
+    if len == 0 {
+        out.push('_');
+    } else if len > MAX_SEGMENT_BYTES {
+        let hash = fnv1a(segment.as_bytes());
+        let mut cut = start + MAX_SEGMENT_BYTES - 17;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        let _ = write!(out, "~{hash:016x}");
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+struct Renderer<'a> {
+    rules: &'a Rules,
+    check_rules: bool,
+    /// (tags, " timestamp\n")
+    suffix: (String, String),
+    out: &'a mut String,
+    rendered: Rendered,
+}
+
+/// A number to send.
+#[derive(Clone, Copy)]
+enum Number {
+    Int(i64),
+    Float(f64),
+}
+
+impl Renderer<'_> {
+    /// Descends into `segment` below (`name`, `path`), runs `f` there, and restores them.
+    /// Skips the child if it is pruned.
+    fn child(
+        &mut self,
+        name: &mut String,
+        path: &mut String,
+        segment: &str,
+        f: impl FnOnce(&mut Self, &mut String, &mut String),
+    ) {
+        let (name_len, path_len) = (name.len(), path.len());
+        push_segment(name, path, segment);
+        if !(self.check_rules && self.rules.is_pruned(path)) {
+            f(self, name, path);
+        }
+        name.truncate(name_len);
+        path.truncate(path_len);
+    }
+
+    fn leaf(&mut self, name: &str, path: &str, value: Number) {
+        if self.check_rules && !self.rules.is_allowed(path) {
+            return;
+        }
+        let out = &mut *self.out;
+        match value {
+            Number::Int(i) => {
+                let _ = write!(out, "{name}{} {i}{}", self.suffix.0, self.suffix.1);
+            }
+            Number::Float(f) if f.is_finite() => {
+                let _ = write!(out, "{name}{} {f:?}{}", self.suffix.0, self.suffix.1);
+            }
+            Number::Float(_) => {
+                self.rendered.non_finite += 1;
+                return;
+            }
+        }
+        self.rendered.points += 1;
+    }
+
+    fn node(&mut self, node: &Node, name: &mut String, path: &mut String) {
+        match node {
+            Node::Group(group) => {
+                for (segment, child) in &group.entries {
+                    self.child(name, path, segment, |r, name, path| {
+                        r.node(child, name, path)
+                    });
+                }
+            }
+            // Every stat flattens through its output shape (`{"count": .., "median": ..}`, ...).
+            Node::Stat(stat) => self.plain(&stat.to_value(), name, path),
+        }
+    }
+
+    fn plain(&mut self, value: &Value, name: &mut String, path: &mut String) {
+        match value {
+            Value::Int(i) => self.leaf(name, path, Number::Int(*i)),
+            Value::Float(f) => self.leaf(name, path, Number::Float(*f)),
+            Value::Map(entries) => {
+                for (key, v) in entries {
+                    self.child(name, path, key, |r, name, path| r.plain(v, name, path));
+                }
+            }
+            // As the original: booleans, strings, nulls and lists are not numbers to graph.
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnmatch_known_cases() {
+        for (pattern, text, want) in [
+            ("*", "web/latency/count", true),
+            ("*errors", "web/sub/errors", true),
+            ("web/*", "web/a/b", true),
+            ("web.*", "web/a", false),
+            ("web/?atency", "web/latency", true),
+            ("web/[lm]atency", "web/latency", true),
+            ("web/[!l]atency", "web/latency", false),
+            ("web/[a-z]atency", "web/latency", true),
+            ("web/[", "web/[", true),
+            ("*a*b*c", "xaybzc", true),
+            ("*a*b*c", "xaybz", false),
+            ("", "", true),
+            ("", "a", false),
+            ("a**", "a", true),
+            ("température/*", "température/x", true),
+            ("[]]", "]", true),
+        ] {
+            assert_eq!(fnmatch(pattern, text), want, "{pattern:?} vs {text:?}");
+        }
+    }
+
+    #[test]
+    fn sanitize_known_cases() {
+        for (raw, want) in [
+            ("plain", "plain"),
+            ("  two words ", "two-words"),
+            ("a.b", "a-b"),
+            ("/index", "_index"),
+            ("tab\there", "tab-here"),
+            ("new\nline", "new-line"),
+            ("bell\u{7}", "bell_"),
+            ("a;b=c", "a_b=c"),
+            ("", "_"),
+            ("   ", "_"),
+            ("température", "température"),
+            ("nbsp\u{a0}x", "nbsp-x"),
+        ] {
+            assert_eq!(sanitize(raw), want, "input: {raw:?}");
+        }
+    }
+
+    #[test]
+    fn long_segments_are_cut_with_a_hash() {
+        let a = sanitize(&"é".repeat(300));
+        let b = sanitize(&format!("{}x", "é".repeat(300)));
+        assert!(a.len() <= MAX_SEGMENT_BYTES, "{}", a.len());
+        assert_ne!(a, b);
+        assert!(a.starts_with("éé"));
+        let exactly = "x".repeat(MAX_SEGMENT_BYTES);
+        assert_eq!(sanitize(&exactly), exactly);
+    }
+
+    #[test]
+    fn prefix_gets_a_dot_and_loses_whitespace() {
+        assert_eq!(prefix("my.server"), "my.server.");
+        assert_eq!(prefix("my.server."), "my.server.");
+        assert_eq!(prefix(""), "");
+        assert_eq!(prefix(" a b "), "a-b.");
+    }
+
+    #[test]
+    fn rules_order() {
+        let rules = Rules::new().forbid("web/*").allow("web/ok");
+        assert!(rules.sends("web/ok"));
+        assert!(!rules.sends("web/no"));
+        assert!(rules.sends("other"));
+        let rules = Rules::new().allow("web/ok").forbid("web/*");
+        assert!(!rules.sends("web/ok"));
+        let rules = Rules::new().allow("web/*").deny_by_default();
+        assert!(rules.sends("web/x"));
+        assert!(!rules.sends("db/x"));
+        let rules = Rules::new().do_not_log("/web/latency/").allow("*");
+        assert!(!rules.sends("web/latency"));
+        assert!(!rules.sends("web/latency/count"));
+        assert!(rules.sends("web/latencyX"));
+        let rules = Rules::new().prune_fn(|p| p.ends_with("secret"));
+        assert!(!rules.sends("a/secret/b"));
+    }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Headless Chromium for the scales-http browser tests (contract: see the top of
+# scripts/test.sh).
+#
+#   chromium.sh packages   print the Debian packages still missing (chromium)
+#   chromium.sh start      nothing runs in the background: each test starts the browser
+#                          itself (`--headless --dump-dom` / `--screenshot`); this checks it
+#                          is installed
+#   chromium.sh stop       nothing to stop
+#
+# The tests call /usr/lib/chromium/chromium (the real binary; /usr/bin/chromium is a shell
+# wrapper that prints a harmless warning here) with --no-sandbox (we run as root), a fresh
+# profile under target/e2e/chromium, and --virtual-time-budget so that the page's scripts
+# have run when the DOM is dumped. Screenshots land in target/e2e/.
+#
+# Notes from running it (Debian chromium, 2 cores): --dump-dom and --screenshot take about
+# 1 s each. scripts/test.sh installs with --no-install-recommends; with recommends chromium
+# drags in systemd, avahi and cups helpers.
+set -euo pipefail
+
+BIN=/usr/lib/chromium/chromium
+
+case "${1:-}" in
+  packages)
+    if [ ! -x "$BIN" ]; then echo "chromium"; fi
+    ;;
+  start)
+    if [ ! -x "$BIN" ]; then
+      echo "[chromium.sh] $BIN is missing" >&2
+      exit 1
+    fi
+    echo "[chromium.sh] $("$BIN" --version 2>/dev/null || echo chromium), run per test" >&2
+    ;;
+  stop) ;;
+  *)
+    echo "usage: $0 packages|start|stop" >&2
+    exit 2
+    ;;
+esac
