@@ -857,7 +857,10 @@ fn prometheus_name_sanitising() {
             &["processor", "thread-0", "state"],
             "processor_thread_0_state",
         ),
-        ("", &["handler", "byPath"], "handler_byPath"),
+        ("", &["handler", "byPath"], "handler_by_path"),
+        ("", &["api", "HTTPErrors"], "api_http_errors"),
+        ("", &["p99Latency", "URL"], "p99_latency_url"),
+        ("", &["waitingForTask"], "waiting_for_task"),
         ("", &["404"], "_404"),
         ("", &["9lives", "x"], "_9lives_x"),
         ("", &["a:b"], "a_b"),
@@ -871,6 +874,7 @@ fn prometheus_name_sanitising() {
         ("app", &["web"], "app_web"),
         ("app_", &["web"], "app_web"),
         ("my-app.v2", &["x"], "my_app_v2_x"),
+        ("App", &["X"], "App_x"),
         ("1app", &["x"], "_1app_x"),
     ];
     for (prefix, segments, want) in cases {
@@ -1125,7 +1129,7 @@ fn prometheus_golden_tree_is_valid() {
         text.contains("extended_hidden_count 7\n"),
         "collapsed groups are exported"
     );
-    assert!(text.contains("extended_gauges_dictGauge{key=\"a\"} 1\n"));
+    assert!(text.contains("extended_gauges_dict_gauge{key=\"a\"} 1\n"));
 }
 
 /// Checks text against the 0.0.4 exposition grammar, line by line, and the family rules:

@@ -56,6 +56,9 @@ fn prometheus_scrapes_the_recorded_values() {
     responses.inc("500");
     scope.double_stat("temperature_celsius").unwrap().set(21.5);
     scope.stat("version").unwrap().set("1.2.3");
+    // The original's camelCase names become snake_case, which promtool's linter wants.
+    let by_path = scope.int_dict("byPath").unwrap();
+    by_path.add("/index", 3);
     let server = scales_http::Config::new("prometheus-e2e")
         .registry(&registry)
         .serve_in_background(([127, 0, 0, 1], 9187))
@@ -94,6 +97,7 @@ fn prometheus_scrapes_the_recorded_values() {
     wait_for("e2e_responses{key=\"500\"}", "1", deadline);
     wait_for("e2e_temperature_celsius", "21.5", deadline);
     wait_for("e2e_version_info{value=\"1.2.3\"}", "1", deadline);
+    wait_for("e2e_by_path{key=\"/index\"}", "3", deadline);
     let median: f64 = query("e2e_latency_seconds{quantile=\"0.5\"}")
         .unwrap()
         .parse()

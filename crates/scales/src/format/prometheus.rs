@@ -8,9 +8,9 @@
 //! `_`, and a name starting with a digit gets a leading `_` (see [`metric_name`]). So
 //! `/web/latency` is `web_latency` and `/handler/thread-0/state` is
 //! `handler_thread_0_state`. Colons are replaced too, although the format allows them: they
-//! are reserved for recording rules and exporters should not emit them. Names keep their
-//! case: the original's camelCase stat names stay camelCase (`promtool check metrics` lints
-//! such names; give stats snake_case names if that matters).
+//! are reserved for recording rules and exporters should not emit them. camelCase becomes
+//! snake_case, as Prometheus names are written (and `promtool check metrics` demands):
+//! `/handler/byPath` is `handler_by_path`, `/api/HTTPErrors` is `api_http_errors`.
 //!
 //! **Collisions.** Different paths can map to one name (`/a-b` and `/a_b`, or `/a/b_c` and
 //! `/a_b/c`), and a suffixed family can meet a plain one (a meter `/x` and a gauge
@@ -142,7 +142,7 @@ pub fn metric_name<S: AsRef<str>>(prefix: &str, segments: &[S]) -> String {
         if !raw.is_empty() && !raw.ends_with('_') {
             raw.push('_');
         }
-        raw.push_str(segment.as_ref());
+        push_snake_case(&mut raw, segment.as_ref());
     }
     let mut name: String = raw
         .chars()
@@ -158,6 +158,25 @@ pub fn metric_name<S: AsRef<str>>(prefix: &str, segments: &[S]) -> String {
         name.insert(0, '_');
     }
     name
+}
+
+/// Appends `segment` with camelCase word boundaries turned into `_` and letters lowercased
+/// (`byPath` → `by_path`, `HTTPErrors` → `http_errors`, `p99Latency` → `p99_latency`).
+fn push_snake_case(out: &mut String, segment: &str) {
+    let chars: Vec<char> = segment.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            let previous = chars[i - 1];
+            let next_is_lower = chars.get(i + 1).is_some_and(char::is_ascii_lowercase);
+            let boundary = previous.is_ascii_lowercase()
+                || previous.is_ascii_digit()
+                || (previous.is_ascii_uppercase() && next_is_lower);
+            if boundary {
+                out.push('_');
+            }
+        }
+        out.push(c.to_ascii_lowercase());
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
