@@ -76,7 +76,14 @@ WHISPER_FALLOCATE_CREATE = False
 ENABLE_TAGS = False
 CARBON_METRIC_INTERVAL = 0
 EOF
+  # bench.*: small files (748 bytes, one point a minute for an hour; the default schema
+  # makes 146,920-byte files) for the 100,000-metric push example
+  # crates/scales-graphite/examples/carbon_push.rs. Everything else as before.
   cat >"$DIR/conf/storage-schemas.conf" <<EOF
+[bench]
+pattern = ^bench\\.
+retentions = 1m:1h
+
 [default]
 pattern = .*
 retentions = 1s:1h,10s:1d

@@ -305,7 +305,7 @@ fn run(mut pusher: GraphitePusher, signal: &Signal) -> GraphitePusher {
                 && pusher
                     .outbox
                     .next_attempt()
-                    .map_or(true, |at| at <= Instant::now())
+                    .is_none_or(|at| at <= Instant::now())
             {
                 let _ = pusher.outbox.flush(Some(budget));
             } else if pusher.outbox.has_unconfirmed() {
