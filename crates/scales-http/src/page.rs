@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use base64::Engine as _;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use scales::format::html;
+use scales::format::html::{self, escape_into};
 use scales::{Group, Node, StatKind, StatSnapshot, StatValue};
 use sha2::{Digest, Sha256};
 
@@ -162,20 +162,6 @@ fn formats(req: &PageRequest<'_>, out: &mut String) {
         out.push_str("</a>");
     }
     out.push_str(". Values are read when the page is served; distributions are all-time.</p>");
-}
-
-/// Escapes text for HTML text and attribute values.
-pub(crate) fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
 }
 
 fn hash(text: &str) -> String {

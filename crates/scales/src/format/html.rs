@@ -315,7 +315,13 @@ pub(crate) fn python_float(f: f64) -> String {
 }
 
 /// Appends `text` escaped for HTML text and attribute values: `&`, `<`, `>`, `"`, `'`.
-pub(crate) fn escape_into(out: &mut String, text: &str) {
+///
+/// ```
+/// let mut out = String::new();
+/// scales::format::html::escape_into(&mut out, "<a href=\"x\">'&'</a>");
+/// assert_eq!(out, "&lt;a href=&quot;x&quot;&gt;&#x27;&amp;&#x27;&lt;/a&gt;");
+/// ```
+pub fn escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
