@@ -154,7 +154,7 @@ fn rendezvous(ready: &AtomicU32) {
     let mut spins = 0u32;
     while ready.load(Ordering::Acquire) < 2 {
         spins = spins.wrapping_add(1);
-        if spins % 4096 == 0 {
+        if spins.is_multiple_of(4096) {
             thread::yield_now();
         } else {
             std::hint::spin_loop();
@@ -533,6 +533,26 @@ fn timer(c: &mut Criterion) {
         })
     });
 
+    // The clock the guard uses: quanta's raw TSC read, scaled once per measurement.
+    let clock = quanta::Clock::new();
+    group.bench_function("quanta Clock::raw()", |b| {
+        b.iter(|| black_box(&clock).raw())
+    });
+    group.bench_function("quanta raw pair + delta_as_nanos", |b| {
+        b.iter(|| {
+            let start = black_box(clock.raw());
+            clock.delta_as_nanos(start, clock.raw())
+        })
+    });
+    let quanta_reference = scope.pmf("quantaReference").expect("declare");
+    group.bench_function("quanta raw pair + scales PmfStat::record(secs)", |b| {
+        b.iter(|| {
+            let start = black_box(clock.raw());
+            let nanos = clock.delta_as_nanos(start, clock.raw());
+            black_box(&quanta_reference).record(nanos as f64 * 1e-9)
+        })
+    });
+
     let pmf = scope.pmf("latency").expect("declare");
     group.bench_function("scales PmfStat::time() guard drop", |b| {
         b.iter(|| {
@@ -594,10 +614,36 @@ fn dict_inc(c: &mut Criterion) {
     group.finish();
 }
 
+/// Two threads incrementing the same key of one keyed counter.
+fn dict_inc_2t(c: &mut Criterion) {
+    let mut group = c.benchmark_group("dict_inc_2t");
+    let (_registry, scope) = scales_scope();
+    let dict = scope.int_dict("byCode").expect("declare");
+    let vec = prometheus::IntCounterVec::new(prometheus::Opts::new("by_code", "help"), &["code"])
+        .expect("valid counter vec");
+    for code in CODES {
+        dict.inc(code);
+        vec.with_label_values(&[code]).inc();
+    }
+    bench_2t(&mut group, "scales IntDictStat::inc(\"200\")", move || {
+        let dict = dict.clone();
+        move |_| black_box(&dict).inc(black_box("200"))
+    });
+    bench_2t(
+        &mut group,
+        "prometheus IntCounterVec::with_label_values([\"200\"]).inc()",
+        move || {
+            let vec = vec.clone();
+            move |_| black_box(&vec).with_label_values(&[black_box("200")]).inc()
+        },
+    );
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
     targets = counter_inc_1t, counter_inc_2t, histogram_record_1t, histogram_record_2t,
-        meter_mark, timer, dict_inc
+        meter_mark, timer, dict_inc, dict_inc_2t
 }
 criterion_main!(benches);

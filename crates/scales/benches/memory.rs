@@ -92,6 +92,11 @@ fn main() {
     let lognormal = lognormal_seconds(100_000);
     let mut rows = vec![
         per_stat("IntStat, idle", |s, n| s.int_stat(n).unwrap(), |_| {}),
+        per_stat(
+            "IntStat, incremented on this thread (its per-thread cell)",
+            |s, n| s.int_stat(n).unwrap(),
+            |c| c.inc(),
+        ),
         per_stat("MeterStat, idle", |s, n| s.meter(n).unwrap(), |_| {}),
         per_stat("IntDictStat, empty", |s, n| s.int_dict(n).unwrap(), |_| {}),
         per_stat(
@@ -109,7 +114,7 @@ fn main() {
             |_| {},
         ),
         per_stat(
-            "PmfStat, one value recorded (first octave)",
+            "PmfStat, one value recorded (this thread's block + first octave)",
             |s, n| s.pmf(n).unwrap(),
             |p| p.record(0.012),
         ),

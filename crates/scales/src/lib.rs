@@ -6,7 +6,10 @@
 //! distributions with percentiles (timers), 1/5/15-minute rate meters, state timers — in a
 //! **tree of paths** such as `/web/errors`, globally or per object. Each object gets its own
 //! sub-tree, and aggregation stats add its children up into the parent. Recording is a
-//! handle method that takes no lock and allocates nothing.
+//! handle method that takes no lock: counters, meters and distributions write cells owned by
+//! the recording thread (no `lock`-prefixed instruction, no shared cache line), which are
+//! folded into the stat when the thread exits. Only a thread's first record into a stat
+//! allocates.
 //!
 //! Everything that reads stats works from a [`Snapshot`]: JSON ([`format::json`]), file
 //! dumps ([`dump_stats_to`]), and the HTTP status page and Graphite pusher of the sibling
@@ -49,8 +52,10 @@
 //! | [`StateTimeStat`] | `set_state(s)` | seconds in each state |
 //! | [`SumAggregationStat`], [`HistogramAggregationStat`], [`IntDictSumAggregationStat`], [`PmfAggregationStat`] | — | children's stats of the same name, combined |
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
+#[allow(unsafe_code)]
+mod cells;
 mod clock;
 mod dump;
 mod error;
@@ -60,6 +65,7 @@ mod registry;
 pub mod sketch;
 mod snapshot;
 mod stats;
+mod sync;
 mod value;
 
 use std::path::Path;

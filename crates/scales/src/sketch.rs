@@ -31,16 +31,10 @@ pub const RELATIVE_ERROR: f64 = 1.0 / (2 * SUBS + 1) as f64;
 /// Index of the bucket holding magnitude `abs` (> 0, finite).
 #[inline]
 pub(crate) fn bucket_index(abs: f64) -> usize {
-    let bits = abs.to_bits();
-    let exp = ((bits >> 52) as i32) - 1023;
-    if exp < MIN_EXP {
-        return 0;
-    }
-    if exp > MAX_EXP {
-        return OCTAVES * SUBS - 1;
-    }
-    let sub = ((bits >> (52 - SUB_BITS)) as usize) & (SUBS - 1);
-    ((exp - MIN_EXP) as usize) * SUBS + sub
+    // The exponent and top SUB_BITS mantissa bits, as one number: octave × SUBS + sub.
+    // Clamped with comparisons the compiler turns into conditional moves.
+    let raw = (abs.to_bits() >> (52 - SUB_BITS)) as i64 - (((1023 + MIN_EXP) as i64) << SUB_BITS);
+    raw.clamp(0, (OCTAVES * SUBS - 1) as i64) as usize
 }
 
 /// The value reported for a bucket: the harmonic midpoint of its bounds.
@@ -120,7 +114,8 @@ fn atomic_f64_add(cell: &AtomicU64, delta: f64) {
 
 /// A thread-safe, lock-free log-linear histogram of `f64` values.
 pub(crate) struct AtomicSketch {
-    positive: AtomicBuckets,
+    // Allocated on first use: with per-thread blocks, most distributions only see folds.
+    positive: OnceLock<AtomicBuckets>,
     negative: OnceLock<AtomicBuckets>,
     zeros: AtomicU64,
     dropped: AtomicU64,
@@ -134,7 +129,7 @@ pub(crate) struct AtomicSketch {
 impl AtomicSketch {
     pub(crate) fn new() -> Self {
         Self {
-            positive: AtomicBuckets::new(),
+            positive: OnceLock::new(),
             negative: OnceLock::new(),
             zeros: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -152,7 +147,9 @@ impl AtomicSketch {
             return;
         }
         if value > 0.0 {
-            self.positive.add(bucket_index(value), 1);
+            self.positive
+                .get_or_init(AtomicBuckets::new)
+                .add(bucket_index(value), 1);
         } else if value < 0.0 {
             self.negative
                 .get_or_init(AtomicBuckets::new)
@@ -173,7 +170,9 @@ impl AtomicSketch {
 
     pub(crate) fn snapshot(&self) -> SketchSnapshot {
         let mut positive = Vec::new();
-        self.positive.collect(&mut positive);
+        if let Some(buckets) = self.positive.get() {
+            buckets.collect(&mut positive);
+        }
         let mut negative = Vec::new();
         if let Some(buckets) = self.negative.get() {
             buckets.collect(&mut negative);
@@ -199,6 +198,142 @@ impl AtomicSketch {
             positive,
             negative,
             dropped: self.dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// One thread's part of a distribution: positive finite values only, single writer.
+///
+/// The owner thread updates it with plain `load` + `store` pairs (no locked instruction);
+/// readers visit it concurrently under the arena lock ([`crate::cells`]) and fold it into
+/// the stat's shared [`AtomicSketch`] when the thread exits. Memory: a 2 KiB table of
+/// octave slots plus 512 bytes per octave (power of two) touched, so ≤ 16 KiB for values
+/// that span up to 27 octaves (a max/min ratio of about 10⁸, e.g. 100 ns to 10 s).
+pub(crate) struct LocalSketch {
+    octaves: [OnceLock<Box<[AtomicU64; SUBS]>>; OCTAVES],
+    sum: AtomicU64,
+    sum_squares: AtomicU64,
+    // Order keys as in `AtomicSketch`; 0 means "nothing recorded".
+    max_key: AtomicU64,
+    min_inverted: AtomicU64,
+}
+
+/// Adds `n` to a cell only this thread writes.
+#[inline]
+fn bump(cell: &AtomicU64, n: u64) {
+    // Relaxed load + store: single writer; readers only need each cell's latest value.
+    cell.store(cell.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+}
+
+impl LocalSketch {
+    /// Records `value`, which must be positive and finite; `false` (nothing recorded) for a
+    /// magnitude outside the sketch's octaves, which the caller records in the shared sketch
+    /// (its edge buckets).
+    #[inline]
+    pub(crate) fn record_positive(&self, value: f64) -> bool {
+        debug_assert!(value > 0.0 && value.is_finite());
+        // `bucket_index` without the clamp: one unsigned comparison catches both edges.
+        let index = ((value.to_bits() >> (52 - SUB_BITS)) as usize)
+            .wrapping_sub(((1023 + MIN_EXP) as usize) << SUB_BITS);
+        if index >= OCTAVES * SUBS {
+            return false;
+        }
+        let octave = self.octaves[index / SUBS]
+            .get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
+        bump(&octave[index % SUBS], 1);
+        // Relaxed load + store throughout: this thread is the only writer.
+        let sum = f64::from_bits(self.sum.load(Ordering::Relaxed)) + value;
+        self.sum.store(sum.to_bits(), Ordering::Relaxed);
+        let squares = f64::from_bits(self.sum_squares.load(Ordering::Relaxed)) + value * value;
+        self.sum_squares.store(squares.to_bits(), Ordering::Relaxed);
+        let key = order_key(value);
+        if self.max_key.load(Ordering::Relaxed) < key {
+            self.max_key.store(key, Ordering::Relaxed);
+        }
+        if self.min_inverted.load(Ordering::Relaxed) < !key {
+            self.min_inverted.store(!key, Ordering::Relaxed);
+        }
+        true
+    }
+
+    /// Adds this block's values to `snapshot` (a reader's view, concurrent with the owner).
+    pub(crate) fn merge_into(&self, snapshot: &mut SketchSnapshot) {
+        let mut positive = Vec::new();
+        for (octave_index, octave) in self.octaves.iter().enumerate() {
+            let Some(octave) = octave.get() else { continue };
+            for (sub, count) in octave.iter().enumerate() {
+                // Relaxed: see the type docs.
+                let count = count.load(Ordering::Relaxed);
+                if count > 0 {
+                    positive.push(((octave_index * SUBS + sub) as u32, count));
+                }
+            }
+        }
+        let count = positive.iter().map(|&(_, c)| c).sum::<u64>();
+        if count == 0 {
+            return;
+        }
+        let max_key = self.max_key.load(Ordering::Relaxed);
+        let min_inverted = self.min_inverted.load(Ordering::Relaxed);
+        // A read racing with the first record may see a bucket before min/max: NaN merges
+        // as "unknown" and the other threads' (or the next read's) extremes stand.
+        let (min, max) = if max_key == 0 || min_inverted == 0 {
+            (f64::NAN, f64::NAN)
+        } else {
+            (from_order_key(!min_inverted), from_order_key(max_key))
+        };
+        snapshot.merge(&SketchSnapshot {
+            count,
+            sum: f64::from_bits(self.sum.load(Ordering::Relaxed)),
+            sum_squares: f64::from_bits(self.sum_squares.load(Ordering::Relaxed)),
+            min,
+            max,
+            zeros: 0,
+            positive,
+            negative: Vec::new(),
+            dropped: 0,
+        });
+    }
+}
+
+impl crate::cells::Block for LocalSketch {
+    type Sink = AtomicSketch;
+
+    fn new() -> Self {
+        Self {
+            octaves: std::array::from_fn(|_| OnceLock::new()),
+            sum: AtomicU64::new(0f64.to_bits()),
+            sum_squares: AtomicU64::new(0f64.to_bits()),
+            max_key: AtomicU64::new(0),
+            min_inverted: AtomicU64::new(0),
+        }
+    }
+
+    fn fold_into(&self, sink: &AtomicSketch) {
+        let positive = sink.positive.get_or_init(AtomicBuckets::new);
+        for (octave_index, octave) in self.octaves.iter().enumerate() {
+            let Some(octave) = octave.get() else { continue };
+            for (sub, count) in octave.iter().enumerate() {
+                // Relaxed: the folding thread is the owner (or holds the arena lock after it
+                // stopped); buckets are independent tallies.
+                let count = count.load(Ordering::Relaxed);
+                if count > 0 {
+                    positive.add(octave_index * SUBS + sub, count);
+                }
+            }
+        }
+        atomic_f64_add(&sink.sum, f64::from_bits(self.sum.load(Ordering::Relaxed)));
+        atomic_f64_add(
+            &sink.sum_squares,
+            f64::from_bits(self.sum_squares.load(Ordering::Relaxed)),
+        );
+        let max_key = self.max_key.load(Ordering::Relaxed);
+        if max_key != 0 {
+            sink.max_key.fetch_max(max_key, Ordering::Relaxed);
+        }
+        let min_inverted = self.min_inverted.load(Ordering::Relaxed);
+        if min_inverted != 0 {
+            sink.min_inverted.fetch_max(min_inverted, Ordering::Relaxed);
         }
     }
 }

@@ -1,33 +1,35 @@
 //! [`IntStat`] and [`DoubleStat`]: numbers that are incremented, added to or set.
 
 use std::fmt;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+use crate::cells::Counter;
 
 use super::{declare_core, Declare, StatCore, StatOptions};
 use crate::registry::{Owner, Scope};
 use crate::snapshot::StatKind;
 use crate::Error;
 
-/// Storage of an [`IntStat`].
+/// Storage of an [`IntStat`]: a per-thread sharded counter ([`crate::cells`]), in two's
+/// complement so that negative adds and `set` work.
 #[derive(Default)]
 pub(crate) struct IntCell {
-    value: AtomicI64,
+    value: Counter,
 }
 
 impl IntCell {
     #[inline]
     pub(crate) fn add(&self, n: i64) {
-        // Relaxed: a counter is an independent tally; no other memory is published through it.
-        self.value.fetch_add(n, Ordering::Relaxed);
+        self.value.add(n as u64);
     }
 
     pub(crate) fn set(&self, v: i64) {
-        self.value.store(v, Ordering::Relaxed);
+        self.value.set(v as u64);
     }
 
     pub(crate) fn get(&self) -> i64 {
-        self.value.load(Ordering::Relaxed)
+        self.value.get() as i64
     }
 }
 

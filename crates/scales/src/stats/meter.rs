@@ -7,13 +7,13 @@
 //! thread ticks the meters, and a long idle gap costs one read.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
 use indexmap::IndexMap;
 
 use super::{declare_core, Declare, StatCore, StatOptions};
+use crate::cells::Counter;
 use crate::clock::Clock;
 use crate::registry::{Owner, Scope};
 use crate::snapshot::{MeterSnapshot, StatKind};
@@ -33,7 +33,7 @@ struct Ewma {
 
 /// Storage of a [`MeterStat`].
 pub(crate) struct MeterCore {
-    count: AtomicU64,
+    count: Counter,
     created: u64,
     clock: Clock,
     ewma: Mutex<Ewma>,
@@ -43,7 +43,7 @@ impl MeterCore {
     pub(crate) fn new(clock: &Clock) -> Self {
         let now = clock.now_nanos();
         Self {
-            count: AtomicU64::new(0),
+            count: Counter::new(),
             created: now,
             clock: clock.clone(),
             ewma: Mutex::new(Ewma {
@@ -57,13 +57,13 @@ impl MeterCore {
 
     #[inline]
     fn mark(&self, n: u64) {
-        // Relaxed: an independent tally; readers only need eventual exactness.
-        self.count.fetch_add(n, Ordering::Relaxed);
+        // A per-thread single-writer add (see `crate::cells`); no clock read.
+        self.count.add(n);
     }
 
     /// Count and rates as of `now` (monotonic nanoseconds of this meter's clock).
     pub(crate) fn read(&self, now: u64) -> MeterSnapshot {
-        let count = self.count.load(Ordering::Relaxed);
+        let count = self.count.get();
         let mut ewma = self.ewma.lock().unwrap_or_else(PoisonError::into_inner);
         let ticks = now.saturating_sub(ewma.last_tick) / TICK_NANOS;
         if ticks > 0 {
@@ -166,7 +166,7 @@ impl fmt::Debug for MeterStat {
     }
 }
 
-type MeterMap = IndexMap<Arc<str>, Arc<MeterCore>>;
+type MeterMap = IndexMap<Arc<str>, Arc<MeterCore>, foldhash::fast::RandomState>;
 
 /// Storage of a [`MeterDictStat`].
 pub(crate) struct MeterDictCore {

@@ -1,7 +1,9 @@
 //! The stat types: what a server declares and records into.
 //!
 //! Each public type here is a cheap, cloneable, `Send + Sync` handle. Recording through a
-//! handle touches only that stat's own storage: no lock, no lookup, no allocation. A handle
+//! handle touches only that stat's own storage — for counters, meters and distributions the
+//! recording thread's own cells ([`crate::cells`]) — and takes no lock; a thread's first
+//! record into a stat allocates its cell or block. A handle
 //! also keeps its [`Scope`](crate::Scope) alive, so a stat stays in the tree for as long as
 //! anything can still record into it.
 

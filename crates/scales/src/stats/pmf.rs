@@ -8,28 +8,57 @@ use arc_swap::ArcSwap;
 use indexmap::IndexMap;
 
 use super::{declare_core, Declare, StatCore, StatOptions};
+use crate::cells::Blocks;
 use crate::clock::Clock;
 use crate::registry::{Owner, Scope};
-use crate::sketch::{AtomicSketch, SketchSnapshot};
+use crate::sketch::{AtomicSketch, LocalSketch, SketchSnapshot};
 use crate::snapshot::StatKind;
 use crate::Error;
 
-/// Storage of a [`PmfStat`]: the sketch and the clock its timers read.
+/// Storage of a [`PmfStat`]: per-thread sketches of the positive values, a shared sketch
+/// (for zeros, negative and non-finite values, and the folded blocks of exited threads), and
+/// the clock its timers read.
 pub(crate) struct PmfCore {
-    sketch: AtomicSketch,
+    sketch: Blocks<LocalSketch>,
     clock: Clock,
 }
 
 impl PmfCore {
     pub(crate) fn new(clock: &Clock) -> Self {
         Self {
-            sketch: AtomicSketch::new(),
+            sketch: Blocks::new(AtomicSketch::new()),
             clock: clock.clone(),
         }
     }
 
+    #[inline]
+    fn record(&self, value: f64) {
+        // Positive finite values (latencies: bit patterns 1 ..= f64::MAX) go to this
+        // thread's block; zeros, negative and non-finite values, and updates made while the
+        // thread's locals are being destroyed, to the shared sketch.
+        if value.to_bits().wrapping_sub(1) < f64::MAX.to_bits()
+            && self.sketch.with(|local| local.record_positive(value)) == Some(true)
+        {
+            return;
+        }
+        self.record_shared(value);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_shared(&self, value: f64) {
+        self.sketch.sink().record(value);
+    }
+
     pub(crate) fn snapshot(&self) -> SketchSnapshot {
-        self.sketch.snapshot()
+        self.sketch.read(AtomicSketch::snapshot, |snapshot, local| {
+            local.merge_into(snapshot)
+        })
+    }
+
+    /// Number of live per-thread blocks (for tests).
+    pub(crate) fn live_blocks(&self) -> usize {
+        self.sketch.live_blocks()
     }
 
     fn time(&self) -> u64 {
@@ -69,13 +98,13 @@ impl PmfStat {
     /// Records one value. NaN and infinities are counted as dropped, not recorded.
     #[inline]
     pub fn record(&self, value: f64) {
-        self.core.sketch.record(value);
+        self.core.record(value);
     }
 
     /// Records a duration, in seconds.
     #[inline]
     pub fn record_duration(&self, duration: Duration) {
-        self.core.sketch.record(duration.as_secs_f64());
+        self.core.record(duration.as_secs_f64());
     }
 
     /// Starts a timer that records the elapsed seconds when dropped, unless
@@ -98,6 +127,13 @@ impl PmfStat {
     /// A snapshot of this distribution.
     pub fn snapshot(&self) -> SketchSnapshot {
         self.core.snapshot()
+    }
+
+    /// Number of threads that currently hold a per-thread block of this distribution. Not a
+    /// stable API: for tests that check blocks are returned when threads exit.
+    #[doc(hidden)]
+    pub fn live_thread_blocks(&self) -> usize {
+        self.core.live_blocks()
     }
 }
 
@@ -177,7 +213,7 @@ impl TimerGuard<'_> {
     pub fn stop(mut self) -> Duration {
         self.armed = false;
         let elapsed = self.elapsed();
-        self.target.core().sketch.record(elapsed.as_secs_f64());
+        self.target.core().record(elapsed.as_secs_f64());
         elapsed
     }
 }
@@ -188,7 +224,7 @@ impl Drop for TimerGuard<'_> {
         if self.armed {
             let core = self.target.core();
             let nanos = core.time().saturating_sub(self.start);
-            core.sketch.record(nanos as f64 * 1e-9);
+            core.record(nanos as f64 * 1e-9);
         }
     }
 }
@@ -201,7 +237,7 @@ impl fmt::Debug for TimerGuard<'_> {
     }
 }
 
-type PmfMap = IndexMap<Arc<str>, Arc<PmfCore>>;
+type PmfMap = IndexMap<Arc<str>, Arc<PmfCore>, foldhash::fast::RandomState>;
 
 /// Storage of a [`NamedPmfDictStat`]: a lock-free map of distributions, copied on insert.
 pub(crate) struct NamedPmfDictCore {
@@ -257,10 +293,10 @@ impl NamedPmfDictStat {
     /// Records `value` into `key`'s distribution.
     pub fn record(&self, key: &str, value: f64) {
         if let Some(core) = self.core.map.load().get(key) {
-            core.sketch.record(value);
+            core.record(value);
             return;
         }
-        self.core.entry(key).sketch.record(value);
+        self.core.entry(key).record(value);
     }
 
     /// Starts a timer recording into `key`'s distribution.

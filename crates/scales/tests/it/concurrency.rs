@@ -145,7 +145,7 @@ fn auto_delete_dict_is_exact_while_snapshots_delete_zeros() {
                     assert!((0..=THREADS as i64).contains(&n), "{key} = {n}");
                 }
             }
-            assert!(entries.get("keep").map_or(true, |&n| n > 0), "{entries:?}");
+            assert!(entries.get("keep").is_none_or(|&n| n > 0), "{entries:?}");
         },
         || {
             thread::scope(|s| {

@@ -11,5 +11,6 @@ mod dump;
 mod errors;
 mod lifecycle;
 mod readme_tree;
+mod sharding;
 mod support;
 mod upstream;

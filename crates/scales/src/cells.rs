@@ -1,0 +1,712 @@
+//! Per-thread single-writer cells: the storage behind [`IntStat`](crate::IntStat),
+//! [`MeterStat`](crate::MeterStat) and [`PmfStat`](crate::PmfStat).
+//!
+//! # Design
+//!
+//! Every sharded stat owns one **slot** (a `u32`) of a process-wide [`Arena`]. Each thread
+//! that records into a stat gets its own 64-bit cell for that slot, in a **chunk** of
+//! [`CHUNK`] cells that the thread allocates on first use of any slot in that chunk. The
+//! thread finds its chunks through a constant-initialised `thread_local!` directory of
+//! pointers, so a counter increment is: one TLS load, one pointer load, and a plain
+//! `load` + `store` of the thread's own cell — no `lock`-prefixed instruction, no shared
+//! cache line.
+//!
+//! * **Counters** keep their per-thread delta in the cell. A read takes the arena lock and
+//!   sums the slot's **retired** total, every live thread's cell and a shared fallback
+//!   atomic. `set(v)` computes that sum under the lock and moves the retired total by
+//!   `v − sum`.
+//! * **Blocks** (per-thread distributions): the cell holds the address of a heap block the
+//!   thread allocated for that stat (see [`Block`]); a read visits every live block under
+//!   the lock.
+//! * **Thread exit**: a second `thread_local!` (the guard, which has a destructor) nulls the
+//!   thread's directory and then, **under the same lock readers take**, folds every non-zero
+//!   cell into its slot's retired total (or its stat's shared sink, for blocks), frees the
+//!   blocks and chunks and forgets the thread. A read therefore sees each update exactly once:
+//!   either in the live cell or in the retired total, never both, never neither.
+//! * **After the guard is gone** (an update from another thread-local's destructor that runs
+//!   later), `try_with` fails and the update goes to the stat's shared fallback: a
+//!   `fetch_add` on an atomic (counters) or the shared sketch (blocks). Nothing is lost.
+//! * **Slot reuse**: dropping a stat zeroes its cell in every live thread (freeing blocks)
+//!   under the lock and puts the slot on a free list.
+//!
+//! # Orderings
+//!
+//! Cells are written only by their thread, with `Relaxed` loads and stores: a counter is an
+//! independent tally, and any update that happens-before a read (program order on the same
+//! thread, a `join`, a channel message) is visible to it through that happens-before edge;
+//! readers need no more than each cell's latest value. The fold at thread exit and every
+//! read hold the arena mutex, whose acquire/release makes the fold atomic with respect to
+//! readers. Chunk and block addresses are published under that mutex as well.
+//!
+//! # Limits
+//!
+//! * **Signal handlers**: the per-thread update is a load followed by a store. A signal
+//!   handler that interrupts it and updates the **same** stat on the **same** thread loses
+//!   one of the two updates. Use a separate stat (or an `AtomicU64`) in signal handlers.
+//! * A read is not an atomic snapshot across stats, nor across threads: it sees every update
+//!   that happened-before it and any subset of the concurrent ones. A monotonic counter
+//!   never appears to go backwards to one reader (each cell and the retired total only grow,
+//!   and a fold moves a value from a cell to the retired total atomically under the lock).
+//! * At most [`MAX_CHUNKS`] × [`CHUNK`] sharded stats exist at once (523 264: the last chunk is reserved); further
+//!   stats use only their shared fallback atomic, as before sharding.
+//! * Memory: 8 bytes per live stat per thread that touched its chunk (chunks of 8 KiB) and a
+//!   4 KiB record per thread that records anything, both freed when the thread exits; plus
+//!   the 4 KiB directory in every thread's static thread-local storage.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::ptr;
+use std::sync::{Arc, LazyLock, PoisonError};
+
+use crate::sync::{AtomicPtr, AtomicU64, Mutex, MutexGuard, Ordering};
+
+#[cfg(not(loom))]
+const CHUNK_BITS: u32 = 10;
+#[cfg(loom)]
+const CHUNK_BITS: u32 = 1;
+/// Cells per chunk.
+pub(crate) const CHUNK: usize = 1 << CHUNK_BITS;
+/// Chunks per thread.
+#[cfg(not(loom))]
+pub(crate) const MAX_CHUNKS: usize = 512;
+#[cfg(loom)]
+pub(crate) const MAX_CHUNKS: usize = 2;
+const MAX_SLOTS: usize = CHUNK * MAX_CHUNKS;
+/// The slot of a stat that got none because the arena is full: it uses its fallback only.
+/// Its chunk index is past every directory, so the hot path's masked lookup never finds it.
+const NO_SLOT: u32 = u32::MAX;
+
+#[inline]
+fn split(slot: u32) -> (usize, usize) {
+    ((slot >> CHUNK_BITS) as usize, slot as usize & (CHUNK - 1))
+}
+
+/// One thread's cells for [`CHUNK`] consecutive slots, on cache lines of its own.
+#[repr(align(128))]
+pub(crate) struct Chunk {
+    cells: [AtomicU64; CHUNK],
+}
+
+impl Chunk {
+    fn new_boxed() -> Box<Self> {
+        Box::new(Chunk {
+            cells: std::array::from_fn(|_| AtomicU64::new(0)),
+        })
+    }
+}
+
+/// The arena's view of one thread: the chunks it allocated.
+pub(crate) struct ThreadRecord {
+    chunks: Box<[AtomicPtr<Chunk>]>,
+}
+
+impl ThreadRecord {
+    /// The chunk `index`, if allocated.
+    ///
+    /// # Safety
+    /// The caller holds the arena lock, or is the thread that owns this record: chunks are
+    /// freed only by [`Arena::detach`] (under the lock, called by the owning thread) and by
+    /// dropping the record (when no reference to it remains).
+    unsafe fn chunk(&self, index: usize) -> Option<&Chunk> {
+        // Acquire: pairs with the Release in `Arena::chunk`, so the zeroed cells are visible.
+        let p = self.chunks.get(index)?.load(Ordering::Acquire);
+        // SAFETY: non-null entries come from `Box::into_raw` in `Arena::chunk` and are freed
+        // only as stated in this function's contract, which the caller upholds.
+        unsafe { p.as_ref() }
+    }
+}
+
+impl Drop for ThreadRecord {
+    fn drop(&mut self) {
+        for entry in self.chunks.iter() {
+            // Relaxed: `&mut self`, no other thread can reach this record any more.
+            let p = entry.load(Ordering::Relaxed);
+            if !p.is_null() {
+                // SAFETY: `p` came from `Box::into_raw` in `Arena::chunk`, and the last
+                // reference to the record is going away, so nothing can use the chunk.
+                drop(unsafe { Box::from_raw(p) });
+            }
+        }
+    }
+}
+
+/// What a slot holds, and so how a thread's cell is folded when the thread exits.
+enum SlotKind {
+    Free,
+    Counter,
+    Blocks(Box<dyn BlockOps>),
+}
+
+/// Type-erased fold and free of a [`Block`] from its address.
+trait BlockOps: Send + Sync {
+    /// Folds the block at `word` into its stat's sink, then frees it.
+    ///
+    /// # Safety
+    /// `word` is the address of a live block of this slot's type, taken out of its cell (no
+    /// other reference to it remains).
+    unsafe fn fold(&self, word: u64);
+    /// Frees the block at `word` without folding it (its stat is being dropped).
+    ///
+    /// # Safety
+    /// As for [`fold`](Self::fold).
+    unsafe fn discard(&self, word: u64);
+}
+
+struct Ops<B: Block>(Arc<B::Sink>, PhantomData<fn(B)>);
+
+impl<B: Block> BlockOps for Ops<B> {
+    unsafe fn fold(&self, word: u64) {
+        // SAFETY: the caller passes the address of a live `B` from `Box::into_raw` in
+        // `Arena::install` and gives up every other reference to it.
+        let block = unsafe { Box::from_raw(word as usize as *mut B) };
+        block.fold_into(&self.0);
+    }
+
+    unsafe fn discard(&self, word: u64) {
+        // SAFETY: as in `fold`.
+        drop(unsafe { Box::from_raw(word as usize as *mut B) });
+    }
+}
+
+/// The arena's shared state, behind its mutex.
+pub(crate) struct State {
+    threads: Vec<Arc<ThreadRecord>>,
+    kinds: Vec<SlotKind>,
+    retired: Vec<u64>,
+    free: Vec<u32>,
+}
+
+impl State {
+    /// Every live thread's cell for `slot` (0 where a thread has no chunk for it).
+    fn cells(&self, slot: u32) -> impl Iterator<Item = &AtomicU64> + '_ {
+        let (chunk, index) = split(slot);
+        self.threads.iter().filter_map(move |record| {
+            // SAFETY: `&self` is borrowed from the arena's lock guard, so the lock is held.
+            unsafe { record.chunk(chunk) }.map(|c| &c.cells[index])
+        })
+    }
+}
+
+/// The registry of threads, slots and retired totals behind every sharded stat.
+pub(crate) struct Arena {
+    state: Mutex<State>,
+}
+
+impl Arena {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: Mutex::new(State {
+                threads: Vec::new(),
+                kinds: Vec::new(),
+                retired: Vec::new(),
+                free: Vec::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn alloc(&self, kind: SlotKind) -> u32 {
+        let mut state = self.lock();
+        let slot = match state.free.pop() {
+            Some(slot) => slot,
+            // The last chunk is kept free: NO_SLOT's masked chunk index points at it.
+            None if state.kinds.len() < MAX_SLOTS - CHUNK => {
+                state.kinds.push(SlotKind::Free);
+                state.retired.push(0);
+                (state.kinds.len() - 1) as u32
+            }
+            None => return NO_SLOT,
+        };
+        state.kinds[slot as usize] = kind;
+        slot
+    }
+
+    /// Frees `slot`: zeroes its cell in every live thread (freeing blocks) and its retired
+    /// total. The caller guarantees that nothing records into the slot any more.
+    fn release(&self, slot: u32) {
+        if slot == NO_SLOT {
+            return;
+        }
+        let mut state = self.lock();
+        let kind = std::mem::replace(&mut state.kinds[slot as usize], SlotKind::Free);
+        for cell in state.cells(slot) {
+            // Relaxed: under the lock; the slot's owner threads no longer write it (the stat
+            // is gone), and the next user of the slot gets it through this lock.
+            let word = cell.load(Ordering::Relaxed);
+            cell.store(0, Ordering::Relaxed);
+            if let (SlotKind::Blocks(ops), true) = (&kind, word != 0) {
+                // SAFETY: a non-zero word of a block slot is its thread's block, now taken
+                // out of the cell.
+                unsafe { ops.discard(word) };
+            }
+        }
+        state.retired[slot as usize] = 0;
+        state.free.push(slot);
+    }
+
+    /// Registers a new thread.
+    pub(crate) fn attach(&self) -> Arc<ThreadRecord> {
+        let record = Arc::new(ThreadRecord {
+            chunks: (0..MAX_CHUNKS)
+                .map(|_| AtomicPtr::new(ptr::null_mut()))
+                .collect(),
+        });
+        self.lock().threads.push(record.clone());
+        record
+    }
+
+    /// `record`'s chunk `index`, allocated if needed. Called only by the thread that owns
+    /// `record`; the chunk stays valid until that thread calls [`detach`](Self::detach).
+    pub(crate) fn chunk(&self, record: &ThreadRecord, index: usize) -> *const Chunk {
+        // Relaxed: only this thread stores into its own entries.
+        let p = record.chunks[index].load(Ordering::Relaxed);
+        if !p.is_null() {
+            return p;
+        }
+        let _state = self.lock();
+        let p = Box::into_raw(Chunk::new_boxed());
+        // Release: pairs with the Acquire in `ThreadRecord::chunk` (readers also hold the lock).
+        record.chunks[index].store(p, Ordering::Release);
+        p
+    }
+
+    /// Stores a new block in `cell` (this thread's cell of a block slot) and returns its
+    /// address as a word.
+    fn install<B: Block>(&self, cell: &AtomicU64) -> u64 {
+        let _state = self.lock();
+        let word = Box::into_raw(Box::new(B::new())) as usize as u64;
+        // Release: publishes the block's initialisation (readers also hold the lock).
+        cell.store(word, Ordering::Release);
+        word
+    }
+
+    /// Folds every cell of `record` into the retired totals (or the blocks' sinks), frees its
+    /// chunks and forgets the thread. Called by the owning thread, which writes no cell
+    /// afterwards.
+    pub(crate) fn detach(&self, record: &ThreadRecord) {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        state.threads.retain(|r| !ptr::eq(&**r, record));
+        for (chunk_index, entry) in record.chunks.iter().enumerate() {
+            // Relaxed: under the lock, and this thread is the only writer of its entries.
+            let p = entry.load(Ordering::Relaxed);
+            entry.store(ptr::null_mut(), Ordering::Relaxed);
+            if p.is_null() {
+                continue;
+            }
+            // SAFETY: `p` came from `Box::into_raw` in `chunk`; the entry is now null and the
+            // record is off the list, so neither readers (who hold the lock we hold) nor the
+            // owner (which writes no cell after calling `detach`) can reach the chunk.
+            let chunk = unsafe { Box::from_raw(p) };
+            for (index, cell) in chunk.cells.iter().enumerate() {
+                // Relaxed: the owner's own earlier stores, read by the owner.
+                let word = cell.load(Ordering::Relaxed);
+                let slot = chunk_index * CHUNK + index;
+                match (word, state.kinds.get(slot)) {
+                    (0, _) | (_, None | Some(SlotKind::Free)) => {}
+                    (_, Some(SlotKind::Counter)) => {
+                        state.retired[slot] = state.retired[slot].wrapping_add(word);
+                    }
+                    (_, Some(SlotKind::Blocks(ops))) => {
+                        // SAFETY: a non-zero word of a block slot is this thread's block; the
+                        // chunk holding it is being freed, so this is the last reference.
+                        unsafe { ops.fold(word) };
+                    }
+                }
+            }
+        }
+    }
+
+    /// Under the lock: `init` on `sink`, then `f` on every live thread's block of `slot`.
+    fn read_blocks<B: Block, R>(
+        &self,
+        slot: u32,
+        sink: &B::Sink,
+        init: impl FnOnce(&B::Sink) -> R,
+        mut f: impl FnMut(&mut R, &B),
+    ) -> R {
+        let state = self.lock();
+        let mut out = init(sink);
+        if slot != NO_SLOT {
+            for cell in state.cells(slot) {
+                // Acquire: pairs with the Release in `Arena::install` (the lock orders it too).
+                let word = cell.load(Ordering::Acquire);
+                if word != 0 {
+                    // SAFETY: a live block of this slot; blocks are freed only under the lock.
+                    f(&mut out, unsafe { &*(word as usize as *const B) });
+                }
+            }
+        }
+        out
+    }
+
+    /// The counter total of `slot`: retired plus every live thread's cell plus `fallback`.
+    pub(crate) fn read_counter(&self, slot: u32, fallback: &AtomicU64) -> u64 {
+        let state = self.lock();
+        Self::counter_locked(&state, slot, fallback)
+    }
+
+    fn counter_locked(state: &State, slot: u32, fallback: &AtomicU64) -> u64 {
+        // Relaxed: see the module docs; the lock orders this against folds.
+        let mut sum = fallback.load(Ordering::Relaxed);
+        if slot != NO_SLOT {
+            sum = sum.wrapping_add(state.retired[slot as usize]);
+            for cell in state.cells(slot) {
+                sum = sum.wrapping_add(cell.load(Ordering::Relaxed));
+            }
+        }
+        sum
+    }
+
+    /// Makes the counter total of `slot` equal to `value`.
+    pub(crate) fn set_counter(&self, slot: u32, fallback: &AtomicU64, value: u64) {
+        let mut state = self.lock();
+        if slot == NO_SLOT {
+            // Relaxed: an independent value.
+            fallback.store(value, Ordering::Relaxed);
+            return;
+        }
+        let current = Self::counter_locked(&state, slot, fallback);
+        let retired = &mut state.retired[slot as usize];
+        *retired = retired.wrapping_add(value.wrapping_sub(current));
+    }
+}
+
+/// Runs `f` on this thread's cell for `slot`, if this thread already has its chunk.
+///
+/// A cell reference never outlives the call: the chunk is freed only by this thread's guard,
+/// which first nulls the directory.
+#[inline]
+fn with_local<R>(slot: u32, f: impl FnOnce(&AtomicU64) -> R) -> Option<R> {
+    let (chunk, index) = split(slot);
+    // Masked (no bounds check): only slots below MAX_SLOTS, or NO_SLOT, exist. NO_SLOT maps
+    // to the last chunk of the directory, which `alloc` never hands out, so it stays null.
+    let p = DIR.with(|dir| dir[chunk & (MAX_CHUNKS - 1)].get());
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null directory entry points to a chunk of this thread's record, which
+    // stays allocated until this thread's guard drops; the guard nulls the directory first.
+    Some(f(unsafe { &(*p).cells[index] }))
+}
+
+/// The slow path of [`with_local`]: registers the thread and allocates the chunk. `None`
+/// when the thread's guard is already destroyed (the caller falls back to shared storage)
+/// or the stat has no slot.
+#[cold]
+#[inline(never)]
+fn attach_local<R>(slot: u32, f: impl FnOnce(&AtomicU64) -> R) -> Option<R> {
+    if slot == NO_SLOT {
+        return None;
+    }
+    let (chunk, index) = split(slot);
+    GUARD
+        .try_with(|guard| {
+            let p = ARENA.chunk(&guard.record, chunk);
+            DIR.with(|dir| dir[chunk].set(p));
+            // SAFETY: as in `with_local`: the chunk belongs to this thread's record.
+            f(unsafe { &(*p).cells[index] })
+        })
+        .ok()
+}
+
+static ARENA: LazyLock<Arena> = LazyLock::new(Arena::new);
+
+thread_local! {
+    /// This thread's chunks (hot; no destructor, so always accessible).
+    static DIR: [Cell<*const Chunk>; MAX_CHUNKS] =
+        const { [const { Cell::new(ptr::null()) }; MAX_CHUNKS] };
+    /// Registers the thread on first use; folds and frees its cells when the thread exits.
+    static GUARD: ThreadGuard = ThreadGuard { record: ARENA.attach() };
+}
+
+struct ThreadGuard {
+    record: Arc<ThreadRecord>,
+}
+
+impl Drop for ThreadGuard {
+    fn drop(&mut self) {
+        // Later updates from this thread (other TLS destructors) take the fallback path.
+        let _ = DIR.try_with(|dir| dir.iter().for_each(|entry| entry.set(ptr::null())));
+        ARENA.detach(&self.record);
+    }
+}
+
+/// A sharded 64-bit counter (wrapping arithmetic; signed users cast).
+pub(crate) struct Counter {
+    slot: u32,
+    fallback: AtomicU64,
+}
+
+impl Counter {
+    pub(crate) fn new() -> Self {
+        Self {
+            slot: ARENA.alloc(SlotKind::Counter),
+            fallback: AtomicU64::new(0),
+        }
+    }
+
+    /// Adds `n` (wrapping).
+    #[inline]
+    pub(crate) fn add(&self, n: u64) {
+        let done = with_local(self.slot, |cell| {
+            // Relaxed load + store, no RMW: this thread is the cell's only writer.
+            let value = cell.load(Ordering::Relaxed);
+            cell.store(value.wrapping_add(n), Ordering::Relaxed);
+        });
+        if done.is_none() {
+            self.add_slow(n);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn add_slow(&self, n: u64) {
+        let done = attach_local(self.slot, |cell| {
+            // Relaxed: as in `add`.
+            let value = cell.load(Ordering::Relaxed);
+            cell.store(value.wrapping_add(n), Ordering::Relaxed);
+        });
+        if done.is_none() {
+            // Relaxed: an independent tally; reads sum it under the arena lock.
+            self.fallback.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// The exact total of every update that happened-before this call.
+    pub(crate) fn get(&self) -> u64 {
+        ARENA.read_counter(self.slot, &self.fallback)
+    }
+
+    /// Sets the total.
+    pub(crate) fn set(&self, value: u64) {
+        ARENA.set_counter(self.slot, &self.fallback, value);
+    }
+}
+
+impl Default for Counter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Counter {
+    fn drop(&mut self) {
+        ARENA.release(self.slot);
+    }
+}
+
+/// A per-thread block of a sharded stat, such as one thread's part of a distribution.
+///
+/// Its owner thread updates it with single-writer operations; readers visit it under the
+/// arena lock, so it must tolerate concurrent reads of its atomics.
+pub(crate) trait Block: Send + Sync + 'static {
+    /// Where blocks are folded when their thread exits (and where updates go when the
+    /// thread's block is unavailable).
+    type Sink: Send + Sync + 'static;
+    /// An empty block.
+    fn new() -> Self;
+    /// Adds this block's contents to `sink`.
+    fn fold_into(&self, sink: &Self::Sink);
+}
+
+/// A stat made of one [`Block`] per recording thread plus a shared sink.
+pub(crate) struct Blocks<B: Block> {
+    slot: u32,
+    sink: Arc<B::Sink>,
+    _block: PhantomData<fn(B)>,
+}
+
+impl<B: Block> Blocks<B> {
+    pub(crate) fn new(sink: B::Sink) -> Self {
+        let sink = Arc::new(sink);
+        Self {
+            slot: ARENA.alloc(SlotKind::Blocks(Box::new(Ops::<B>(
+                sink.clone(),
+                PhantomData,
+            )))),
+            sink,
+            _block: PhantomData,
+        }
+    }
+
+    /// The shared sink, for updates that do not go to a block.
+    pub(crate) fn sink(&self) -> &B::Sink {
+        &self.sink
+    }
+
+    /// Runs `f` on this thread's block (allocating it on first use); `None` when the thread
+    /// can have no block any more (its thread-locals are being destroyed).
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&B) -> R) -> Option<R> {
+        // Relaxed: the thread's own cell, written only by this thread.
+        let word = match with_local(self.slot, |cell| cell.load(Ordering::Relaxed)) {
+            Some(word) if word != 0 => word,
+            _ => self.local_slow()?,
+        };
+        // SAFETY: `word` is this thread's block for this slot, from `Arena::install`. It is
+        // freed only by this thread's guard (which nulls the directory first, so we could not
+        // have found it) or by `release` when this stat is dropped, impossible while `&self`
+        // is borrowed.
+        Some(f(unsafe { &*(word as usize as *const B) }))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn local_slow(&self) -> Option<u64> {
+        let word = attach_local(self.slot, |cell| {
+            // Relaxed: the thread's own cell.
+            match cell.load(Ordering::Relaxed) {
+                0 => ARENA.install::<B>(cell),
+                word => word,
+            }
+        })?;
+        (word != 0).then_some(word)
+    }
+
+    /// Under the arena lock: `init` on the sink, then `f` on every live thread's block.
+    pub(crate) fn read<R>(&self, init: impl FnOnce(&B::Sink) -> R, f: impl FnMut(&mut R, &B)) -> R {
+        ARENA.read_blocks(self.slot, &*self.sink, init, f)
+    }
+
+    /// Number of live per-thread blocks of this stat (for tests of memory reclamation).
+    pub(crate) fn live_blocks(&self) -> usize {
+        self.read(|_| 0, |n, _| *n += 1)
+    }
+}
+
+impl<B: Block> Drop for Blocks<B> {
+    fn drop(&mut self) {
+        ARENA.release(self.slot);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    //! Model checks of the fold/read protocol with explicit threads (loom cannot run TLS
+    //! destructors): `attach` / `chunk` / cell update / `detach` against concurrent reads.
+
+    use super::*;
+    use loom::thread;
+
+    fn bump(arena: &Arena, record: &ThreadRecord, slot: u32, n: u64) {
+        let (chunk, index) = split(slot);
+        let p = arena.chunk(record, chunk);
+        // SAFETY: the chunk belongs to `record`, owned by this thread until `detach`.
+        let cell = unsafe { &(*p).cells[index] };
+        let value = cell.load(Ordering::Relaxed);
+        cell.store(value.wrapping_add(n), Ordering::Relaxed);
+    }
+
+    #[test]
+    fn loom_counter_exact_across_exit_and_monotonic() {
+        loom::model(|| {
+            let arena = Arc::new(Arena::new());
+            let fallback = Arc::new(AtomicU64::new(0));
+            let slot = arena.alloc(SlotKind::Counter);
+            let writer = {
+                let arena = arena.clone();
+                thread::spawn(move || {
+                    let record = arena.attach();
+                    bump(&arena, &record, slot, 1);
+                    bump(&arena, &record, slot, 2);
+                    arena.detach(&record);
+                })
+            };
+            let first = arena.read_counter(slot, &fallback);
+            let second = arena.read_counter(slot, &fallback);
+            assert!(first <= second && second <= 3, "{first} then {second}");
+            writer.join().unwrap();
+            assert_eq!(arena.read_counter(slot, &fallback), 3);
+        });
+    }
+
+    /// A one-cell block whose sink is an atomic total.
+    struct TestBlock(AtomicU64);
+
+    impl Block for TestBlock {
+        type Sink = AtomicU64;
+        fn new() -> Self {
+            TestBlock(AtomicU64::new(0))
+        }
+        fn fold_into(&self, sink: &AtomicU64) {
+            sink.fetch_add(self.0.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+
+    fn block_total(arena: &Arena, slot: u32, sink: &AtomicU64) -> u64 {
+        arena.read_blocks::<TestBlock, u64>(
+            slot,
+            sink,
+            |sink| sink.load(Ordering::Relaxed),
+            |total, block| *total += block.0.load(Ordering::Relaxed),
+        )
+    }
+
+    #[test]
+    fn loom_blocks_fold_exactly_once() {
+        loom::model(|| {
+            let arena = Arc::new(Arena::new());
+            let sink = Arc::new(AtomicU64::new(0));
+            let slot = arena.alloc(SlotKind::Blocks(Box::new(Ops::<TestBlock>(
+                sink.clone(),
+                PhantomData,
+            ))));
+            let writer = {
+                let arena = arena.clone();
+                thread::spawn(move || {
+                    let record = arena.attach();
+                    let (chunk, index) = split(slot);
+                    let p = arena.chunk(&record, chunk);
+                    // SAFETY: the chunk belongs to `record`, owned by this thread.
+                    let cell = unsafe { &(*p).cells[index] };
+                    let word = arena.install::<TestBlock>(cell);
+                    // SAFETY: the block was just installed by this thread and lives until
+                    // `detach` below.
+                    let block = unsafe { &*(word as usize as *const TestBlock) };
+                    for _ in 0..2 {
+                        let value = block.0.load(Ordering::Relaxed);
+                        block.0.store(value + 1, Ordering::Relaxed);
+                    }
+                    arena.detach(&record);
+                })
+            };
+            let first = block_total(&arena, slot, &sink);
+            let second = block_total(&arena, slot, &sink);
+            assert!(first <= second && second <= 2, "{first} then {second}");
+            writer.join().unwrap();
+            assert_eq!(block_total(&arena, slot, &sink), 2);
+            arena.release(slot);
+        });
+    }
+
+    #[test]
+    fn loom_set_and_two_writers() {
+        loom::model(|| {
+            let arena = Arc::new(Arena::new());
+            let fallback = Arc::new(AtomicU64::new(0));
+            let slot = arena.alloc(SlotKind::Counter);
+            let main_record = arena.attach();
+            bump(&arena, &main_record, slot, 5);
+            arena.set_counter(slot, &fallback, 10);
+            let writer = {
+                let arena = arena.clone();
+                thread::spawn(move || {
+                    let record = arena.attach();
+                    bump(&arena, &record, slot, 1);
+                    arena.detach(&record);
+                })
+            };
+            bump(&arena, &main_record, slot, 1);
+            writer.join().unwrap();
+            assert_eq!(arena.read_counter(slot, &fallback), 12);
+            arena.detach(&main_record);
+            assert_eq!(arena.read_counter(slot, &fallback), 12);
+        });
+    }
+}
