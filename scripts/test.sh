@@ -61,6 +61,10 @@ export SCALES_E2E=1
 step "cargo test (unit, integration, end-to-end, doc, README)"
 cargo test --workspace --locked
 
+step "loom models of the per-thread cells (scales-core/src/cells.rs)"
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+  cargo test --locked -p scales-core --lib --release loom
+
 step "README example runs"
 cargo run --quiet --locked -p scales-core --example readme \
   | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["processor"]["finished"] == 6, d'
