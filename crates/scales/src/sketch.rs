@@ -429,6 +429,8 @@ impl SketchSnapshot {
         match self.count {
             0 => None,
             1 => Some(0.0),
+            // All values equal: exactly 0, where the sum-of-squares formula leaves rounding.
+            _ if self.min() == self.max() && self.min().is_some() => Some(0.0),
             n => {
                 let n = n as f64;
                 let variance = (self.sum_squares - self.sum * self.sum / n) / (n - 1.0);
@@ -631,6 +633,14 @@ mod tests {
         assert_eq!(s.max(), Some(10.0));
         assert_eq!(s.quantile(0.0), Some(-1.0));
         assert_eq!(s.quantile(1.0), Some(10.0));
+    }
+
+    #[test]
+    fn identical_values_have_zero_stddev() {
+        let s = SketchSnapshot::from_values([0.004999995231628418; 3]);
+        assert_eq!(s.stddev(), Some(0.0));
+        let s = SketchSnapshot::from_values([1.0, 3.0]);
+        assert!((s.stddev().unwrap() - std::f64::consts::SQRT_2).abs() < 1e-12);
     }
 
     #[test]
