@@ -9,8 +9,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use arc_swap::ArcSwap;
-use indexmap::IndexMap;
+use super::keyed::KeyedMap;
 
 use super::{declare_core, Declare, StatCore, StatOptions};
 use crate::cells::Counter;
@@ -166,27 +165,16 @@ impl fmt::Debug for MeterStat {
     }
 }
 
-type MeterMap = IndexMap<Arc<str>, Arc<MeterCore>, foldhash::fast::RandomState>;
-
 /// Storage of a [`MeterDictStat`].
 pub(crate) struct MeterDictCore {
-    map: ArcSwap<MeterMap>,
-    write: Mutex<()>,
+    map: KeyedMap<MeterCore>,
     clock: Clock,
 }
 
 impl MeterDictCore {
     fn entry(&self, key: &str) -> Arc<MeterCore> {
-        let _write = self.write.lock().unwrap_or_else(PoisonError::into_inner);
-        let current = self.map.load_full();
-        if let Some(core) = current.get(key) {
-            return core.clone();
-        }
-        let core = Arc::new(MeterCore::new(&self.clock));
-        let mut next = MeterMap::clone(&current);
-        next.insert(Arc::from(key), core.clone());
-        self.map.store(Arc::new(next));
-        core
+        self.map
+            .get_or_insert_with(key, || MeterCore::new(&self.clock))
     }
 
     pub(crate) fn entries(&self, now: u64) -> Vec<(String, MeterSnapshot)> {
@@ -244,8 +232,7 @@ impl Declare for MeterDictStat {
             StatKind::MeterDict,
             |clock| {
                 StatCore::MeterDict(Arc::new(MeterDictCore {
-                    map: ArcSwap::default(),
-                    write: Mutex::new(()),
+                    map: KeyedMap::default(),
                     clock: clock.clone(),
                 }))
             },

@@ -10,6 +10,7 @@
 mod aggregation;
 mod counter;
 mod dict;
+mod keyed;
 mod meter;
 mod pmf;
 mod state_time;

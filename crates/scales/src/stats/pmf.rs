@@ -1,11 +1,10 @@
 //! [`PmfStat`] (a distribution with percentiles, and its timer) and [`NamedPmfDictStat`].
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
-use indexmap::IndexMap;
+use super::keyed::KeyedMap;
 
 use super::{declare_core, Declare, StatCore, StatOptions};
 use crate::cells::Blocks;
@@ -237,30 +236,16 @@ impl fmt::Debug for TimerGuard<'_> {
     }
 }
 
-type PmfMap = IndexMap<Arc<str>, Arc<PmfCore>, foldhash::fast::RandomState>;
-
 /// Storage of a [`NamedPmfDictStat`]: a lock-free map of distributions, copied on insert.
 pub(crate) struct NamedPmfDictCore {
-    map: ArcSwap<PmfMap>,
-    write: Mutex<()>,
+    map: KeyedMap<PmfCore>,
     clock: Clock,
 }
 
 impl NamedPmfDictCore {
     fn entry(&self, key: &str) -> Arc<PmfCore> {
-        if let Some(core) = self.map.load().get(key) {
-            return core.clone();
-        }
-        let _write = self.write.lock().unwrap_or_else(PoisonError::into_inner);
-        let current = self.map.load_full();
-        if let Some(core) = current.get(key) {
-            return core.clone();
-        }
-        let core = Arc::new(PmfCore::new(&self.clock));
-        let mut next = PmfMap::clone(&current);
-        next.insert(Arc::from(key), core.clone());
-        self.map.store(Arc::new(next));
-        core
+        self.map
+            .get_or_insert_with(key, || PmfCore::new(&self.clock))
     }
 
     pub(crate) fn entries(&self) -> Vec<(String, SketchSnapshot)> {
@@ -323,8 +308,7 @@ impl Declare for NamedPmfDictStat {
             StatKind::NamedPmfDict,
             |clock| {
                 StatCore::NamedPmfDict(Arc::new(NamedPmfDictCore {
-                    map: ArcSwap::default(),
-                    write: Mutex::new(()),
+                    map: KeyedMap::default(),
                     clock: clock.clone(),
                 }))
             },
