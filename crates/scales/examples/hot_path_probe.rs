@@ -10,6 +10,9 @@
 //!     target/release/examples/hot_path_probe --op counter --n 1000000
 //! ```
 //!
+//! `--references` adds the same launch's reference ops (`atomic`, `tls`, `hdr`), for ratios
+//! that do not depend on the vCPU's clock of the moment.
+//!
 //! `--clock-accuracy` compares scales' system [`Clock`](scales::Clock) (quanta's calibrated
 //! TSC) with `Instant` over sleeps of 1 ms to 2 s, and times the first read (calibration).
 //!
@@ -22,6 +25,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 const OPS: [&str; 5] = ["counter", "pmf", "meter", "dict", "timer"];
+/// Reference ops of the same launch, for quick ratios: a shared `AtomicU64::fetch_add`, a
+/// `thread_local!` `Cell` add (the floor), and `hdrhistogram` `record` (3 significant figures).
+const REFERENCES: [&str; 3] = ["atomic", "tls", "hdr"];
 const CODES: [&str; 16] = [
     "200", "201", "204", "301", "302", "304", "400", "401", "403", "404", "409", "429", "500",
     "502", "503", "504",
@@ -33,6 +39,13 @@ struct Stats {
     meter: scales::MeterStat,
     dict: scales::IntDictStat,
     inputs: Vec<f64>,
+    atomic: std::sync::atomic::AtomicU64,
+    hdr: std::cell::RefCell<hdrhistogram::Histogram<u64>>,
+    nanos: Vec<u64>,
+}
+
+thread_local! {
+    static FLOOR: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 fn setup() -> (scales::Registry, Stats) {
@@ -63,6 +76,9 @@ fn setup() -> (scales::Registry, Stats) {
         pmf: scope.pmf("pmf").expect("pmf"),
         meter: scope.meter("meter").expect("meter"),
         dict,
+        atomic: std::sync::atomic::AtomicU64::new(0),
+        hdr: std::cell::RefCell::new(hdrhistogram::Histogram::new(3).expect("histogram")),
+        nanos: inputs.iter().map(|&s| (s * 1e9) as u64).collect(),
         inputs,
     };
     // Warm the per-thread slow paths (registration, chunk and block allocation).
@@ -70,6 +86,9 @@ fn setup() -> (scales::Registry, Stats) {
     stats.meter.mark();
     for &v in &stats.inputs {
         stats.pmf.record(v);
+    }
+    for &v in &stats.nanos {
+        stats.hdr.borrow_mut().record(v).expect("in range");
     }
     (registry, stats)
 }
@@ -102,7 +121,26 @@ fn run(stats: &Stats, op: &str, n: u64) {
                 drop(black_box(&stats.pmf).time());
             }
         }
-        other => panic!("unknown op {other:?}; expected one of {OPS:?}"),
+        "atomic" => {
+            for _ in 0..n {
+                black_box(&stats.atomic).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        "tls" => FLOOR.with(|cell| {
+            for _ in 0..n {
+                let cell = black_box(cell);
+                cell.set(cell.get() + 1);
+            }
+        }),
+        "hdr" => {
+            let mut hdr = stats.hdr.borrow_mut();
+            let nanos = &stats.nanos;
+            for i in 0..n as usize {
+                // `record` of an in-range value cannot fail (the histogram auto-resizes).
+                let _ = black_box(&mut *hdr).record(nanos[i & 0xFFFF]);
+            }
+        }
+        other => panic!("unknown op {other:?}; expected one of {OPS:?} or {REFERENCES:?}"),
     }
 }
 
@@ -169,7 +207,11 @@ fn main() {
         run(&stats, &op, n);
         return;
     }
-    let results: Vec<(&str, f64)> = OPS.iter().map(|&op| (op, time(&stats, op, n))).collect();
+    let with_references = args.iter().any(|a| a == "--references");
+    let ops = OPS
+        .iter()
+        .chain(REFERENCES.iter().filter(|_| with_references));
+    let results: Vec<(&str, f64)> = ops.map(|&op| (op, time(&stats, op, n))).collect();
     if args.iter().any(|a| a == "--json") {
         let body: Vec<String> = results
             .iter()

@@ -586,6 +586,84 @@ impl<B: Block> Drop for Blocks<B> {
     }
 }
 
+/// A fixed-size table of boxes allocated on first use through `&self`: like
+/// `[OnceLock<Box<T>>; N]`, but an entry is one pointer (half the size) and reading it is a
+/// single load and null check. Used for the octaves of the distribution sketches.
+pub(crate) struct LazyBoxes<T, const N: usize> {
+    entries: [std::sync::atomic::AtomicPtr<T>; N],
+    // Owns the boxes: `Send`/`Sync` as `Box<T>` is.
+    _owns: PhantomData<Box<T>>,
+}
+
+impl<T, const N: usize> LazyBoxes<T, N> {
+    pub(crate) fn new() -> Self {
+        Self {
+            entries: std::array::from_fn(|_| std::sync::atomic::AtomicPtr::new(ptr::null_mut())),
+            _owns: PhantomData,
+        }
+    }
+
+    /// Entry `index`, allocated with `init` if it is still empty. Panics if `index >= N`.
+    #[inline]
+    pub(crate) fn get_or_init(&self, index: usize, init: impl FnOnce() -> Box<T>) -> &T {
+        match self.get(index) {
+            Some(entry) => entry,
+            None => self.init(index, init),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn init(&self, index: usize, init: impl FnOnce() -> Box<T>) -> &T {
+        let new = Box::into_raw(init());
+        // AcqRel: publishes the initialised box (Release) and, on failure, acquires the
+        // winner's (Acquire).
+        match self.entries[index].compare_exchange(
+            ptr::null_mut(),
+            new,
+            std::sync::atomic::Ordering::AcqRel,
+            std::sync::atomic::Ordering::Acquire,
+        ) {
+            // SAFETY: `new` is now owned by the table, which frees it only in `drop`
+            // (`&mut self`), so it lives as long as `&self`.
+            Ok(_) => unsafe { &*new },
+            Err(winner) => {
+                // SAFETY: `new` came from `Box::into_raw` above and was never shared.
+                drop(unsafe { Box::from_raw(new) });
+                // SAFETY: a non-null entry is a published box, freed only in `drop`.
+                unsafe { &*winner }
+            }
+        }
+    }
+
+    /// Entry `index`, if allocated. Panics if `index >= N`.
+    #[inline]
+    pub(crate) fn get(&self, index: usize) -> Option<&T> {
+        // Acquire: pairs with the Release of `init`, so the box's contents are visible.
+        let p = self.entries[index].load(std::sync::atomic::Ordering::Acquire);
+        // SAFETY: a non-null entry is a box published by `init` and freed only in `drop`.
+        unsafe { p.as_ref() }
+    }
+
+    /// The allocated entries with their indices, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &T)> + '_ {
+        (0..N).filter_map(|index| self.get(index).map(|entry| (index, entry)))
+    }
+}
+
+impl<T, const N: usize> Drop for LazyBoxes<T, N> {
+    fn drop(&mut self) {
+        for entry in &mut self.entries {
+            let p = *entry.get_mut();
+            if !p.is_null() {
+                // SAFETY: non-null entries come from `Box::into_raw` in `init`; `&mut self`
+                // means no reference to them remains.
+                drop(unsafe { Box::from_raw(p) });
+            }
+        }
+    }
+}
+
 #[cfg(all(test, loom))]
 mod loom_tests {
     //! Model checks of the fold/read protocol with explicit threads (loom cannot run TLS

@@ -19,6 +19,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
+use crate::cells::LazyBoxes;
+
 /// Mantissa bits that pick the sub-bucket within a power of two.
 pub const SUB_BITS: u32 = 6;
 const SUBS: usize = 1 << SUB_BITS;
@@ -47,34 +49,45 @@ pub(crate) fn bucket_estimate(index: usize) -> f64 {
     2.0 * lower * upper / (lower + upper)
 }
 
+/// The counts of one octave (power of two): one per sub-bucket.
+type Octave = [AtomicU64; SUBS];
+
+fn new_octave() -> Box<Octave> {
+    Box::new(std::array::from_fn(|_| AtomicU64::new(0)))
+}
+
 /// Lock-free bucket counts for one sign, octaves allocated on first use.
 struct AtomicBuckets {
-    octaves: Box<[OnceLock<Box<[AtomicU64; SUBS]>>]>,
+    octaves: Box<LazyBoxes<Octave, OCTAVES>>,
 }
 
 impl AtomicBuckets {
     fn new() -> Self {
         Self {
-            octaves: (0..OCTAVES).map(|_| OnceLock::new()).collect(),
+            octaves: Box::new(LazyBoxes::new()),
         }
     }
 
     #[inline]
     fn add(&self, index: usize, n: u64) {
-        let octave = self.octaves[index / SUBS]
-            .get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
+        let octave = self.octaves.get_or_init(index / SUBS, new_octave);
         // Relaxed: buckets are independent tallies; readers only need eventual exactness.
         octave[index % SUBS].fetch_add(n, Ordering::Relaxed);
     }
 
     fn collect(&self, out: &mut Vec<(u32, u64)>) {
-        for (octave_index, octave) in self.octaves.iter().enumerate() {
-            let Some(octave) = octave.get() else { continue };
-            for (sub, count) in octave.iter().enumerate() {
-                let count = count.load(Ordering::Relaxed);
-                if count > 0 {
-                    out.push(((octave_index * SUBS + sub) as u32, count));
-                }
+        collect_octaves(&self.octaves, out);
+    }
+}
+
+/// Appends the non-zero buckets of `octaves` to `out`, in index order.
+fn collect_octaves(octaves: &LazyBoxes<Octave, OCTAVES>, out: &mut Vec<(u32, u64)>) {
+    for (octave_index, octave) in octaves.iter() {
+        for (sub, count) in octave.iter().enumerate() {
+            // Relaxed: independent tallies (a reader may run beside the writer).
+            let count = count.load(Ordering::Relaxed);
+            if count > 0 {
+                out.push(((octave_index * SUBS + sub) as u32, count));
             }
         }
     }
@@ -206,16 +219,20 @@ impl AtomicSketch {
 ///
 /// The owner thread updates it with plain `load` + `store` pairs (no locked instruction);
 /// readers visit it concurrently under the arena lock ([`crate::cells`]) and fold it into
-/// the stat's shared [`AtomicSketch`] when the thread exits. Memory: a 2 KiB table of
-/// octave slots plus 512 bytes per octave (power of two) touched, so ≤ 16 KiB for values
-/// that span up to 27 octaves (a max/min ratio of about 10⁸, e.g. 100 ns to 10 s).
+/// the stat's shared [`AtomicSketch`] when the thread exits. Memory: a 1 KiB table of
+/// octave pointers and 32 bytes of sums and extremes, plus 512 bytes per octave (power of
+/// two) touched, so ≤ 16 KiB for values that span up to 29 octaves (a max/min ratio of
+/// about 5 × 10⁸, e.g. 100 ns to 50 s).
 pub(crate) struct LocalSketch {
-    octaves: [OnceLock<Box<[AtomicU64; SUBS]>>; OCTAVES],
+    octaves: LazyBoxes<Octave, OCTAVES>,
+    /// Sums of the values and of their squares, as `f64` bits.
     sum: AtomicU64,
     sum_squares: AtomicU64,
-    // Order keys as in `AtomicSketch`; 0 means "nothing recorded".
-    max_key: AtomicU64,
-    min_inverted: AtomicU64,
+    /// Bits of the largest value; 0 means "nothing recorded". Positive finite `f64`s order
+    /// like their bit patterns.
+    max_bits: AtomicU64,
+    /// Bits of the smallest value; `u64::MAX` means "nothing recorded".
+    min_bits: AtomicU64,
 }
 
 /// Adds `n` to a cell only this thread writes.
@@ -225,67 +242,78 @@ fn bump(cell: &AtomicU64, n: u64) {
     cell.store(cell.load(Ordering::Relaxed) + n, Ordering::Relaxed);
 }
 
+/// Adds `delta` to an `f64` cell only this thread writes.
+#[inline]
+fn bump_f64(cell: &AtomicU64, delta: f64) {
+    // Relaxed load + store: as in `bump`.
+    let sum = f64::from_bits(cell.load(Ordering::Relaxed)) + delta;
+    cell.store(sum.to_bits(), Ordering::Relaxed);
+}
+
 impl LocalSketch {
-    /// Records `value`, which must be positive and finite; `false` (nothing recorded) for a
-    /// magnitude outside the sketch's octaves, which the caller records in the shared sketch
-    /// (its edge buckets).
+    /// The bucket of `value` if a [`LocalSketch`] can hold it: positive, finite and within
+    /// the sketch's octaves. Zeros, negative, subnormal, huge and non-finite values get
+    /// `None` (they go to the shared sketch) — all with one unsigned comparison, because their
+    /// bit patterns fall outside the range.
     #[inline]
-    pub(crate) fn record_positive(&self, value: f64) -> bool {
-        debug_assert!(value > 0.0 && value.is_finite());
-        // `bucket_index` without the clamp: one unsigned comparison catches both edges.
+    pub(crate) fn bucket_of(value: f64) -> Option<usize> {
         let index = ((value.to_bits() >> (52 - SUB_BITS)) as usize)
             .wrapping_sub(((1023 + MIN_EXP) as usize) << SUB_BITS);
-        if index >= OCTAVES * SUBS {
-            return false;
-        }
-        let octave = self.octaves[index / SUBS]
-            .get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
+        (index < OCTAVES * SUBS).then_some(index)
+    }
+
+    /// Records `value`, whose bucket is `index` (from [`bucket_of`](Self::bucket_of)).
+    #[inline]
+    pub(crate) fn record(&self, index: usize, value: f64) {
+        let octave = self.octaves.get_or_init(index / SUBS, new_octave);
         bump(&octave[index % SUBS], 1);
-        // Relaxed load + store throughout: this thread is the only writer.
-        let sum = f64::from_bits(self.sum.load(Ordering::Relaxed)) + value;
-        self.sum.store(sum.to_bits(), Ordering::Relaxed);
-        let squares = f64::from_bits(self.sum_squares.load(Ordering::Relaxed)) + value * value;
-        self.sum_squares.store(squares.to_bits(), Ordering::Relaxed);
-        let key = order_key(value);
-        if self.max_key.load(Ordering::Relaxed) < key {
-            self.max_key.store(key, Ordering::Relaxed);
+        let bits = value.to_bits();
+        bump_f64(&self.sum, value);
+        bump_f64(&self.sum_squares, value * value);
+        // Relaxed: single writer, as above.
+        if self.max_bits.load(Ordering::Relaxed) < bits {
+            self.max_bits.store(bits, Ordering::Relaxed);
         }
-        if self.min_inverted.load(Ordering::Relaxed) < !key {
-            self.min_inverted.store(!key, Ordering::Relaxed);
+        if self.min_bits.load(Ordering::Relaxed) > bits {
+            self.min_bits.store(bits, Ordering::Relaxed);
         }
-        true
+    }
+
+    /// `(sum, sum of squares)`.
+    fn sums(&self) -> (f64, f64) {
+        // Relaxed: see the type docs.
+        (
+            f64::from_bits(self.sum.load(Ordering::Relaxed)),
+            f64::from_bits(self.sum_squares.load(Ordering::Relaxed)),
+        )
+    }
+
+    /// `(min, max)`, or `None` before the first record has stored them.
+    fn extremes(&self) -> Option<(f64, f64)> {
+        // Relaxed: see the type docs.
+        let (min, max) = (
+            self.min_bits.load(Ordering::Relaxed),
+            self.max_bits.load(Ordering::Relaxed),
+        );
+        (min != u64::MAX && max != 0).then(|| (f64::from_bits(min), f64::from_bits(max)))
     }
 
     /// Adds this block's values to `snapshot` (a reader's view, concurrent with the owner).
     pub(crate) fn merge_into(&self, snapshot: &mut SketchSnapshot) {
         let mut positive = Vec::new();
-        for (octave_index, octave) in self.octaves.iter().enumerate() {
-            let Some(octave) = octave.get() else { continue };
-            for (sub, count) in octave.iter().enumerate() {
-                // Relaxed: see the type docs.
-                let count = count.load(Ordering::Relaxed);
-                if count > 0 {
-                    positive.push(((octave_index * SUBS + sub) as u32, count));
-                }
-            }
-        }
+        collect_octaves(&self.octaves, &mut positive);
         let count = positive.iter().map(|&(_, c)| c).sum::<u64>();
         if count == 0 {
             return;
         }
-        let max_key = self.max_key.load(Ordering::Relaxed);
-        let min_inverted = self.min_inverted.load(Ordering::Relaxed);
         // A read racing with the first record may see a bucket before min/max: NaN merges
         // as "unknown" and the other threads' (or the next read's) extremes stand.
-        let (min, max) = if max_key == 0 || min_inverted == 0 {
-            (f64::NAN, f64::NAN)
-        } else {
-            (from_order_key(!min_inverted), from_order_key(max_key))
-        };
+        let (min, max) = self.extremes().unwrap_or((f64::NAN, f64::NAN));
+        let (sum, sum_squares) = self.sums();
         snapshot.merge(&SketchSnapshot {
             count,
-            sum: f64::from_bits(self.sum.load(Ordering::Relaxed)),
-            sum_squares: f64::from_bits(self.sum_squares.load(Ordering::Relaxed)),
+            sum,
+            sum_squares,
             min,
             max,
             zeros: 0,
@@ -301,18 +329,17 @@ impl crate::cells::Block for LocalSketch {
 
     fn new() -> Self {
         Self {
-            octaves: std::array::from_fn(|_| OnceLock::new()),
+            octaves: LazyBoxes::new(),
             sum: AtomicU64::new(0f64.to_bits()),
             sum_squares: AtomicU64::new(0f64.to_bits()),
-            max_key: AtomicU64::new(0),
-            min_inverted: AtomicU64::new(0),
+            max_bits: AtomicU64::new(0),
+            min_bits: AtomicU64::new(u64::MAX),
         }
     }
 
     fn fold_into(&self, sink: &AtomicSketch) {
         let positive = sink.positive.get_or_init(AtomicBuckets::new);
-        for (octave_index, octave) in self.octaves.iter().enumerate() {
-            let Some(octave) = octave.get() else { continue };
+        for (octave_index, octave) in self.octaves.iter() {
             for (sub, count) in octave.iter().enumerate() {
                 // Relaxed: the folding thread is the owner (or holds the arena lock after it
                 // stopped); buckets are independent tallies.
@@ -322,18 +349,13 @@ impl crate::cells::Block for LocalSketch {
                 }
             }
         }
-        atomic_f64_add(&sink.sum, f64::from_bits(self.sum.load(Ordering::Relaxed)));
-        atomic_f64_add(
-            &sink.sum_squares,
-            f64::from_bits(self.sum_squares.load(Ordering::Relaxed)),
-        );
-        let max_key = self.max_key.load(Ordering::Relaxed);
-        if max_key != 0 {
-            sink.max_key.fetch_max(max_key, Ordering::Relaxed);
-        }
-        let min_inverted = self.min_inverted.load(Ordering::Relaxed);
-        if min_inverted != 0 {
-            sink.min_inverted.fetch_max(min_inverted, Ordering::Relaxed);
+        let (sum, sum_squares) = self.sums();
+        atomic_f64_add(&sink.sum, sum);
+        atomic_f64_add(&sink.sum_squares, sum_squares);
+        if let Some((min, max)) = self.extremes() {
+            sink.max_key.fetch_max(order_key(max), Ordering::Relaxed);
+            sink.min_inverted
+                .fetch_max(!order_key(min), Ordering::Relaxed);
         }
     }
 }

@@ -32,13 +32,17 @@ impl PmfCore {
 
     #[inline]
     fn record(&self, value: f64) {
-        // Positive finite values (latencies: bit patterns 1 ..= f64::MAX) go to this
-        // thread's block; zeros, negative and non-finite values, and updates made while the
-        // thread's locals are being destroyed, to the shared sketch.
-        if value.to_bits().wrapping_sub(1) < f64::MAX.to_bits()
-            && self.sketch.with(|local| local.record_positive(value)) == Some(true)
-        {
-            return;
+        // Positive finite values (latencies) go to this thread's block; zeros, negative,
+        // extreme and non-finite values, and updates made while the thread's locals are
+        // being destroyed, to the shared sketch.
+        if let Some(index) = LocalSketch::bucket_of(value) {
+            if self
+                .sketch
+                .with(|local| local.record(index, value))
+                .is_some()
+            {
+                return;
+            }
         }
         self.record_shared(value);
     }
