@@ -11,6 +11,7 @@ use std::hash::{Hash, Hasher};
 use indexmap::{Equivalent, IndexMap};
 
 use super::{declare_core, Declare, StatCore, StatOptions};
+use crate::cells::Counter;
 use crate::registry::{Owner, Scope};
 use crate::snapshot::StatKind;
 use crate::Error;
@@ -20,7 +21,68 @@ const TOMBSTONE: i64 = i64::MIN;
 
 /// Keys hashed with foldhash (seeded per map): a short status-code or path key hashes in a
 /// few nanoseconds, against ~10 ns for the default SipHash-1-3.
-type CounterMap = IndexMap<Key, Arc<AtomicI64>, foldhash::fast::RandomState>;
+type CounterMap = IndexMap<Key, Arc<Tally>, foldhash::fast::RandomState>;
+
+/// One key's count.
+enum Tally {
+    /// Per-thread cells ([`crate::cells`]): an add is a plain per-thread add. Used when
+    /// keys are never removed (no auto-delete), so a cached tally is always the live one.
+    Sharded(Counter),
+    /// One shared atomic, removable with the [`TOMBSTONE`] protocol (auto-delete).
+    Shared(AtomicI64),
+}
+
+impl Tally {
+    fn new(auto_delete: bool, value: i64) -> Self {
+        if auto_delete {
+            Tally::Shared(AtomicI64::new(value))
+        } else {
+            let counter = Counter::new();
+            counter.add(value as u64);
+            Tally::Sharded(counter)
+        }
+    }
+
+    /// Adds `n`; `false` (and nothing added) if the entry was removed.
+    #[inline]
+    fn try_add(&self, n: i64) -> bool {
+        match self {
+            Tally::Sharded(counter) => {
+                counter.add(n as u64);
+                true
+            }
+            Tally::Shared(cell) => try_add(cell, n),
+        }
+    }
+
+    /// Adds `n` to an entry known to be live (under the map's write lock).
+    fn add_live(&self, n: i64) {
+        match self {
+            Tally::Sharded(counter) => counter.add(n as u64),
+            // Relaxed: an independent tally.
+            Tally::Shared(cell) => drop(cell.fetch_add(n, Ordering::Relaxed)),
+        }
+    }
+
+    fn set(&self, value: i64) {
+        match self {
+            Tally::Sharded(counter) => counter.set(value as u64),
+            // Relaxed: an independent tally.
+            Tally::Shared(cell) => cell.store(value, Ordering::Relaxed),
+        }
+    }
+
+    /// The count, or `None` for a removed entry.
+    fn get(&self) -> Option<i64> {
+        match self {
+            Tally::Sharded(counter) => Some(counter.get() as i64),
+            // Relaxed: an independent tally.
+            Tally::Shared(cell) => {
+                Some(cell.load(Ordering::Relaxed)).filter(|&v| v > TOMBSTONE / 2)
+            }
+        }
+    }
+}
 
 /// A key of a [`CounterMap`]. Hashes its bytes in one `write` (a `str` also writes a
 /// terminator byte, a second round of the hasher), and is looked up by [`KeyRef`].
@@ -59,42 +121,65 @@ static NEXT_DICT_ID: AtomicU64 = AtomicU64::new(1);
 /// Sets of the per-thread lookup cache; each set holds two entries (2-way associative, so
 /// a few hot keys that hash to the same set do not evict each other on every add).
 const CACHE_SETS: usize = 64;
-/// Longest key the per-thread cache holds (longer keys always take the map lookup).
-const CACHED_KEY_BYTES: usize = 24;
+/// Longest key the per-thread cache holds (longer keys always take the map lookup): up to
+/// 16 bytes, a key is fully described by its length and two 8-byte words ([`key_words`]).
+const CACHED_KEY_BYTES: usize = 16;
 
-/// One per-thread cache entry: `(dictionary id, key)` → the key's cell.
+/// One per-thread cache entry: `(dictionary id, key)` → the key's tally.
 struct CacheEntry {
     dict: u64,
+    /// The key as [`key_words`] and its length; only keys of up to [`CACHED_KEY_BYTES`].
+    words: (u64, u64),
     len: usize,
-    key: [u8; CACHED_KEY_BYTES],
-    cell: Option<Arc<AtomicI64>>,
+    tally: Option<Arc<Tally>>,
 }
 
 const EMPTY_ENTRY: CacheEntry = CacheEntry {
     dict: 0,
+    words: (0, 0),
     len: 0,
-    key: [0; CACHED_KEY_BYTES],
-    cell: None,
+    tally: None,
 };
 const EMPTY_SET: [CacheEntry; 2] = [EMPTY_ENTRY, EMPTY_ENTRY];
 
 thread_local! {
-    /// Recently used cells of every `IntDictStat` on this thread, so that adding to an
+    /// Recently used tallies of every `IntDictStat` on this thread, so that adding to an
     /// existing key skips the `ArcSwap` load, the hash and the map probe.
     static CACHE: RefCell<[[CacheEntry; 2]; CACHE_SETS]> =
         const { RefCell::new([EMPTY_SET; CACHE_SETS]) };
 }
 
-/// The cache set of `(dict, key)`, and the way to evict on a miss: FNV-1a over the key
-/// bytes, seeded with the id, then a multiply-xorshift finaliser.
+/// A key of at most 16 bytes as two little-endian words that, with its length, identify it
+/// exactly: the first and last 8 bytes (overlapping below 16), the first and last 4 bytes
+/// below 8, and the first, middle and last byte below 4.
 #[inline]
-fn cache_slot(dict: u64, key: &[u8]) -> (usize, usize) {
-    let mut hash = dict.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    for &byte in key {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01B3);
+fn key_words(key: &[u8]) -> (u64, u64) {
+    let len = key.len();
+    let word = |at: usize| u64::from_le_bytes(key[at..at + 8].try_into().unwrap_or_default());
+    let half = |at: usize| {
+        u64::from(u32::from_le_bytes(
+            key[at..at + 4].try_into().unwrap_or_default(),
+        ))
+    };
+    if len >= 8 {
+        (word(0), word(len - 8))
+    } else if len >= 4 {
+        (half(0), half(len - 4))
+    } else if len > 0 {
+        let byte = |at: usize| u64::from(key[at]);
+        ((byte(0) << 16) | (byte(len / 2) << 8) | byte(len - 1), 0)
+    } else {
+        (0, 0)
     }
-    hash ^= hash >> 31;
-    hash = hash.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+}
+
+/// The cache set of `(dict, key)`, and the way to evict on a miss: two independent
+/// multiplications, so the hash costs a few cycles of latency.
+#[inline]
+fn cache_slot(dict: u64, (a, b): (u64, u64), len: usize) -> (usize, usize) {
+    let hash = (a ^ dict).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (b ^ len as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    let hash = hash ^ (hash >> 29);
     (
         (hash >> 58) as usize % CACHE_SETS,
         (hash >> 57) as usize & 1,
@@ -103,10 +188,8 @@ fn cache_slot(dict: u64, key: &[u8]) -> (usize, usize) {
 
 impl CacheEntry {
     #[inline]
-    fn matches(&self, dict: u64, key: &[u8]) -> bool {
-        self.dict == dict
-            && self.len == key.len()
-            && self.key[..key.len()].iter().zip(key).all(|(a, b)| a == b)
+    fn matches(&self, dict: u64, words: (u64, u64), len: usize) -> bool {
+        self.dict == dict && self.words == words && self.len == len
     }
 }
 
@@ -126,14 +209,17 @@ fn try_add(cell: &AtomicI64, n: i64) -> bool {
 /// Storage of an [`IntDictStat`].
 ///
 /// Readers and adders of existing keys go through a lock-free [`ArcSwap`] of an immutable
-/// map; inserting a key (rare) copies the map under `write`. With `auto_delete`, entries that
-/// are zero at read time are removed: the removal swaps the cell to [`TOMBSTONE`] first, so an
-/// add racing with it notices and retries on a fresh cell instead of being lost.
+/// map of [`Tally`]s; inserting a key (rare) copies the map under `write`. Without
+/// `auto_delete`, keys are never removed and each tally is a per-thread sharded counter.
+/// With `auto_delete`, entries that are zero at read time are removed, so each tally is one
+/// shared atomic: the removal swaps it to [`TOMBSTONE`] first, so an add racing with it
+/// notices and retries on a fresh tally instead of being lost.
 ///
-/// Adders also keep a small per-thread cache of `(dictionary, key) → cell`. A cached cell is
-/// always either the key's live cell (inserting other keys carries cells over to the new map)
-/// or a removed one, marked with [`TOMBSTONE`]; an add that finds a tombstone undoes itself
-/// and takes the map path, so the cache never loses or misplaces an update.
+/// Adders also keep a small per-thread cache of `(dictionary, key) → tally` for keys of up to
+/// 16 bytes. A cached tally is always either the key's live one (inserting other keys carries
+/// tallies over to the new map) or a removed one, marked with [`TOMBSTONE`]; an add that
+/// finds a tombstone undoes itself and takes the map path, so the cache never loses or
+/// misplaces an update.
 pub(crate) struct IntDictCore {
     id: u64,
     map: ArcSwap<CounterMap>,
@@ -155,92 +241,101 @@ impl IntDictCore {
     #[inline]
     pub(crate) fn add(&self, key: &str, n: i64) {
         let bytes = key.as_bytes();
-        if bytes.len() <= CACHED_KEY_BYTES && self.add_cached(bytes, n) {
+        if bytes.len() <= CACHED_KEY_BYTES && self.add_cached(key_words(bytes), bytes.len(), n) {
             return;
         }
-        let cell = self.add_uncached(key, n);
-        if bytes.len() <= CACHED_KEY_BYTES {
-            // Ignored when the thread's locals are being destroyed or the cache is in use.
-            let _ = CACHE.try_with(|cache| {
-                if let Ok(mut cache) = cache.try_borrow_mut() {
-                    let (set, victim) = cache_slot(self.id, bytes);
-                    let set = &mut cache[set];
-                    // An entry of this key (holding a removed cell), else an empty one.
-                    let way = (0..2)
-                        .find(|&w| set[w].matches(self.id, bytes))
-                        .or_else(|| (0..2).find(|&w| set[w].cell.is_none()))
-                        .unwrap_or(victim);
-                    let entry = &mut set[way];
-                    entry.dict = self.id;
-                    entry.len = bytes.len();
-                    entry.key[..bytes.len()].copy_from_slice(bytes);
-                    entry.cell = Some(cell);
-                }
-            });
-        }
+        self.add_slow(key, n);
     }
 
     /// Adds through this thread's cache; `false` on a miss (nothing added).
     #[inline]
-    fn add_cached(&self, bytes: &[u8], n: i64) -> bool {
+    fn add_cached(&self, words: (u64, u64), len: usize, n: i64) -> bool {
         CACHE
             .try_with(|cache| {
                 let Ok(cache) = cache.try_borrow() else {
                     return false;
                 };
-                let set = &cache[cache_slot(self.id, bytes).0];
+                let set = &cache[cache_slot(self.id, words, len).0];
                 set.iter()
-                    .find(|entry| entry.matches(self.id, bytes))
-                    .and_then(|entry| entry.cell.as_ref())
-                    .is_some_and(|cell| try_add(cell, n))
+                    .find(|entry| entry.matches(self.id, words, len))
+                    .and_then(|entry| entry.tally.as_ref())
+                    .is_some_and(|tally| tally.try_add(n))
             })
             .unwrap_or(false)
     }
 
-    /// Adds through the map, inserting the key if needed; returns the live cell it added to.
-    fn add_uncached(&self, key: &str, n: i64) -> Arc<AtomicI64> {
-        if let Some(cell) = self.map.load().get(&KeyRef(key)) {
-            if try_add(cell, n) {
-                return cell.clone();
+    /// The cache-miss path: adds through the map and caches the key's tally.
+    #[cold]
+    #[inline(never)]
+    fn add_slow(&self, key: &str, n: i64) {
+        let tally = self.add_uncached(key, n);
+        let len = key.len();
+        if len > CACHED_KEY_BYTES {
+            return;
+        }
+        let words = key_words(key.as_bytes());
+        // Ignored when the thread's locals are being destroyed or the cache is in use.
+        let _ = CACHE.try_with(|cache| {
+            if let Ok(mut cache) = cache.try_borrow_mut() {
+                let (set, victim) = cache_slot(self.id, words, len);
+                let set = &mut cache[set];
+                // An entry of this key (holding a removed tally), else an empty one.
+                let way = (0..2)
+                    .find(|&w| set[w].matches(self.id, words, len))
+                    .or_else(|| (0..2).find(|&w| set[w].tally.is_none()))
+                    .unwrap_or(victim);
+                set[way] = CacheEntry {
+                    dict: self.id,
+                    words,
+                    len,
+                    tally: Some(tally),
+                };
+            }
+        });
+    }
+
+    /// Adds through the map, inserting the key if needed; returns the live tally it added to.
+    fn add_uncached(&self, key: &str, n: i64) -> Arc<Tally> {
+        if let Some(tally) = self.map.load().get(&KeyRef(key)) {
+            if tally.try_add(n) {
+                return tally.clone();
             }
         }
         let _write = self.write.lock().unwrap_or_else(PoisonError::into_inner);
         let current = self.map.load_full();
-        if let Some(cell) = current.get(&KeyRef(key)) {
-            // Under `write`, no removal can run: the cell is live.
-            cell.fetch_add(n, Ordering::Relaxed);
-            return cell.clone();
+        if let Some(tally) = current.get(&KeyRef(key)) {
+            // Under `write`, no removal can run: the tally is live.
+            tally.add_live(n);
+            return tally.clone();
         }
-        let cell = Arc::new(AtomicI64::new(n));
+        let tally = Arc::new(Tally::new(self.auto_delete, n));
         let mut next = CounterMap::clone(&current);
-        next.insert(Key(Arc::from(key)), cell.clone());
+        next.insert(Key(Arc::from(key)), tally.clone());
         self.map.store(Arc::new(next));
-        cell
+        tally
     }
 
     pub(crate) fn set(&self, key: &str, value: i64) {
         let _write = self.write.lock().unwrap_or_else(PoisonError::into_inner);
         let current = self.map.load_full();
-        if let Some(cell) = current.get(&KeyRef(key)) {
-            cell.store(value, Ordering::Relaxed);
+        if let Some(tally) = current.get(&KeyRef(key)) {
+            tally.set(value);
             return;
         }
         let mut next = CounterMap::clone(&current);
-        next.insert(Key(Arc::from(key)), Arc::new(AtomicI64::new(value)));
+        next.insert(
+            Key(Arc::from(key)),
+            Arc::new(Tally::new(self.auto_delete, value)),
+        );
         self.map.store(Arc::new(next));
     }
 
     pub(crate) fn get(&self, key: &str) -> i64 {
-        let value = self
-            .map
+        self.map
             .load()
             .get(&KeyRef(key))
-            .map_or(0, |cell| cell.load(Ordering::Relaxed));
-        if value > TOMBSTONE / 2 {
-            value
-        } else {
-            0
-        }
+            .and_then(|tally| tally.get())
+            .unwrap_or(0)
     }
 
     /// Entries in insertion order; with auto-delete, zero entries are removed first.
@@ -251,8 +346,7 @@ impl IntDictCore {
         self.map
             .load()
             .iter()
-            .map(|(key, cell)| (key.0.to_string(), cell.load(Ordering::Relaxed)))
-            .filter(|&(_, v)| v > TOMBSTONE / 2)
+            .filter_map(|(key, tally)| Some((key.0.to_string(), tally.get()?)))
             .collect()
     }
 
@@ -262,13 +356,14 @@ impl IntDictCore {
         let mut removed_any = false;
         let mut next =
             CounterMap::with_capacity_and_hasher(current.len(), current.hasher().clone());
-        for (key, cell) in current.iter() {
-            let removed = cell
+        for (key, tally) in current.iter() {
+            // Only shared tallies exist with auto-delete.
+            let removed = matches!(&**tally, Tally::Shared(cell) if cell
                 .compare_exchange(0, TOMBSTONE, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok();
+                .is_ok());
             removed_any |= removed;
             if !removed {
-                next.insert(key.clone(), cell.clone());
+                next.insert(key.clone(), tally.clone());
             }
         }
         if removed_any {

@@ -385,6 +385,42 @@ fn keyed_counters_stay_exact_through_the_per_thread_cache() {
 }
 
 #[test]
+fn cached_keys_are_told_apart_by_every_byte() {
+    let (_reg, scope) = scope();
+    let dict = scope.int_dict("bytes").unwrap();
+    // Every length up to past the cache's 16-byte limit, each key differing from its
+    // neighbours in one position only (start, middle or end).
+    let mut keys = Vec::new();
+    for len in 1..=20 {
+        for position in [0, len / 2, len - 1] {
+            for byte in [b'a', b'b'] {
+                let mut key = vec![b'x'; len];
+                key[position] = byte;
+                keys.push(String::from_utf8(key).unwrap());
+            }
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    for (i, key) in keys.iter().enumerate() {
+        for _ in 0..=i {
+            dict.inc(key);
+        }
+    }
+    for (i, key) in keys.iter().enumerate() {
+        assert_eq!(dict.get(key), i as i64 + 1, "key {key:?}");
+    }
+    // `set` and negative adds on cached keys, from this and another thread.
+    dict.set(&keys[0], 100);
+    thread::scope(|s| {
+        s.spawn(|| dict.add(&keys[0], -30));
+    });
+    dict.dec(&keys[0]);
+    assert_eq!(dict.get(&keys[0]), 69);
+    assert_eq!(dict.entries().len(), keys.len());
+}
+
+#[test]
 fn auto_delete_races_with_cached_adds_lose_nothing() {
     let (_reg, scope) = scope();
     let dict = scope.int_dict_auto_delete("racy").unwrap();
