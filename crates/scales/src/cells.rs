@@ -382,7 +382,7 @@ impl Arena {
 /// A cell reference never outlives the call: the chunk is freed only by this thread's guard,
 /// which first nulls the directory.
 #[inline]
-fn with_local<R>(slot: u32, f: impl FnOnce(&AtomicU64) -> R) -> Option<R> {
+fn with_local<R>(Slot(slot): Slot, f: impl FnOnce(&AtomicU64) -> R) -> Option<R> {
     let (chunk, index) = split(slot);
     // Masked (no bounds check): only slots below MAX_SLOTS, or NO_SLOT, exist. NO_SLOT maps
     // to the last chunk of the directory, which `alloc` never hands out, so it stays null.
@@ -437,6 +437,12 @@ impl Drop for ThreadGuard {
     }
 }
 
+/// A copy of a sharded stat's slot. Handles keep one (see [`Counter::add_at`] and
+/// [`Blocks::with_at`]) so that the hot path reads it from the handle instead of through the
+/// handle's `Arc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot(u32);
+
 /// A sharded 64-bit counter (wrapping arithmetic; signed users cast).
 pub(crate) struct Counter {
     slot: u32,
@@ -451,17 +457,39 @@ impl Counter {
         }
     }
 
+    /// A copy of this counter's slot, for [`add_at`](Self::add_at).
+    pub(crate) fn slot(&self) -> Slot {
+        Slot(self.slot)
+    }
+
     /// Adds `n` (wrapping).
     #[inline]
     pub(crate) fn add(&self, n: u64) {
-        let done = with_local(self.slot, |cell| {
+        self.add_at(self.slot(), n);
+    }
+
+    /// Adds `n` (wrapping), given this counter's [`slot`](Self::slot): handles keep a copy,
+    /// so the hot path reads it from the handle instead of through the handle's `Arc`.
+    #[inline]
+    pub(crate) fn add_at(&self, slot: Slot, n: u64) {
+        debug_assert_eq!(slot, self.slot(), "a slot of another stat");
+        if !Self::add_local(slot, n) {
+            self.add_slow(n);
+        }
+    }
+
+    /// The hot path of [`add_at`](Self::add_at) alone: adds `n` to this thread's cell of
+    /// `slot` if the thread already has it; `false` (nothing added) otherwise, and the
+    /// caller then calls `add_at` on the counter. For callers that keep the slot apart from
+    /// the counter, such as the keyed counters' per-thread cache.
+    #[inline]
+    pub(crate) fn add_local(slot: Slot, n: u64) -> bool {
+        with_local(slot, |cell| {
             // Relaxed load + store, no RMW: this thread is the cell's only writer.
             let value = cell.load(Ordering::Relaxed);
             cell.store(value.wrapping_add(n), Ordering::Relaxed);
-        });
-        if done.is_none() {
-            self.add_slow(n);
-        }
+        })
+        .is_some()
     }
 
     #[cold]
@@ -540,12 +568,20 @@ impl<B: Block> Blocks<B> {
         &self.sink
     }
 
+    /// A copy of this stat's slot, for [`with_at`](Self::with_at).
+    pub(crate) fn slot(&self) -> Slot {
+        Slot(self.slot)
+    }
+
     /// Runs `f` on this thread's block (allocating it on first use); `None` when the thread
-    /// can have no block any more (its thread-locals are being destroyed).
+    /// can have no block any more (its thread-locals are being destroyed). `slot` is this
+    /// stat's [`slot`](Self::slot), which handles keep so that the hot path reads it from
+    /// the handle instead of through the handle's `Arc`.
     #[inline]
-    pub(crate) fn with<R>(&self, f: impl FnOnce(&B) -> R) -> Option<R> {
+    pub(crate) fn with_at<R>(&self, slot: Slot, f: impl FnOnce(&B) -> R) -> Option<R> {
+        debug_assert_eq!(slot, self.slot(), "a slot of another stat");
         // Relaxed: the thread's own cell, written only by this thread.
-        let word = match with_local(self.slot, |cell| cell.load(Ordering::Relaxed)) {
+        let word = match with_local(slot, |cell| cell.load(Ordering::Relaxed)) {
             Some(word) if word != 0 => word,
             _ => self.local_slow()?,
         };

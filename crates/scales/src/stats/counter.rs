@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::cells::Counter;
+use crate::cells::{Counter, Slot};
 
 use super::{declare_core, Declare, StatCore, StatOptions};
 use crate::registry::{Owner, Scope};
@@ -19,9 +19,14 @@ pub(crate) struct IntCell {
 }
 
 impl IntCell {
+    /// The slot its handles keep, for [`add_at`](Self::add_at).
+    fn slot(&self) -> Slot {
+        self.value.slot()
+    }
+
     #[inline]
-    pub(crate) fn add(&self, n: i64) {
-        self.value.add(n as u64);
+    fn add_at(&self, slot: Slot, n: i64) {
+        self.value.add_at(slot, n as u64);
     }
 
     pub(crate) fn set(&self, v: i64) {
@@ -46,6 +51,7 @@ impl IntCell {
 #[derive(Clone)]
 pub struct IntStat {
     cell: Arc<IntCell>,
+    slot: Slot,
     _owner: Arc<Owner>,
 }
 
@@ -53,19 +59,19 @@ impl IntStat {
     /// Adds one.
     #[inline]
     pub fn inc(&self) {
-        self.cell.add(1);
+        self.cell.add_at(self.slot, 1);
     }
 
     /// Subtracts one.
     #[inline]
     pub fn dec(&self) {
-        self.cell.add(-1);
+        self.cell.add_at(self.slot, -1);
     }
 
     /// Adds `n` (which may be negative).
     #[inline]
     pub fn add(&self, n: i64) {
-        self.cell.add(n);
+        self.cell.add_at(self.slot, n);
     }
 
     /// Replaces the value.
@@ -92,6 +98,7 @@ impl Declare for IntStat {
             },
         )?;
         Ok(Self {
+            slot: cell.slot(),
             cell,
             _owner: owner,
         })

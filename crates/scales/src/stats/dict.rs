@@ -11,7 +11,7 @@ use std::hash::{Hash, Hasher};
 use indexmap::{Equivalent, IndexMap};
 
 use super::{declare_core, Declare, StatCore, StatOptions};
-use crate::cells::Counter;
+use crate::cells::{Counter, Slot};
 use crate::registry::{Owner, Scope};
 use crate::snapshot::StatKind;
 use crate::Error;
@@ -132,6 +132,8 @@ struct CacheEntry {
     words: (u64, u64),
     len: usize,
     tally: Option<Arc<Tally>>,
+    /// The slot of a sharded tally, read without dereferencing `tally`.
+    slot: Option<Slot>,
 }
 
 const EMPTY_ENTRY: CacheEntry = CacheEntry {
@@ -139,6 +141,7 @@ const EMPTY_ENTRY: CacheEntry = CacheEntry {
     words: (0, 0),
     len: 0,
     tally: None,
+    slot: None,
 };
 const EMPTY_SET: [CacheEntry; 2] = [EMPTY_ENTRY, EMPTY_ENTRY];
 
@@ -256,10 +259,17 @@ impl IntDictCore {
                     return false;
                 };
                 let set = &cache[cache_slot(self.id, words, len).0];
-                set.iter()
-                    .find(|entry| entry.matches(self.id, words, len))
-                    .and_then(|entry| entry.tally.as_ref())
-                    .is_some_and(|tally| tally.try_add(n))
+                let Some(entry) = set.iter().find(|entry| entry.matches(self.id, words, len))
+                else {
+                    return false;
+                };
+                if entry
+                    .slot
+                    .is_some_and(|slot| Counter::add_local(slot, n as u64))
+                {
+                    return true;
+                }
+                entry.tally.as_ref().is_some_and(|tally| tally.try_add(n))
             })
             .unwrap_or(false)
     }
@@ -288,6 +298,10 @@ impl IntDictCore {
                     dict: self.id,
                     words,
                     len,
+                    slot: match &*tally {
+                        Tally::Sharded(counter) => Some(counter.slot()),
+                        Tally::Shared(_) => None,
+                    },
                     tally: Some(tally),
                 };
             }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use super::keyed::KeyedMap;
 
 use super::{declare_core, Declare, StatCore, StatOptions};
-use crate::cells::Counter;
+use crate::cells::{Counter, Slot};
 use crate::clock::Clock;
 use crate::registry::{Owner, Scope};
 use crate::snapshot::{MeterSnapshot, StatKind};
@@ -116,6 +116,7 @@ impl MeterCore {
 #[derive(Clone)]
 pub struct MeterStat {
     core: Arc<MeterCore>,
+    slot: Slot,
     _owner: Arc<Owner>,
 }
 
@@ -123,13 +124,13 @@ impl MeterStat {
     /// Marks one event.
     #[inline]
     pub fn mark(&self) {
-        self.core.mark(1);
+        self.core.count.add_at(self.slot, 1);
     }
 
     /// Marks `n` events.
     #[inline]
     pub fn mark_n(&self, n: u64) {
-        self.core.mark(n);
+        self.core.count.add_at(self.slot, n);
     }
 
     /// Count and current rates.
@@ -151,6 +152,7 @@ impl Declare for MeterStat {
             },
         )?;
         Ok(Self {
+            slot: core.count.slot(),
             core,
             _owner: owner,
         })

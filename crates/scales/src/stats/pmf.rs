@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::keyed::KeyedMap;
 
 use super::{declare_core, Declare, StatCore, StatOptions};
-use crate::cells::Blocks;
+use crate::cells::{Blocks, Slot};
 use crate::clock::Clock;
 use crate::registry::{Owner, Scope};
 use crate::sketch::{AtomicSketch, LocalSketch, SketchSnapshot};
@@ -32,13 +32,19 @@ impl PmfCore {
 
     #[inline]
     fn record(&self, value: f64) {
+        self.record_at(self.sketch.slot(), value);
+    }
+
+    /// Records `value`, given this distribution's slot (see [`Blocks::with_at`]).
+    #[inline]
+    fn record_at(&self, slot: Slot, value: f64) {
         // Positive finite values (latencies) go to this thread's block; zeros, negative,
         // extreme and non-finite values, and updates made while the thread's locals are
         // being destroyed, to the shared sketch.
         if let Some(index) = LocalSketch::bucket_of(value) {
             if self
                 .sketch
-                .with(|local| local.record(index, value))
+                .with_at(slot, |local| local.record(index, value))
                 .is_some()
             {
                 return;
@@ -94,6 +100,7 @@ impl PmfCore {
 #[derive(Clone)]
 pub struct PmfStat {
     core: Arc<PmfCore>,
+    slot: Slot,
     _owner: Arc<Owner>,
 }
 
@@ -101,13 +108,13 @@ impl PmfStat {
     /// Records one value. NaN and infinities are counted as dropped, not recorded.
     #[inline]
     pub fn record(&self, value: f64) {
-        self.core.record(value);
+        self.core.record_at(self.slot, value);
     }
 
     /// Records a duration, in seconds.
     #[inline]
     pub fn record_duration(&self, duration: Duration) {
-        self.core.record(duration.as_secs_f64());
+        self.core.record_at(self.slot, duration.as_secs_f64());
     }
 
     /// Starts a timer that records the elapsed seconds when dropped, unless
@@ -153,6 +160,7 @@ impl Declare for PmfStat {
             },
         )?;
         Ok(Self {
+            slot: core.sketch.slot(),
             core,
             _owner: owner,
         })
