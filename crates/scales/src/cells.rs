@@ -700,6 +700,59 @@ impl<T, const N: usize> Drop for LazyBoxes<T, N> {
     }
 }
 
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::LazyBoxes;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Barrier;
+
+    /// Counts live instances, to check that losers of a race and the table's entries are freed.
+    struct Tracked<'a>(&'a AtomicUsize);
+
+    impl<'a> Tracked<'a> {
+        fn new(live: &'a AtomicUsize) -> Box<Self> {
+            live.fetch_add(1, Ordering::SeqCst);
+            Box::new(Tracked(live))
+        }
+    }
+
+    impl Drop for Tracked<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn lazy_boxes_racing_initialisers_agree_and_nothing_leaks() {
+        let live = AtomicUsize::new(0);
+        for _ in 0..200 {
+            let table = LazyBoxes::<Tracked<'_>, 4>::new();
+            let barrier = Barrier::new(2);
+            let seen: Vec<usize> = std::thread::scope(|s| {
+                let racers: Vec<_> = (0..2)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            table.get_or_init(2, || Tracked::new(&live)) as *const _ as usize
+                        })
+                    })
+                    .collect();
+                racers.into_iter().map(|r| r.join().unwrap()).collect()
+            });
+            assert_eq!(seen[0], seen[1], "both racers see the winner's box");
+            assert_eq!(live.load(Ordering::SeqCst), 1, "the loser's box was freed");
+            assert!(table.get(1).is_none());
+            assert_eq!(table.iter().map(|(i, _)| i).collect::<Vec<_>>(), vec![2]);
+            drop(table);
+            assert_eq!(
+                live.load(Ordering::SeqCst),
+                0,
+                "dropping the table frees its boxes"
+            );
+        }
+    }
+}
+
 #[cfg(all(test, loom))]
 mod loom_tests {
     //! Model checks of the fold/read protocol with explicit threads (loom cannot run TLS
