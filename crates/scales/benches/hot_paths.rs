@@ -24,6 +24,10 @@
 //!   metrics-util's `AtomicStorage` (and so metrics-exporter-prometheus) hands out. That is
 //!   the real cost of incrementing a pre-registered handle (an `Option<Arc<dyn CounterFn>>`
 //!   check and a dynamic call), without the `counter!` macro's registry lookup.
+//! * The `counter!` macro rows measure what applications that use the macro at the call site
+//!   pay: the global recorder is a `metrics_util::registry::Registry` with atomic storage
+//!   (what metrics-exporter-prometheus uses), so each call builds the key, hashes it, looks it
+//!   up under the shard's read lock and clones the counter's `Arc`.
 
 // `criterion_group!` generates an undocumented `pub fn`.
 #![allow(missing_docs)]
@@ -56,6 +60,64 @@ const CODES: [&str; 16] = [
 
 thread_local! {
     static TLS_COUNT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The global `metrics` recorder of the `counter!` rows: metrics-util's registry with atomic
+/// storage, as exporters build it.
+struct RegistryRecorder(
+    metrics_util::registry::Registry<metrics::Key, metrics_util::registry::AtomicStorage>,
+);
+
+impl metrics::Recorder for RegistryRecorder {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        self.0
+            .get_or_create_counter(key, |c| metrics::Counter::from_arc(c.clone()))
+    }
+
+    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        self.0
+            .get_or_create_gauge(key, |g| metrics::Gauge::from_arc(g.clone()))
+    }
+
+    fn register_histogram(
+        &self,
+        key: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        self.0
+            .get_or_create_histogram(key, |h| metrics::Histogram::from_arc(h.clone()))
+    }
+}
+
+/// Installs [`RegistryRecorder`] as the global recorder (once per process).
+fn install_metrics_recorder() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        metrics::set_global_recorder(RegistryRecorder(metrics_util::registry::Registry::atomic()))
+            .expect("no other recorder in this benchmark");
+    });
 }
 
 /// The same lognormal sample in the units each library expects.
@@ -282,6 +344,11 @@ fn counter_inc_1t(c: &mut Criterion) {
         b.iter(|| black_box(&metrics_counter).increment(1))
     });
 
+    install_metrics_recorder();
+    group.bench_function("metrics counter!(\"hits\").increment(1) (macro)", |b| {
+        b.iter(|| metrics::counter!("hits").increment(1))
+    });
+
     group.finish();
 }
 
@@ -338,6 +405,13 @@ fn counter_inc_2t(c: &mut Criterion) {
             let counter = metrics_counter.clone();
             move |_| black_box(&counter).increment(1)
         },
+    );
+
+    install_metrics_recorder();
+    bench_2t(
+        &mut group,
+        "metrics counter!(\"hits\").increment(1) (macro)",
+        || |_| metrics::counter!("hits").increment(1),
     );
 
     group.finish();

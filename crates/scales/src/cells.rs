@@ -83,6 +83,13 @@ fn split(slot: u32) -> (usize, usize) {
     ((slot >> CHUNK_BITS) as usize, slot as usize & (CHUNK - 1))
 }
 
+/// The block a cell's word points to. Words are block addresses whose provenance was
+/// exposed when the block was installed ([`Arena::install`]).
+#[inline]
+fn block_ptr<B>(word: u64) -> *const B {
+    ptr::with_exposed_provenance(word as usize)
+}
+
 /// One thread's cells for [`CHUNK`] consecutive slots, on cache lines of its own.
 #[repr(align(128))]
 pub(crate) struct Chunk {
@@ -160,13 +167,13 @@ impl<B: Block> BlockOps for Ops<B> {
     unsafe fn fold(&self, word: u64) {
         // SAFETY: the caller passes the address of a live `B` from `Box::into_raw` in
         // `Arena::install` and gives up every other reference to it.
-        let block = unsafe { Box::from_raw(word as usize as *mut B) };
+        let block = unsafe { Box::from_raw(block_ptr::<B>(word).cast_mut()) };
         block.fold_into(&self.0);
     }
 
     unsafe fn discard(&self, word: u64) {
         // SAFETY: as in `fold`.
-        drop(unsafe { Box::from_raw(word as usize as *mut B) });
+        drop(unsafe { Box::from_raw(block_ptr::<B>(word).cast_mut()) });
     }
 }
 
@@ -279,7 +286,7 @@ impl Arena {
     /// address as a word.
     fn install<B: Block>(&self, cell: &AtomicU64) -> u64 {
         let _state = self.lock();
-        let word = Box::into_raw(Box::new(B::new())) as usize as u64;
+        let word = Box::into_raw(Box::new(B::new())).expose_provenance() as u64;
         // Release: publishes the block's initialisation (readers also hold the lock).
         cell.store(word, Ordering::Release);
         word
@@ -338,7 +345,7 @@ impl Arena {
                 let word = cell.load(Ordering::Acquire);
                 if word != 0 {
                     // SAFETY: a live block of this slot; blocks are freed only under the lock.
-                    f(&mut out, unsafe { &*(word as usize as *const B) });
+                    f(&mut out, unsafe { &*block_ptr::<B>(word) });
                 }
             }
         }
@@ -589,7 +596,7 @@ impl<B: Block> Blocks<B> {
         // freed only by this thread's guard (which nulls the directory first, so we could not
         // have found it) or by `release` when this stat is dropped, impossible while `&self`
         // is borrowed.
-        Some(f(unsafe { &*(word as usize as *const B) }))
+        Some(f(unsafe { &*block_ptr::<B>(word) }))
     }
 
     #[cold]
@@ -835,7 +842,7 @@ mod loom_tests {
                     let word = arena.install::<TestBlock>(cell);
                     // SAFETY: the block was just installed by this thread and lives until
                     // `detach` below.
-                    let block = unsafe { &*(word as usize as *const TestBlock) };
+                    let block = unsafe { &*block_ptr::<TestBlock>(word) };
                     for _ in 0..2 {
                         let value = block.0.load(Ordering::Relaxed);
                         block.0.store(value + 1, Ordering::Relaxed);
