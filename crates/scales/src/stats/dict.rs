@@ -55,15 +55,6 @@ impl Tally {
         }
     }
 
-    /// Adds `n` to an entry known to be live (under the map's write lock).
-    fn add_live(&self, n: i64) {
-        match self {
-            Tally::Sharded(counter) => counter.add(n as u64),
-            // Relaxed: an independent tally.
-            Tally::Shared(cell) => drop(cell.fetch_add(n, Ordering::Relaxed)),
-        }
-    }
-
     fn set(&self, value: i64) {
         match self {
             Tally::Sharded(counter) => counter.set(value as u64),
@@ -319,7 +310,8 @@ impl IntDictCore {
         let current = self.map.load_full();
         if let Some(tally) = current.get(&KeyRef(key)) {
             // Under `write`, no removal can run: the tally is live.
-            tally.add_live(n);
+            let added = tally.try_add(n);
+            debug_assert!(added, "a removed tally in the current map");
             return tally.clone();
         }
         let tally = Arc::new(Tally::new(self.auto_delete, n));
