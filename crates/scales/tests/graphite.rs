@@ -7,206 +7,20 @@
 //! once it has a value.
 
 use std::collections::BTreeMap;
-use std::time::UNIX_EPOCH;
 
 use scales::format::graphite::{render_to_string, sanitize, Options, Rules, MAX_SEGMENT_BYTES};
-use scales::{
-    Group, MeterSnapshot, Node, SketchSnapshot, Snapshot, StatKind, StatSnapshot, StatValue, Value,
-};
+use scales::{Snapshot, StatKind, StatValue};
 
 const GOLDEN: &str = include_str!("golden/graphite_all.txt");
 const TIMESTAMP: u64 = 1_400_000_000;
 
-fn stat(kind: StatKind, value: StatValue) -> Node {
-    Node::Stat(StatSnapshot { kind, value })
-}
+mod common;
 
-fn int(i: i64) -> Node {
-    stat(StatKind::IntStat, StatValue::Int(i))
-}
-
-fn gauge(v: impl Into<Value>) -> Node {
-    stat(StatKind::Stat, StatValue::Value(v.into()))
-}
-
-fn counts(kind: StatKind, entries: &[(&str, i64)]) -> Node {
-    stat(
-        kind,
-        StatValue::Counts(entries.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()),
-    )
-}
-
-fn group_of(entries: Vec<(&str, Node)>, collapsed: bool) -> Node {
-    Node::Group(Group {
-        entries: entries
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-        collapsed,
-    })
-}
-
-fn group(entries: Vec<(&str, Node)>) -> Node {
-    group_of(entries, false)
-}
-
-fn pmf(values: impl IntoIterator<Item = f64>) -> SketchSnapshot {
-    SketchSnapshot::from_values(values)
-}
-
-fn meter(count: u64, rate: f64, mean: f64) -> MeterSnapshot {
-    MeterSnapshot {
-        count,
-        m1: rate,
-        m5: rate,
-        m15: rate,
-        mean,
-    }
-}
+use common::{gauge, group, int, snapshot, stat};
 
 /// `gen_golden.py`'s `all` tree with the values our stats would hold.
-fn all_tree() -> Snapshot {
-    let web_latency: Vec<f64> = [
-        12.0, 15.0, 11.0, 30.0, 14.0, 13.0, 250.0, 16.0, 12.0, 18.0, 17.0,
-    ]
-    .iter()
-    .map(|ms| ms / 1000.0)
-    .collect();
-    let thread = |state: &str, finished: i64| {
-        group(vec![("state", gauge(state)), ("finished", int(finished))])
-    };
-    let kid = |errors: &[(&str, i64)], total: i64| {
-        group(vec![
-            ("errors", counts(StatKind::IntDict, errors)),
-            ("total", int(total)),
-        ])
-    };
-    let root = group(vec![
-        (
-            "web",
-            group(vec![
-                ("success", int(1)),
-                (
-                    "latency",
-                    stat(
-                        StatKind::Pmf,
-                        StatValue::Distribution(Box::new(pmf(web_latency))),
-                    ),
-                ),
-                (
-                    "hits",
-                    stat(StatKind::Meter, StatValue::Meter(meter(10, 2.0, 0.5))),
-                ),
-            ]),
-        ),
-        (
-            "handler",
-            group(vec![
-                (
-                    "latency",
-                    stat(
-                        StatKind::Pmf,
-                        StatValue::Distribution(Box::new(pmf([0.004999995231628418; 3]))),
-                    ),
-                ),
-                ("requests", int(3)),
-                (
-                    "byPath",
-                    counts(StatKind::IntDict, &[("/index", 2), ("/about", 1)]),
-                ),
-            ]),
-        ),
-        ("gauges", group(vec![("currentTime", gauge(1234567890.5))])),
-        (
-            "processor",
-            group(vec![
-                ("thread-0", thread("waitingForTask", 3)),
-                ("thread-1", thread("performingTask", 2)),
-                ("thread-2", thread("waitingForTask", 1)),
-                (
-                    "state",
-                    counts(
-                        StatKind::HistogramAggregation,
-                        &[("waitingForTask", 2), ("performingTask", 1)],
-                    ),
-                ),
-                (
-                    "finished",
-                    stat(StatKind::SumAggregation, StatValue::Int(6)),
-                ),
-            ]),
-        ),
-        (
-            "extended",
-            group(vec![
-                ("double", stat(StatKind::DoubleStat, StatValue::Float(2.5))),
-                (
-                    "strings",
-                    stat(
-                        StatKind::StringDict,
-                        StatValue::Strings(vec![("color".into(), "blue".into())]),
-                    ),
-                ),
-                (
-                    "namedPmf",
-                    stat(
-                        StatKind::NamedPmfDict,
-                        StatValue::Distributions(vec![
-                            ("a".into(), pmf([1.0, 2.0, 3.0])),
-                            ("b".into(), pmf([7.0])),
-                        ]),
-                    ),
-                ),
-                (
-                    "stateTime",
-                    stat(
-                        StatKind::StateTime,
-                        StatValue::Durations(vec![("idle".into(), 3.0), ("busy".into(), 3.0)]),
-                    ),
-                ),
-                (
-                    "meterDict",
-                    stat(
-                        StatKind::MeterDict,
-                        StatValue::Meters(vec![
-                            ("GET".into(), meter(10, 2.0, 1.0)),
-                            ("POST".into(), meter(1, 0.0, 0.0)),
-                        ]),
-                    ),
-                ),
-                ("plain", gauge(Value::Null)),
-                ("zero", int(0)),
-                ("autoDeleted", counts(StatKind::IntDict, &[("x", 1)])),
-                (
-                    "aggregate",
-                    group(vec![
-                        ("k1", kid(&[("404", 2)], 10)),
-                        ("k2", kid(&[("404", 3), ("500", 1)], 5)),
-                        (
-                            "errors",
-                            counts(StatKind::IntDictSumAggregation, &[("404", 5), ("500", 1)]),
-                        ),
-                        ("total", stat(StatKind::SumAggregation, StatValue::Int(15))),
-                    ]),
-                ),
-                ("hidden", group_of(vec![("count", int(7))], true)),
-                (
-                    "gauges",
-                    group(vec![
-                        (
-                            "dictGauge",
-                            gauge(Value::Map(vec![
-                                ("a".into(), Value::Int(1)),
-                                ("b".into(), "two".into()),
-                            ])),
-                        ),
-                        ("floatGauge", gauge(0.1 + 0.2)),
-                    ]),
-                ),
-            ]),
-        ),
-    ]);
-    Snapshot::new(Vec::new(), root, UNIX_EPOCH)
+fn all_snapshot() -> Snapshot {
+    snapshot(common::all_tree(true))
 }
 
 /// name → (value text, timestamp text), checking the line shape on the way.
@@ -271,7 +85,7 @@ const DIFFERENT_VALUES: &[&str] = &[
 #[test]
 fn same_names_as_the_original_and_same_values_where_the_data_agrees() {
     let ours_text = render_to_string(
-        &all_tree(),
+        &all_snapshot(),
         &Options::with_prefix("my.server.prefix."),
         TIMESTAMP,
     );
@@ -350,7 +164,7 @@ fn rules_select_lines() {
             .forbid("*percentile")
             .allow("web/latency/99percentile"),
     );
-    let text = render_to_string(&all_tree(), &options, TIMESTAMP);
+    let text = render_to_string(&all_snapshot(), &options, TIMESTAMP);
     let names: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
     assert!(names.contains(&"p.web.latency.99percentile"));
     assert!(!names.contains(&"p.web.latency.95percentile"));
@@ -362,7 +176,7 @@ fn rules_select_lines() {
     let strict =
         Options::with_prefix("p").rules(Rules::new().deny_by_default().allow("web/success"));
     assert_eq!(
-        render_to_string(&all_tree(), &strict, 7),
+        render_to_string(&all_snapshot(), &strict, 7),
         "p.web.success 1 7\n"
     );
 }
@@ -381,12 +195,8 @@ fn non_finite_values_are_skipped_and_counted() {
         ("text", gauge("up")),
     ]);
     let mut out = String::new();
-    let rendered = scales::format::graphite::render(
-        &Snapshot::new(Vec::new(), root, UNIX_EPOCH),
-        &Options::default(),
-        5,
-        &mut out,
-    );
+    let rendered =
+        scales::format::graphite::render(&snapshot(root), &Options::default(), 5, &mut out);
     assert_eq!(out, "tiny 1e-9 5\nbig 1e300 5\n");
     assert_eq!((rendered.points, rendered.non_finite), (2, 2));
 }
@@ -404,7 +214,7 @@ fn tags_and_odd_names_stay_one_safe_line_each() {
             ("", int(6)),
         ]),
     )]);
-    let snapshot = Snapshot::new(Vec::new(), root, UNIX_EPOCH);
+    let snapshot = snapshot(root);
     let options = Options::with_prefix("app")
         .tag("host", "web 1")
         .tag("bad;key", "v");
@@ -447,7 +257,7 @@ proptest::proptest! {
     ) {
         let counts: Vec<(String, i64)> = keys.iter().cloned().zip(0..).collect();
         let root = group(vec![("dict", stat(StatKind::IntDict, StatValue::Counts(counts)))]);
-        let snapshot = Snapshot::new(Vec::new(), root, UNIX_EPOCH);
+        let snapshot = snapshot(root);
         let text = render_to_string(&snapshot, &Options::with_prefix(prefix.clone()), 1);
         proptest::prop_assert_eq!(text.lines().count(), keys.len());
         let prefix_dots = prefix.trim().matches('.').count();
