@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use scales::Registry;
-use scales_graphite::{GraphitePusher, PushError};
+use scales_graphite::{GraphitePusher, Health, PeriodicPusher, PushError};
 
 /// A listener that keeps what each connection sent.
 struct Sink {
@@ -93,6 +93,18 @@ fn registry_with(n: usize) -> (Registry, scales::Scope) {
         scope.int_stat(&format!("stat{i}")).unwrap().add(i as i64);
     }
     (registry, scope)
+}
+
+/// Stops `pusher`, checking that stopping took less than `limit`; its final health.
+fn stop_within(pusher: PeriodicPusher, limit: Duration) -> Health {
+    let started = Instant::now();
+    let health = pusher.stop();
+    assert!(
+        started.elapsed() < limit,
+        "stop took {:?}",
+        started.elapsed()
+    );
+    health
 }
 
 fn timestamps(lines: &[String]) -> Vec<u64> {
@@ -299,13 +311,7 @@ fn periodic_pusher_aligns_timestamps_and_stops_promptly() {
         .spawn(&registry)
         .unwrap();
     let lines = sink.wait_lines(2);
-    let started = Instant::now();
-    let health = pusher.stop();
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
+    let health = stop_within(pusher, Duration::from_secs(1));
     assert!(health.pushes >= 2);
     let ts = timestamps(&lines);
     assert_eq!(ts[1], ts[0] + 1);
@@ -329,9 +335,7 @@ fn stopping_flushes_the_buffer_within_the_deadline() {
     }
     // Carbon comes back; the pusher is backing off for 15-30 s, but stopping tries at once.
     let sink = Sink::on(TcpListener::bind(addr).unwrap());
-    let started = Instant::now();
-    let health = pusher.stop();
-    assert!(started.elapsed() < Duration::from_secs(2));
+    let health = stop_within(pusher, Duration::from_secs(2));
     assert_eq!(health.points_buffered, 0);
     assert!(sink.wait_lines(4).len() >= 4);
 }
@@ -349,13 +353,7 @@ fn stopping_gives_up_at_the_deadline_when_carbon_is_away() {
     while pusher.health().pushes < 1 {
         thread::sleep(Duration::from_millis(20));
     }
-    let started = Instant::now();
-    let health = pusher.stop();
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
+    let health = stop_within(pusher, Duration::from_secs(1));
     assert_eq!(health.points_buffered, 4);
 }
 
@@ -427,12 +425,6 @@ fn stopping_does_not_wait_for_a_peer_that_stopped_reading() {
         thread::sleep(Duration::from_millis(20));
     }
     thread::sleep(Duration::from_millis(200));
-    let started = Instant::now();
-    let health = pusher.stop();
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
+    let health = stop_within(pusher, Duration::from_secs(1));
     assert!(health.points_buffered >= 200_000, "{health:?}");
 }
