@@ -45,6 +45,9 @@ use prometheus_client::metrics::counter::Counter as PcCounter;
 use prometheus_client::metrics::family::Family as PcFamily;
 use sketches_ddsketch::{Config as DdConfig, DDSketch};
 
+mod support;
+use support::Lognormal;
+
 const INPUTS: usize = 1 << 16;
 const MASK: usize = INPUTS - 1;
 /// Where the helper thread starts in the input array, so the two threads of a 2-thread
@@ -129,21 +132,10 @@ struct Inputs {
 
 impl Inputs {
     fn new() -> Self {
-        // xorshift64 + Box–Muller: lognormal(0, 1) × 1000 µs.
-        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut uniform = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
-        let micros: Vec<f64> = (0..INPUTS)
-            .map(|_| {
-                let u1 = uniform().max(f64::MIN_POSITIVE);
-                let u2 = uniform();
-                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                z.exp() * 1000.0
-            })
+        // lognormal(0, 1) × 1000 µs.
+        let micros: Vec<f64> = Lognormal::new(0x9E37_79B9_7F4A_7C15)
+            .take(INPUTS)
+            .map(|z| z * 1000.0)
             .collect();
         Self {
             seconds: Arc::new(micros.iter().map(|us| us * 1e-6).collect()),

@@ -7,6 +7,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::mem::size_of;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
+mod support;
+use support::Lognormal;
+
 /// Counts live heap bytes.
 struct Counting;
 
@@ -62,19 +65,9 @@ fn per_stat<T>(
 }
 
 fn lognormal_seconds(n: usize) -> Vec<f64> {
-    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-    let mut uniform = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
-    (0..n)
-        .map(|_| {
-            let u1 = uniform().max(f64::MIN_POSITIVE);
-            let u2 = uniform();
-            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()).exp() * 1e-3
-        })
+    Lognormal::new(0x9E37_79B9_7F4A_7C15)
+        .take(n)
+        .map(|z| z * 1e-3)
         .collect()
 }
 

@@ -17,6 +17,9 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use scales::format::json::{self, Style};
 
+mod support;
+use support::Lognormal;
+
 const SCOPES: usize = 100;
 const COUNTERS: usize = 80;
 const METERS: usize = 10;
@@ -38,19 +41,8 @@ fn build() -> Tree {
     let registry = scales::Registry::new();
     let (mut scopes, mut counters, mut meters, mut dicts, mut pmfs) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    // xorshift64 + Box–Muller: lognormal(0, 1) milliseconds, in seconds.
-    let mut state = 0x2545_F491_4F6C_DD1D_u64;
-    let mut uniform = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
-    let mut latency = move || {
-        let u1 = uniform().max(f64::MIN_POSITIVE);
-        let u2 = uniform();
-        ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()).exp() * 1e-3
-    };
+    // lognormal(0, 1) milliseconds, in seconds.
+    let mut latencies = Lognormal::new(0x2545_F491_4F6C_DD1D).map(|z| z * 1e-3);
     for s in 0..SCOPES {
         let scope = registry
             .scope(&format!("/service/shard{s:02}"))
@@ -75,7 +67,7 @@ fn build() -> Tree {
         for p in 0..PMFS {
             let pmf = scope.pmf(&format!("latency{p}")).expect("declare");
             for _ in 0..RECORDS_PER_PMF {
-                pmf.record(latency());
+                pmf.record(latencies.next().expect("an endless stream"));
             }
             pmfs.push(pmf);
         }

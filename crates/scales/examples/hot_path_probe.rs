@@ -24,6 +24,10 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+#[path = "../benches/support/mod.rs"]
+mod support;
+use support::Lognormal;
+
 const OPS: [&str; 5] = ["counter", "pmf", "meter", "dict", "timer"];
 /// Reference ops of the same launch, for quick ratios: a shared `AtomicU64::fetch_add`, a
 /// `thread_local!` `Cell` add (the floor), and `hdrhistogram` `record` (3 significant figures).
@@ -55,22 +59,11 @@ fn setup() -> (scales::Registry, Stats) {
     for code in CODES {
         dict.inc(code);
     }
-    // lognormal(0, 1) × 1 ms, in seconds (xorshift64 + Box–Muller), as the benches.
-    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-    let mut uniform = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
-    let inputs = (0..1 << 16)
-        .map(|_| {
-            let u1 = uniform().max(f64::MIN_POSITIVE);
-            let u2 = uniform();
-            let normal = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-            normal.exp() * 1e-3
-        })
-        .collect::<Vec<_>>();
+    // lognormal(0, 1) × 1 ms, in seconds, as the benches.
+    let inputs: Vec<f64> = Lognormal::new(0x9E37_79B9_7F4A_7C15)
+        .take(1 << 16)
+        .map(|z| z * 1e-3)
+        .collect();
     let stats = Stats {
         counter: scope.int_stat("counter").expect("counter"),
         pmf: scope.pmf("pmf").expect("pmf"),
