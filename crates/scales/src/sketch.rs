@@ -339,15 +339,10 @@ impl crate::cells::Block for LocalSketch {
 
     fn fold_into(&self, sink: &AtomicSketch) {
         let positive = sink.positive.get_or_init(AtomicBuckets::new);
-        for (octave_index, octave) in self.octaves.iter() {
-            for (sub, count) in octave.iter().enumerate() {
-                // Relaxed: the folding thread is the owner (or holds the arena lock after it
-                // stopped); buckets are independent tallies.
-                let count = count.load(Ordering::Relaxed);
-                if count > 0 {
-                    positive.add(octave_index * SUBS + sub, count);
-                }
-            }
+        let mut buckets = Vec::new();
+        collect_octaves(&self.octaves, &mut buckets);
+        for (index, count) in buckets {
+            positive.add(index as usize, count);
         }
         let (sum, sum_squares) = self.sums();
         atomic_f64_add(&sink.sum, sum);
