@@ -144,7 +144,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     status.stop();
     let snapshot = scales::snapshot();
-    if let Some(requests) = snapshot.stat("handler/requests") {
+    if let Some(requests) = snapshot.stat("/handler/requests") {
         println!("scales-demo: served {:?} requests", requests.value);
     }
     Ok(())

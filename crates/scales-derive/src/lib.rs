@@ -2,11 +2,13 @@
 //!
 //! ```text
 //! #[derive(scales::Stats)]
+//! #[stat(rename_all = "camelCase")]
 //! struct HandlerStats {
 //!     requests: scales::IntStat,
 //!     latency: scales::PmfStat,
-//!     #[stat(name = "byPath")]
-//!     by_path: scales::IntDictStat,
+//!     by_path: scales::IntDictStat,   // declared as `byPath`
+//!     #[stat(name = "hits_total")]
+//!     hits: scales::MeterStat,
 //!     #[stat(auto_delete)]
 //!     active: scales::IntDictStat,
 //! }
@@ -23,8 +25,15 @@ use syn::{parse_macro_input, spanned::Spanned, Data, DeriveInput, Fields, LitStr
 
 /// Derives `scales::Stats` for a struct with named fields of stat types.
 ///
+/// Struct attribute:
+/// - `#[stat(rename_all = "camelCase")]`: names every field's stat in that case
+///   (`"camelCase"`, `"PascalCase"`, `"snake_case"`, `"kebab-case"`,
+///   `"SCREAMING_SNAKE_CASE"`), so `by_path` is declared as `byPath`, as the original's
+///   Python names were.
+///
 /// Field attributes:
-/// - `#[stat(name = "...")]`: the stat's name in the tree (default: the field name);
+/// - `#[stat(name = "...")]`: the stat's name in the tree (default: the field name, after
+///   `rename_all`);
 /// - `#[stat(auto_delete)]`: declare with `StatOptions::auto_delete()`.
 #[proc_macro_derive(Stats, attributes(stat))]
 pub fn derive_stats(input: TokenStream) -> TokenStream {
@@ -58,12 +67,13 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         }
     };
 
+    let rename = rename_rule(input)?;
     let mut declarations = Vec::new();
     let mut idents = Vec::new();
     let mut names = Vec::new();
     for field in fields {
         let ident = field.ident.as_ref().expect("named fields have identifiers");
-        let spec = field_spec(field)?;
+        let spec = field_spec(field, rename)?;
         let ty = &field.ty;
         let name = &spec.name;
         let options = if spec.auto_delete {
@@ -99,10 +109,68 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
     })
 }
 
-fn field_spec(field: &syn::Field) -> syn::Result<FieldSpec> {
+/// How `rename_all` turns a field name into a stat name.
+#[derive(Clone, Copy)]
+enum Rename {
+    None,
+    Camel,
+    Pascal,
+    Snake,
+    Kebab,
+    ScreamingSnake,
+}
+
+impl Rename {
+    fn apply(self, field: &str) -> String {
+        use heck::{
+            ToKebabCase, ToLowerCamelCase, ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase,
+        };
+        match self {
+            Self::None => field.to_owned(),
+            Self::Camel => field.to_lower_camel_case(),
+            Self::Pascal => field.to_upper_camel_case(),
+            Self::Snake => field.to_snake_case(),
+            Self::Kebab => field.to_kebab_case(),
+            Self::ScreamingSnake => field.to_shouty_snake_case(),
+        }
+    }
+}
+
+/// The struct's `#[stat(rename_all = "...")]`, if any.
+fn rename_rule(input: &DeriveInput) -> syn::Result<Rename> {
+    let mut rule = Rename::None;
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("stat")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename_all") {
+                let case: LitStr = meta.value()?.parse()?;
+                rule = match case.value().as_str() {
+                    "camelCase" => Rename::Camel,
+                    "PascalCase" => Rename::Pascal,
+                    "snake_case" => Rename::Snake,
+                    "kebab-case" => Rename::Kebab,
+                    "SCREAMING_SNAKE_CASE" => Rename::ScreamingSnake,
+                    _ => {
+                        return Err(syn::Error::new_spanned(
+                            &case,
+                            "unknown case; expected \"camelCase\", \"PascalCase\", \"snake_case\", \"kebab-case\" or \"SCREAMING_SNAKE_CASE\"",
+                        ))
+                    }
+                };
+                Ok(())
+            } else {
+                Err(meta.error(
+                    "unknown `stat` attribute on a struct; expected `rename_all = \"...\"`",
+                ))
+            }
+        })?;
+    }
+    Ok(rule)
+}
+
+fn field_spec(field: &syn::Field, rename: Rename) -> syn::Result<FieldSpec> {
     let ident = field.ident.as_ref().expect("named fields have identifiers");
     let mut spec = FieldSpec {
-        name: ident.to_string().trim_start_matches("r#").to_owned(),
+        name: rename.apply(ident.to_string().trim_start_matches("r#")),
         auto_delete: false,
     };
     for attr in field.attrs.iter().filter(|a| a.path().is_ident("stat")) {

@@ -23,11 +23,11 @@ fn known_values_arrive_with_their_names_values_and_timestamp() {
     let web = registry.scope("/web").unwrap();
     web.int_stat("requests").unwrap().add(42);
     web.double_stat("ratio").unwrap().set(0.000_123_456_789);
-    let latency = web.pmf("latency").unwrap();
+    let latency = web.pmf_stat("latency").unwrap();
     for v in [0.001, 0.002, 0.004] {
         latency.record(v);
     }
-    web.int_dict("byPath").unwrap().add("/index", 7);
+    web.int_dict_stat("byPath").unwrap().add("/index", 7);
     web.gauge("state", || "serving").unwrap();
     web.gauge("broken", || f64::NAN).unwrap();
     web.gauge("map", || Value::Map(vec![("a".into(), Value::Int(-3))]))
@@ -78,7 +78,7 @@ fn odd_names_arrive_as_documented() {
     odd.int_stat("dot.ted").unwrap().set(2);
     odd.int_stat("température").unwrap().set(3);
     odd.int_stat(&long).unwrap().set(4);
-    let keys = odd.int_dict("keys").unwrap();
+    let keys = odd.int_dict_stat("keys").unwrap();
     keys.add("sl/ash", 5);
     keys.add("tab\there", 6);
     keys.add("semi;colon", 7);

@@ -31,7 +31,7 @@ fn every_period_arrives_once_through_an_outage_and_recording_never_waits() {
     let registry = Registry::new();
     let scope = registry.scope("/outage").unwrap();
     let ticks = scope.int_stat("ticks").unwrap();
-    let latency = scope.pmf("latency").unwrap();
+    let latency = scope.pmf_stat("latency").unwrap();
 
     let pusher = GraphitePusher::builder(CARBON)
         .prefix(&prefix)

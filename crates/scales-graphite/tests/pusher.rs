@@ -159,7 +159,7 @@ fn health_stats_are_in_the_pushed_tree() {
     assert!(lines.contains(&"scales.graphite.pushes 1 20".to_owned()));
     let snapshot = registry.snapshot();
     assert_eq!(
-        snapshot.stat("scales/graphite/pointsSent").unwrap().value,
+        snapshot.stat("/scales/graphite/pointsSent").unwrap().value,
         scales::StatValue::Int(18)
     );
 }
@@ -362,7 +362,7 @@ fn interval_distributions_report_the_last_period_only() {
     let sink = Sink::start();
     let registry = Registry::new();
     let scope = registry.scope("/web").unwrap();
-    let latency = scope.pmf("latency").unwrap();
+    let latency = scope.pmf_stat("latency").unwrap();
     let mut pusher = GraphitePusher::builder(sink.addr.to_string())
         .health_path(None)
         .interval_distributions(true)

@@ -59,18 +59,18 @@ fn big_tree() -> Tree {
         }
         for m in 0..METERS {
             scope
-                .meter(&format!("meter{m}"))
+                .meter_stat(&format!("meter{m}"))
                 .unwrap()
-                .mark_n(m as u64 + 1);
+                .add(m as u64 + 1);
         }
         for d in 0..DICTS {
-            let dict = scope.int_dict(&format!("dict{d}")).unwrap();
+            let dict = scope.int_dict_stat(&format!("dict{d}")).unwrap();
             for k in ["200", "301", "404", "500"] {
                 dict.add(k, (s + d) as i64);
             }
         }
         for p in 0..PMFS {
-            let pmf = scope.pmf(&format!("latency{p}")).unwrap();
+            let pmf = scope.pmf_stat(&format!("latency{p}")).unwrap();
             for _ in 0..RECORDS_PER_PMF {
                 pmf.record(latency());
             }
@@ -88,14 +88,14 @@ fn small_tree() -> Tree {
     let web = registry.scope("/web").unwrap();
     web.int_stat("errors").unwrap().add(3);
     web.int_stat("success").unwrap().add(1000);
-    let latency = web.pmf("latency").unwrap();
+    let latency = web.pmf_stat("latency").unwrap();
     for i in 0..100 {
         latency.record(f64::from(i) / 1000.0);
     }
-    web.meter("hits").unwrap().mark_n(10);
+    web.meter_stat("hits").unwrap().add(10);
     let handler = registry.scope("/handler").unwrap();
     handler.int_stat("requests").unwrap().add(10);
-    let by_path = handler.int_dict("byPath").unwrap();
+    let by_path = handler.int_dict_stat("byPath").unwrap();
     by_path.add("/index", 7);
     by_path.add("/about", 3);
     let gauges = registry.scope("/gauges").unwrap();

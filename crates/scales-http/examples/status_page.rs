@@ -10,8 +10,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seconds: u64 = std::env::args().nth(1).map_or(Ok(30), |s| s.parse())?;
 
     let web = scales::collection("/web")?;
-    let hits = web.meter("hits")?;
-    let latency = web.pmf("latency")?;
+    let hits = web.meter_stat("hits")?;
+    let latency = web.pmf_stat("latency")?;
 
     // One line: the page on 127.0.0.1:8765, served from a background thread.
     let server = scales_http::serve_in_background(8765, "something-server-42")?;

@@ -207,7 +207,7 @@ mod tests {
     fn inner_keys_of_distributions() {
         let reg = scales::Registry::new();
         let scope = reg.scope("/web").unwrap();
-        scope.pmf("latency").unwrap().record(0.5);
+        scope.pmf_stat("latency").unwrap().record(0.5);
         let h = history(4, 100);
         h.record(&reg.snapshot());
         let j = h.to_json(&[]);

@@ -318,12 +318,9 @@ fn respond(inner: &Inner, rest: &str, params: Option<&str>, forced: Option<Forma
         let kinds: serde_json::Map<String, serde_json::Value> = snapshot
             .stats()
             .into_iter()
-            .map(|(relative, stat)| {
-                let mut key: Vec<&str> = Vec::new();
-                if is_stat {
-                    key.extend(segments.last().map(String::as_str));
-                }
-                key.extend(relative);
+            .map(|(path, stat)| {
+                // Keys of the history are relative to `base`.
+                let key = &path[base.len()..];
                 (key.join(&SEP.to_string()), stat.kind.name().into())
             })
             .collect();

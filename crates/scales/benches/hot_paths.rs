@@ -456,7 +456,7 @@ fn histogram_record_1t(c: &mut Criterion) {
     });
 
     let (_registry, scope) = scales_scope();
-    let pmf = scope.pmf("latency").expect("declare");
+    let pmf = scope.pmf_stat("latency").expect("declare");
     for &v in inputs.seconds.iter() {
         pmf.record(v);
     }
@@ -530,7 +530,7 @@ fn histogram_record_2t(c: &mut Criterion) {
     );
 
     let (_registry, scope) = scales_scope();
-    let pmf = scope.pmf("latency").expect("declare");
+    let pmf = scope.pmf_stat("latency").expect("declare");
     for &v in inputs.seconds.iter() {
         pmf.record(v);
     }
@@ -560,7 +560,7 @@ fn meter_mark(c: &mut Criterion) {
     let stat = scope.int_stat("hits").expect("declare");
     group.bench_function("scales IntStat::inc", |b| b.iter(|| black_box(&stat).inc()));
 
-    let meter = scope.meter("rate").expect("declare");
+    let meter = scope.meter_stat("rate").expect("declare");
     group.bench_function("scales MeterStat::mark", |b| {
         b.iter(|| black_box(&meter).mark())
     });
@@ -581,7 +581,7 @@ fn timer(c: &mut Criterion) {
         })
     });
 
-    let reference = scope.pmf("reference").expect("declare");
+    let reference = scope.pmf_stat("reference").expect("declare");
     group.bench_function("Instant pair + scales PmfStat::record(secs)", |b| {
         b.iter(|| {
             let start = black_box(Instant::now());
@@ -610,7 +610,7 @@ fn timer(c: &mut Criterion) {
             clock.delta_as_nanos(start, clock.raw())
         })
     });
-    let quanta_reference = scope.pmf("quantaReference").expect("declare");
+    let quanta_reference = scope.pmf_stat("quantaReference").expect("declare");
     group.bench_function("quanta raw pair + scales PmfStat::record(secs)", |b| {
         b.iter(|| {
             let start = black_box(clock.raw());
@@ -619,7 +619,7 @@ fn timer(c: &mut Criterion) {
         })
     });
 
-    let pmf = scope.pmf("latency").expect("declare");
+    let pmf = scope.pmf_stat("latency").expect("declare");
     group.bench_function("scales PmfStat::time() guard drop", |b| {
         b.iter(|| {
             let _timer = black_box(&pmf).time();
@@ -633,7 +633,7 @@ fn dict_inc(c: &mut Criterion) {
     let mut group = c.benchmark_group("dict_inc");
     let (_registry, scope) = scales_scope();
 
-    let dict = scope.int_dict("byCode").expect("declare");
+    let dict = scope.int_dict_stat("byCode").expect("declare");
     let vec = prometheus::IntCounterVec::new(prometheus::Opts::new("by_code", "help"), &["code"])
         .expect("valid counter vec");
     let family: PcFamily<[(&'static str, &'static str); 1], PcCounter> = PcFamily::default();
@@ -684,7 +684,7 @@ fn dict_inc(c: &mut Criterion) {
 fn dict_inc_2t(c: &mut Criterion) {
     let mut group = c.benchmark_group("dict_inc_2t");
     let (_registry, scope) = scales_scope();
-    let dict = scope.int_dict("byCode").expect("declare");
+    let dict = scope.int_dict_stat("byCode").expect("declare");
     let vec = prometheus::IntCounterVec::new(prometheus::Opts::new("by_code", "help"), &["code"])
         .expect("valid counter vec");
     for code in CODES {

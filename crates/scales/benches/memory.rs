@@ -90,11 +90,15 @@ fn main() {
             |s, n| s.int_stat(n).unwrap(),
             |c| c.inc(),
         ),
-        per_stat("MeterStat, idle", |s, n| s.meter(n).unwrap(), |_| {}),
-        per_stat("IntDictStat, empty", |s, n| s.int_dict(n).unwrap(), |_| {}),
+        per_stat("MeterStat, idle", |s, n| s.meter_stat(n).unwrap(), |_| {}),
+        per_stat(
+            "IntDictStat, empty",
+            |s, n| s.int_dict_stat(n).unwrap(),
+            |_| {},
+        ),
         per_stat(
             "IntDictStat, 4 keys",
-            |s, n| s.int_dict(n).unwrap(),
+            |s, n| s.int_dict_stat(n).unwrap(),
             |d| {
                 for k in ["200", "304", "404", "500"] {
                     d.inc(k);
@@ -103,12 +107,12 @@ fn main() {
         ),
         per_stat(
             "PmfStat, idle (never recorded)",
-            |s, n| s.pmf(n).unwrap(),
+            |s, n| s.pmf_stat(n).unwrap(),
             |_| {},
         ),
         per_stat(
             "PmfStat, one value recorded (this thread's block + first octave)",
-            |s, n| s.pmf(n).unwrap(),
+            |s, n| s.pmf_stat(n).unwrap(),
             |p| p.record(0.012),
         ),
     ];
@@ -119,7 +123,7 @@ fn main() {
     let mut pmfs = Vec::with_capacity(names.len());
     let before = live();
     for name in &names {
-        let pmf = scope.pmf(name).unwrap();
+        let pmf = scope.pmf_stat(name).unwrap();
         for &v in &lognormal {
             pmf.record(v);
         }

@@ -53,19 +53,19 @@ fn build() -> Tree {
             counters.push(counter);
         }
         for m in 0..METERS {
-            let meter = scope.meter(&format!("meter{m}")).expect("declare");
-            meter.mark_n((m as u64 + 1) * 10);
+            let meter = scope.meter_stat(&format!("meter{m}")).expect("declare");
+            meter.add((m as u64 + 1) * 10);
             meters.push(meter);
         }
         for d in 0..DICTS {
-            let dict = scope.int_dict(&format!("byCode{d}")).expect("declare");
+            let dict = scope.int_dict_stat(&format!("byCode{d}")).expect("declare");
             for (k, code) in ["200", "304", "404", "500"].into_iter().enumerate() {
                 dict.add(code, (k * 7 + d) as i64 + 1);
             }
             dicts.push(dict);
         }
         for p in 0..PMFS {
-            let pmf = scope.pmf(&format!("latency{p}")).expect("declare");
+            let pmf = scope.pmf_stat(&format!("latency{p}")).expect("declare");
             for _ in 0..RECORDS_PER_PMF {
                 pmf.record(latencies.next().expect("an endless stream"));
             }

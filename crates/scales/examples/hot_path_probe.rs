@@ -55,7 +55,7 @@ thread_local! {
 fn setup() -> (scales::Registry, Stats) {
     let registry = scales::Registry::new();
     let scope = registry.scope("/probe").expect("scope");
-    let dict = scope.int_dict("codes").expect("dict");
+    let dict = scope.int_dict_stat("codes").expect("dict");
     for code in CODES {
         dict.inc(code);
     }
@@ -66,8 +66,8 @@ fn setup() -> (scales::Registry, Stats) {
         .collect();
     let stats = Stats {
         counter: scope.int_stat("counter").expect("counter"),
-        pmf: scope.pmf("pmf").expect("pmf"),
-        meter: scope.meter("meter").expect("meter"),
+        pmf: scope.pmf_stat("pmf").expect("pmf"),
+        meter: scope.meter_stat("meter").expect("meter"),
         dict,
         atomic: std::sync::atomic::AtomicU64::new(0),
         hdr: std::cell::RefCell::new(hdrhistogram::Histogram::new(3).expect("histogram")),

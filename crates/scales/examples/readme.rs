@@ -52,8 +52,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // "Metering rates".
     web.hits.mark();
-    web.hits.mark_n(4);
-    web.hits.mark_n(5);
+    web.hits.add(4);
+    web.hits.add(5);
 
     // "Class stats".
     let handler = scales::init::<HandlerStats>("/handler")?;

@@ -618,6 +618,7 @@ impl<B: Block> Blocks<B> {
     }
 
     /// Number of live per-thread blocks of this stat (for tests of memory reclamation).
+    #[cfg(test)]
     pub(crate) fn live_blocks(&self) -> usize {
         self.read(|_| 0, |n, _| *n += 1)
     }

@@ -35,7 +35,7 @@
 //! }
 //!
 //! let snapshot = scales::snapshot();
-//! assert_eq!(snapshot.stat("web/success").unwrap().value, scales::StatValue::Int(1));
+//! assert_eq!(snapshot.stat("/web/success").unwrap().value, scales::StatValue::Int(1));
 //! println!("{}", scales::format::json::to_string(&snapshot, Default::default()));
 //! # Ok::<(), scales::Error>(())
 //! ```
@@ -57,6 +57,7 @@
 #[allow(unsafe_code)]
 mod cells;
 mod clock;
+mod collection;
 mod dump;
 mod error;
 pub mod format;
@@ -71,6 +72,7 @@ mod value;
 use std::path::Path;
 
 pub use clock::{Clock, ManualClock};
+pub use collection::Collection;
 pub use error::Error;
 pub use path::{validate_name, PathError};
 pub use registry::{registry, Registry, Scope, StatSet, Stats};
@@ -91,24 +93,34 @@ pub use value::Value;
 /// drops zero entries.
 pub use scales_derive::Stats;
 
-/// A scope at `path` in the global registry, to declare stats in by name (the original's
-/// `scales.collection`).
+/// A global collection at `path`, to declare stats in by name (the original's
+/// `scales.collection`). Its stats stay in the tree for the life of the program, even when
+/// every handle is dropped; for a fixed set of stats, a `static` [`Collection`] does the
+/// same in one declaration.
 ///
 /// ```
-/// let web = scales::collection("/doc/collection")?;
-/// let errors = web.int_stat("errors")?;
-/// errors.inc();
+/// fn setup() -> Result<(), scales::Error> {
+///     let web = scales::collection("/doc/collection")?;
+///     web.int_stat("errors")?.inc();
+///     Ok(())
+/// } // the handles are gone, the stat stays
+///
+/// setup()?;
+/// let snapshot = scales::snapshot();
+/// assert_eq!(snapshot.stat("/doc/collection/errors").unwrap().value, scales::StatValue::Int(1));
 /// # Ok::<(), scales::Error>(())
 /// ```
 ///
 /// # Errors
 /// When the path is invalid or crosses a stat.
 pub fn collection(path: &str) -> Result<Scope, Error> {
-    registry().scope(path)
+    registry().collection(path)
 }
 
-/// Declares the stat set `T` at `path` in the global registry (the original's
-/// `scales.init(self, path)`).
+/// Declares the stat set `T` at `path` in the global registry for one object (the
+/// original's `scales.init(self, path)`): the stats leave the tree when the returned
+/// [`StatSet`] and every handle cloned from it are dropped. For stats that live as long as
+/// the program, use a `static` [`Collection`].
 ///
 /// # Errors
 /// When the path or a stat name is invalid, or clashes with a stat of another kind.

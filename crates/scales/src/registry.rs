@@ -58,6 +58,8 @@ struct TreeNode {
     entries: IndexMap<String, Entry>,
     collapsed: bool,
     owners: usize,
+    /// A global collection lives here: its stats stay for the life of the registry.
+    pinned: bool,
 }
 
 enum Entry {
@@ -114,7 +116,7 @@ impl TreeNode {
                 }
             }
         }
-        self.owners == 0 && self.entries.is_empty() && !self.collapsed
+        self.owners == 0 && self.entries.is_empty() && !self.collapsed && !self.pinned
     }
 
     /// The nearest aggregation named `name` strictly above `path`, unless a non-aggregation
@@ -288,6 +290,19 @@ impl Registry {
         })
     }
 
+    /// A global collection at `path` (created if needed): its stats stay in the tree for the
+    /// life of the registry, whatever happens to the handles (the original's
+    /// `scales.collection`). Use [`scope`](Self::scope) for an object's stats, which leave
+    /// the tree with the object.
+    ///
+    /// # Errors
+    /// When the path is invalid or crosses a stat.
+    pub fn collection(&self, path: &str) -> Result<Scope, Error> {
+        let path = parse_path(path)?;
+        self.lock().root.node_or_create(&path)?.pinned = true;
+        self.scope_at(path)
+    }
+
     /// Declares the stat set `T` (usually `#[derive(Stats)]`) at `path`.
     ///
     /// # Errors
@@ -371,7 +386,7 @@ impl Registry {
                 return;
             };
             node.owners = node.owners.saturating_sub(1);
-            if node.owners == 0 {
+            if node.owners == 0 && !node.pinned {
                 let entries = std::mem::take(&mut node.entries);
                 for (name, entry) in entries {
                     match entry {
@@ -433,7 +448,7 @@ impl Drop for Owner {
 /// a.inc();
 /// b.inc();
 /// assert_eq!(a.get(), 2);
-/// assert!(web.pmf("errors").is_err()); // another kind at the same path
+/// assert!(web.pmf_stat("errors").is_err()); // another kind at the same path
 /// assert!(web.int_stat("bad/name").is_err());
 /// # Ok::<(), scales::Error>(())
 /// ```
@@ -589,39 +604,31 @@ declare_methods! {
     /// Declares a value-holding [`Stat`](crate::Stat) (null until set).
     stat -> Stat;
     /// Declares an [`IntDictStat`](crate::IntDictStat) that keeps zero entries.
-    int_dict -> IntDictStat;
+    int_dict_stat -> IntDictStat;
     /// Declares a [`StringDictStat`](crate::StringDictStat).
-    string_dict -> StringDictStat;
+    string_dict_stat -> StringDictStat;
     /// Declares a [`PmfStat`](crate::PmfStat).
-    pmf -> PmfStat;
+    pmf_stat -> PmfStat;
     /// Declares a [`NamedPmfDictStat`](crate::NamedPmfDictStat).
-    named_pmf_dict -> NamedPmfDictStat;
+    named_pmf_dict_stat -> NamedPmfDictStat;
     /// Declares a [`MeterStat`](crate::MeterStat).
-    meter -> MeterStat;
+    meter_stat -> MeterStat;
     /// Declares a [`MeterDictStat`](crate::MeterDictStat).
-    meter_dict -> MeterDictStat;
+    meter_dict_stat -> MeterDictStat;
     /// Declares a [`StateTimeStat`](crate::StateTimeStat).
-    state_time -> StateTimeStat;
+    state_time_stat -> StateTimeStat;
     /// Declares a [`SumAggregationStat`](crate::SumAggregationStat).
-    sum_aggregation -> SumAggregationStat;
+    sum_aggregation_stat -> SumAggregationStat;
     /// Declares a [`HistogramAggregationStat`](crate::HistogramAggregationStat) that keeps
     /// emptied states at 0.
-    histogram_aggregation -> HistogramAggregationStat;
+    histogram_aggregation_stat -> HistogramAggregationStat;
     /// Declares an [`IntDictSumAggregationStat`](crate::IntDictSumAggregationStat).
-    int_dict_sum_aggregation -> IntDictSumAggregationStat;
+    int_dict_sum_aggregation_stat -> IntDictSumAggregationStat;
     /// Declares a [`PmfAggregationStat`](crate::PmfAggregationStat).
-    pmf_aggregation -> PmfAggregationStat;
+    pmf_aggregation_stat -> PmfAggregationStat;
 }
 
 impl Scope {
-    /// Declares an [`IntDictStat`](crate::IntDictStat) whose zero entries are removed.
-    ///
-    /// # Errors
-    /// When `name` is invalid or another kind lives there.
-    pub fn int_dict_auto_delete(&self, name: &str) -> Result<stats::IntDictStat, Error> {
-        self.declare_with(name, StatOptions::auto_delete())
-    }
-
     /// Declares a gauge: a [`Stat`](crate::Stat) whose value `f` computes at each snapshot.
     ///
     /// # Errors

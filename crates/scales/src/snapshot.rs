@@ -42,12 +42,31 @@ impl Snapshot {
         self.taken_at
     }
 
-    /// Looks up a node by a path relative to the snapshot root (`"web/latency"`).
+    /// Looks up a node by its path in the tree (`"/web/latency"`), the same path it was
+    /// declared at, wherever the snapshot was taken: a snapshot taken at `/processor` finds
+    /// `"/processor/finished"`. The leading `/` is optional, as everywhere in scales.
     ///
-    /// Keys inside stats are not nodes: `"web/latency/count"` finds nothing.
-    pub fn get(&self, relative_path: &str) -> Option<&Node> {
+    /// Paths outside the snapshot, and keys inside stats (`"/web/latency/count"`), find
+    /// nothing.
+    ///
+    /// ```
+    /// let reg = scales::Registry::new();
+    /// let processor = reg.scope("/processor")?;
+    /// processor.int_stat("finished")?.add(2);
+    /// let snapshot = reg.snapshot_at("/processor").unwrap();
+    /// assert_eq!(snapshot.stat("/processor/finished").unwrap().value, scales::StatValue::Int(2));
+    /// assert!(snapshot.stat("/elsewhere").is_none());
+    /// # Ok::<(), scales::Error>(())
+    /// ```
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        let mut segments = path.split('/').filter(|s| !s.is_empty());
+        for own in &self.path {
+            if segments.next()? != own {
+                return None;
+            }
+        }
         let mut node = &self.root;
-        for segment in relative_path.split('/').filter(|s| !s.is_empty()) {
+        for segment in segments {
             node = match node {
                 Node::Group(group) => group.get(segment)?,
                 Node::Stat(_) => return None,
@@ -56,9 +75,9 @@ impl Snapshot {
         Some(node)
     }
 
-    /// The stat at a relative path, if there is one.
-    pub fn stat(&self, relative_path: &str) -> Option<&StatSnapshot> {
-        match self.get(relative_path)? {
+    /// The stat at `path` (its path in the tree, as for [`get`](Self::get)), if there is one.
+    pub fn stat(&self, path: &str) -> Option<&StatSnapshot> {
+        match self.get(path)? {
             Node::Stat(stat) => Some(stat),
             Node::Group(_) => None,
         }
@@ -71,12 +90,12 @@ impl Snapshot {
     ///
     /// ```
     /// let reg = scales::Registry::new();
-    /// let latency = reg.scope("/web")?.pmf("latency")?;
+    /// let latency = reg.scope("/web")?.pmf_stat("latency")?;
     /// latency.record(1.0);
     /// let before = reg.snapshot();
     /// latency.record(5.0);
     /// let interval = reg.snapshot().interval_since(&before);
-    /// match &interval.stat("web/latency").unwrap().value {
+    /// match &interval.stat("/web/latency").unwrap().value {
     ///     scales::StatValue::Distribution(d) => assert_eq!((d.count(), d.sum()), (1, 5.0)),
     ///     other => panic!("{other:?}"),
     /// }
@@ -92,11 +111,13 @@ impl Snapshot {
         }
     }
 
-    /// Every stat with its path relative to the snapshot root, depth first in tree order.
-    /// Collapsed groups are included.
+    /// Every stat with its path in the tree (as segments: `["web", "latency"]` for
+    /// `/web/latency`, whichever sub-tree the snapshot was taken at), depth first in tree
+    /// order. Collapsed groups are included.
     pub fn stats(&self) -> Vec<(Vec<&str>, &StatSnapshot)> {
         let mut out = Vec::new();
-        collect_stats(&self.root, &mut Vec::new(), &mut out);
+        let mut prefix = self.path.iter().map(String::as_str).collect();
+        collect_stats(&self.root, &mut prefix, &mut out);
         out
     }
 }

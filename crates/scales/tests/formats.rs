@@ -423,7 +423,7 @@ fn query_inside_distributions() {
     let q = query::parse("99percentile").unwrap();
     let filtered = query::filter(&tree, &q).unwrap();
     let snap = snapshot(filtered);
-    assert_eq!(snap.stat("web/latency").unwrap().kind, StatKind::Pmf);
+    assert_eq!(snap.stat("/web/latency").unwrap().kind, StatKind::Pmf);
 }
 
 #[test]

@@ -46,18 +46,18 @@ fn prometheus_scrapes_the_recorded_values() {
     let registry = scales::Registry::new();
     let scope = registry.scope("/e2e").unwrap();
     scope.int_stat("requests").unwrap().add(42);
-    let latency = scope.pmf("latency_seconds").unwrap();
+    let latency = scope.pmf_stat("latency_seconds").unwrap();
     for v in [0.1, 0.2, 0.3] {
         latency.record(v);
     }
-    scope.meter("events").unwrap().mark_n(7);
-    let responses = scope.int_dict("responses").unwrap();
+    scope.meter_stat("events").unwrap().add(7);
+    let responses = scope.int_dict_stat("responses").unwrap();
     responses.add("200", 5);
     responses.inc("500");
     scope.double_stat("temperature_celsius").unwrap().set(21.5);
     scope.stat("version").unwrap().set("1.2.3");
     // The original's camelCase names become snake_case, which promtool's linter wants.
-    let by_path = scope.int_dict("byPath").unwrap();
+    let by_path = scope.int_dict_stat("byPath").unwrap();
     by_path.add("/index", 3);
     let server = scales_http::Config::new("prometheus-e2e")
         .registry(&registry)

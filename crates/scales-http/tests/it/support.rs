@@ -26,19 +26,19 @@ pub(crate) fn fixture() -> Fixture {
     let success = web.int_stat("success").unwrap();
     success.add(3);
     web.int_stat("errors").unwrap().add(12_345_678);
-    let latency = web.pmf("latency").unwrap();
+    let latency = web.pmf_stat("latency").unwrap();
     for ms in [12.0, 15.0, 11.0, 30.0, 250.0] {
         latency.record(ms / 1000.0);
     }
-    web.meter("hits").unwrap().mark_n(10);
+    web.meter_stat("hits").unwrap().add(10);
     let handler = registry.scope("/handler").unwrap();
     handler.int_stat("requests").unwrap().add(3);
-    let by_path = handler.int_dict("byPath").unwrap();
+    let by_path = handler.int_dict_stat("byPath").unwrap();
     by_path.inc("/index");
     by_path.inc("/about");
     let processor = registry.scope("/processor").unwrap();
-    processor.histogram_aggregation("state").unwrap();
-    processor.sum_aggregation("finished").unwrap();
+    processor.histogram_aggregation_stat("state").unwrap();
+    processor.sum_aggregation_stat("finished").unwrap();
     let mut scopes = vec![web, handler];
     for i in 0..2 {
         let thread = processor.child(&format!("thread-{i}")).unwrap();

@@ -102,13 +102,7 @@ pub fn to_string(snapshot: &Snapshot, options: &Options) -> String {
         out: String::with_capacity(4096),
         taken: HashSet::new(),
     };
-    for (relative, stat) in snapshot.stats() {
-        let segments: Vec<&str> = snapshot
-            .path()
-            .iter()
-            .map(String::as_str)
-            .chain(relative)
-            .collect();
+    for (segments, stat) in snapshot.stats() {
         let path = format!("/{}", segments.join("/"));
         let name = metric_name(&options.prefix, &segments);
         if name.is_empty() {

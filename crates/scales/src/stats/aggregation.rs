@@ -237,13 +237,13 @@ aggregation_stat!(
     /// ```
     /// let reg = scales::Registry::new();
     /// let processor = reg.scope("/processor")?;
-    /// let _finished = processor.sum_aggregation("finished")?;
+    /// let _finished = processor.sum_aggregation_stat("finished")?;
     /// let t0 = processor.child("thread-0")?.int_stat("finished")?;
     /// let t1 = processor.child("thread-1")?.int_stat("finished")?;
     /// t0.add(3);
     /// t1.add(2);
     /// let snap = reg.snapshot();
-    /// assert_eq!(snap.stat("processor/finished").unwrap().value, scales::StatValue::Int(5));
+    /// assert_eq!(snap.stat("/processor/finished").unwrap().value, scales::StatValue::Int(5));
     /// # Ok::<(), scales::Error>(())
     /// ```
     SumAggregationStat,
@@ -258,12 +258,12 @@ aggregation_stat!(
     /// ```
     /// let reg = scales::Registry::new();
     /// let processor = reg.scope("/processor")?;
-    /// let _states = processor.histogram_aggregation("state")?;
+    /// let _states = processor.histogram_aggregation_stat("state")?;
     /// let state = processor.child("thread-0")?.stat("state")?;
     /// state.set("waitingForTask");
     /// let snap = reg.snapshot();
     /// assert_eq!(
-    ///     snap.stat("processor/state").unwrap().value,
+    ///     snap.stat("/processor/state").unwrap().value,
     ///     scales::StatValue::Counts(vec![("waitingForTask".into(), 1)])
     /// );
     /// # Ok::<(), scales::Error>(())

@@ -382,11 +382,11 @@ impl IntDictCore {
 ///
 /// Adding to an existing key is lock-free; the first add of a new key copies the key map.
 /// Keys whose count is zero are shown unless the stat was declared with auto-delete
-/// ([`Scope::int_dict_auto_delete`], or `StatOptions::auto_delete()`), which removes them.
+/// (`scope.declare_with::<IntDictStat>(name, StatOptions::auto_delete())` or `#[stat(auto_delete)]`), which removes them.
 ///
 /// ```
 /// let reg = scales::Registry::new();
-/// let by_path = reg.scope("/handler")?.int_dict("byPath")?;
+/// let by_path = reg.scope("/handler")?.int_dict_stat("byPath")?;
 /// by_path.inc("/index");
 /// by_path.inc("/index");
 /// by_path.add("/about", 1);
@@ -485,7 +485,7 @@ impl StringDictCore {
 ///
 /// ```
 /// let reg = scales::Registry::new();
-/// let versions = reg.scope("/backends")?.string_dict("version")?;
+/// let versions = reg.scope("/backends")?.string_dict_stat("version")?;
 /// versions.set("db", "15.4");
 /// assert_eq!(versions.get("db"), "15.4");
 /// assert_eq!(versions.get("cache"), "");

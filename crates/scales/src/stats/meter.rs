@@ -105,8 +105,8 @@ impl MeterCore {
 /// use std::time::{Duration, UNIX_EPOCH};
 /// let time = scales::ManualClock::new(UNIX_EPOCH);
 /// let reg = scales::Registry::with_clock(time.clock());
-/// let hits = reg.scope("/web")?.meter("hits")?;
-/// hits.mark_n(60);
+/// let hits = reg.scope("/web")?.meter_stat("hits")?;
+/// hits.add(60);
 /// time.advance(Duration::from_secs(5));
 /// let rates = hits.rates();
 /// assert_eq!(rates.count, 60);
@@ -129,7 +129,7 @@ impl MeterStat {
 
     /// Marks `n` events.
     #[inline]
-    pub fn mark_n(&self, n: u64) {
+    pub fn add(&self, n: u64) {
         self.core.count.add_at(self.slot, n);
     }
 
@@ -192,9 +192,9 @@ impl MeterDictCore {
 ///
 /// ```
 /// let reg = scales::Registry::new();
-/// let by_method = reg.scope("/web")?.meter_dict("requests")?;
+/// let by_method = reg.scope("/web")?.meter_dict_stat("requests")?;
 /// by_method.mark("GET");
-/// by_method.mark_n("POST", 3);
+/// by_method.add("POST", 3);
 /// assert_eq!(by_method.rates("POST").unwrap().count, 3);
 /// # Ok::<(), scales::Error>(())
 /// ```
@@ -207,11 +207,11 @@ pub struct MeterDictStat {
 impl MeterDictStat {
     /// Marks one event for `key`.
     pub fn mark(&self, key: &str) {
-        self.mark_n(key, 1);
+        self.add(key, 1);
     }
 
     /// Marks `n` events for `key`.
-    pub fn mark_n(&self, key: &str, n: u64) {
+    pub fn add(&self, key: &str, n: u64) {
         if let Some(core) = self.core.map.load().get(key) {
             core.mark(n);
             return;

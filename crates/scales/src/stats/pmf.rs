@@ -66,6 +66,7 @@ impl PmfCore {
     }
 
     /// Number of live per-thread blocks (for tests).
+    #[cfg(test)]
     pub(crate) fn live_blocks(&self) -> usize {
         self.sketch.live_blocks()
     }
@@ -85,7 +86,7 @@ impl PmfCore {
 ///
 /// ```
 /// let reg = scales::Registry::new();
-/// let latency = reg.scope("/web")?.pmf("latency")?;
+/// let latency = reg.scope("/web")?.pmf_stat("latency")?;
 /// for ms in [12.0, 15.0, 11.0, 30.0, 14.0] {
 ///     latency.record(ms / 1000.0);
 /// }
@@ -139,10 +140,9 @@ impl PmfStat {
         self.core.snapshot()
     }
 
-    /// Number of threads that currently hold a per-thread block of this distribution. Not a
-    /// stable API: for tests that check blocks are returned when threads exit.
-    #[doc(hidden)]
-    pub fn live_thread_blocks(&self) -> usize {
+    /// Number of threads that currently hold a per-thread block of this distribution.
+    #[cfg(test)]
+    pub(crate) fn live_thread_blocks(&self) -> usize {
         self.core.live_blocks()
     }
 }
@@ -193,7 +193,7 @@ impl Target<'_> {
 ///
 /// ```
 /// let reg = scales::Registry::new();
-/// let latency = reg.scope("/web")?.pmf("latency")?;
+/// let latency = reg.scope("/web")?.pmf_stat("latency")?;
 /// let timer = latency.time();
 /// let cache_hit = true;
 /// if cache_hit {
@@ -273,7 +273,7 @@ impl NamedPmfDictCore {
 ///
 /// ```
 /// let reg = scales::Registry::new();
-/// let by_endpoint = reg.scope("/web")?.named_pmf_dict("latencyByEndpoint")?;
+/// let by_endpoint = reg.scope("/web")?.named_pmf_dict_stat("latencyByEndpoint")?;
 /// by_endpoint.record("/index", 0.012);
 /// by_endpoint.record("/index", 0.020);
 /// assert_eq!(by_endpoint.snapshot("/index").unwrap().count(), 2);
@@ -339,5 +339,37 @@ impl Declare for NamedPmfDictStat {
 impl fmt::Debug for NamedPmfDictStat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NamedPmfDictStat").finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::{Arc, Barrier};
+    use std::thread;
+
+    #[test]
+    fn per_thread_blocks_are_returned_when_threads_exit() {
+        let registry = crate::Registry::new();
+        let pmf = registry.scope("/pmf").unwrap().pmf_stat("blocks").unwrap();
+        let parked = Arc::new(Barrier::new(5));
+        let release = Arc::new(Barrier::new(5));
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let (pmf, parked, release) = (pmf.clone(), parked.clone(), release.clone());
+                thread::spawn(move || {
+                    pmf.record(0.25);
+                    parked.wait();
+                    release.wait();
+                })
+            })
+            .collect();
+        parked.wait();
+        assert_eq!(pmf.live_thread_blocks(), 4);
+        release.wait();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        assert_eq!(pmf.live_thread_blocks(), 0);
+        assert_eq!(pmf.snapshot().count(), 4);
     }
 }

@@ -71,7 +71,7 @@ impl StateTimeCore {
 /// use std::time::{Duration, UNIX_EPOCH};
 /// let time = scales::ManualClock::new(UNIX_EPOCH);
 /// let reg = scales::Registry::with_clock(time.clock());
-/// let worker = reg.scope("/worker")?.state_time("state")?;
+/// let worker = reg.scope("/worker")?.state_time_stat("state")?;
 /// worker.set_state("idle");
 /// time.advance(Duration::from_secs(2));
 /// worker.set_state("busy");

@@ -72,8 +72,8 @@ impl ValueCell {
 /// server.gauge("queueLength", move || q.load(Ordering::Relaxed))?;
 ///
 /// let snap = reg.snapshot();
-/// assert_eq!(snap.stat("server/state").unwrap().value, scales::StatValue::Value("starting".into()));
-/// assert_eq!(snap.stat("server/queueLength").unwrap().value.as_f64(), Some(3.0));
+/// assert_eq!(snap.stat("/server/state").unwrap().value, scales::StatValue::Value("starting".into()));
+/// assert_eq!(snap.stat("/server/queueLength").unwrap().value.as_f64(), Some(3.0));
 /// # Ok::<(), scales::Error>(())
 /// ```
 #[derive(Clone)]

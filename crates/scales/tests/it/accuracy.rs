@@ -95,7 +95,7 @@ proptest! {
         during in prop::collection::vec(positive(), 1..200),
     ) {
         let reg = Registry::new();
-        let pmf = reg.scope("/d").unwrap().pmf("v").unwrap();
+        let pmf = reg.scope("/d").unwrap().pmf_stat("v").unwrap();
         for &v in &before {
             pmf.record(v);
         }

@@ -46,9 +46,9 @@ fn recording_from_many_threads_is_exact_while_snapshotting() {
     let scope = reg.scope("/hot").unwrap();
     let ints = scope.int_stat("ints").unwrap();
     let doubles = scope.double_stat("doubles").unwrap();
-    let dict = scope.int_dict("dict").unwrap();
-    let pmf = scope.pmf("pmf").unwrap();
-    let meter = scope.meter("meter").unwrap();
+    let dict = scope.int_dict_stat("dict").unwrap();
+    let pmf = scope.pmf_stat("pmf").unwrap();
+    let meter = scope.meter_stat("meter").unwrap();
     dict.inc("existing");
 
     // Observed values only ever grow.
@@ -56,13 +56,13 @@ fn recording_from_many_threads_is_exact_while_snapshotting() {
     let snapshots = with_concurrent_reader(
         &reg,
         |snap| {
-            let ints = int(&snap.stat("hot/ints").unwrap().value);
-            let pmf_count = distribution(&snap.stat("hot/pmf").unwrap().value).count();
-            let meter_count = match &snap.stat("hot/meter").unwrap().value {
+            let ints = int(&snap.stat("/hot/ints").unwrap().value);
+            let pmf_count = distribution(&snap.stat("/hot/pmf").unwrap().value).count();
+            let meter_count = match &snap.stat("/hot/meter").unwrap().value {
                 StatValue::Meter(m) => m.count,
                 other => panic!("{other:?}"),
             };
-            let existing = counts(&snap.stat("hot/dict").unwrap().value)["existing"];
+            let existing = counts(&snap.stat("/hot/dict").unwrap().value)["existing"];
             let now = (ints, pmf_count, meter_count, existing);
             assert!(
                 now.0 >= last.0 && now.1 >= last.1 && now.2 >= last.2 && now.3 >= last.3,
@@ -118,9 +118,9 @@ fn recording_from_many_threads_is_exact_while_snapshotting() {
 
     // The final snapshot agrees with the handles.
     let snap = reg.snapshot();
-    assert_eq!(int(&snap.stat("hot/ints").unwrap().value), total);
+    assert_eq!(int(&snap.stat("/hot/ints").unwrap().value), total);
     assert_eq!(
-        distribution(&snap.stat("hot/pmf").unwrap().value).count(),
+        distribution(&snap.stat("/hot/pmf").unwrap().value).count(),
         total as u64
     );
 }
@@ -131,13 +131,13 @@ fn auto_delete_dict_is_exact_while_snapshots_delete_zeros() {
     let dict = reg
         .scope("/auto")
         .unwrap()
-        .int_dict_auto_delete("active")
+        .declare_with::<scales::IntDictStat>("active", scales::StatOptions::auto_delete())
         .unwrap();
 
     with_concurrent_reader(
         &reg,
         |snap| {
-            let entries = counts(&snap.stat("auto/active").unwrap().value);
+            let entries = counts(&snap.stat("/auto/active").unwrap().value);
             // Each thread enters before it leaves, so a key is never below 0 or above the
             // number of threads; removal must never make a count go astray.
             for key in ["flap", "pair"] {
@@ -216,15 +216,15 @@ fn threads_that_exit_before_the_read_leave_their_counts() {
         );
     }
     assert_eq!(
-        int(&snap.stat("exited/shared").unwrap().value),
+        int(&snap.stat("/exited/shared").unwrap().value),
         THREADS as i64 * 1000
     );
     // The workers' own stat sets are gone with their threads; the pool's sum kept their work.
     assert_eq!(
-        int(&snap.stat("pool/finished").unwrap().value),
+        int(&snap.stat("/pool/finished").unwrap().value),
         THREADS as i64 * 1000
     );
-    assert!(snap.get("pool/worker-0").is_none());
+    assert!(snap.get("/pool/worker-0").is_none());
 }
 
 #[test]
@@ -239,7 +239,7 @@ fn declaring_the_same_stat_from_many_threads_gives_one_stat() {
                     barrier.wait();
                     let scope = reg.scope("/same/place").unwrap();
                     let counter = scope.int_stat("n").unwrap();
-                    let latency = scope.pmf("latency").unwrap();
+                    let latency = scope.pmf_stat("latency").unwrap();
                     for _ in 0..1000 {
                         counter.inc();
                         latency.record(1.0);
@@ -259,7 +259,7 @@ fn declaring_the_same_stat_from_many_threads_gives_one_stat() {
         assert_eq!(latency.snapshot().count(), THREADS as u64 * 1000);
     }
     let snap = reg.snapshot();
-    match snap.get("same/place") {
+    match snap.get("/same/place") {
         Some(scales::Node::Group(group)) => {
             let names: Vec<&str> = group.entries.iter().map(|(n, _)| n.as_str()).collect();
             assert_eq!(names, ["n", "latency"]);
@@ -284,7 +284,7 @@ fn racing_declarations_of_different_kinds_have_one_winner() {
                     if t % 2 == 0 {
                         scope.int_stat("x").map(|_| "IntStat")
                     } else {
-                        scope.pmf("x").map(|_| "PmfStat")
+                        scope.pmf_stat("x").map(|_| "PmfStat")
                     }
                 })
             })

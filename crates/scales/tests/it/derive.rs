@@ -86,7 +86,7 @@ fn init_declares_in_the_global_registry() {
     // A path no other test uses: the global registry is shared by the whole binary.
     let path = "/it-derive/global-init";
     let stats = scales::init::<GlobalStats>(path).unwrap();
-    stats.hits.mark_n(3);
+    stats.hits.add(3);
     stats.last_path.set("/index");
 
     let snapshot = scales::registry().snapshot_at(path).unwrap();
@@ -94,19 +94,27 @@ fn init_declares_in_the_global_registry() {
     assert_eq!(own["hits"]["count"], json!(3));
     assert_eq!(own["lastPath"], json!("/index"));
     assert!(scales::snapshot()
-        .get("it-derive/global-init/hits")
+        .get("/it-derive/global-init/hits")
         .is_some());
 
-    // The global `collection` shares the container.
-    let collection = scales::collection(path).unwrap();
-    assert_eq!(
-        collection.stat("lastPath").unwrap().get(),
-        Ok("/index".into())
-    );
-
-    drop((stats, collection));
+    // Per-object stats leave the tree with their owner.
+    drop(stats);
     assert!(scales::registry().snapshot_at(path).is_none());
-    assert!(scales::snapshot().get("it-derive").is_none());
+    assert!(scales::snapshot().get(path).is_none());
+
+    // A global collection stays for the life of the program, even once its handles are gone.
+    fn declare_in_a_helper(path: &str) {
+        let collection = scales::collection(path).unwrap();
+        collection.int_stat("requests").unwrap().add(2);
+        // A struct declared at the same path shares the collection's container.
+        let stats = scales::init::<GlobalStats>(path).unwrap();
+        stats.hits.add(1);
+    }
+    declare_in_a_helper(path);
+    let snapshot = scales::registry().snapshot_at(path).unwrap();
+    let own = crate::support::json_of(&snapshot);
+    assert_eq!(own["requests"], json!(2));
+    assert_eq!(own["hits"]["count"], json!(1));
 }
 
 #[derive(Stats)]
@@ -211,4 +219,95 @@ fn generic_stat_sets() {
             ..
         })
     ));
+}
+
+#[derive(Stats)]
+#[stat(rename_all = "camelCase")]
+struct CamelStats {
+    by_path: IntDictStat,
+    last_request_path: Stat,
+    #[stat(name = "explicit_name")]
+    renamed: IntStat,
+}
+
+#[test]
+fn rename_all_names_every_field_in_camel_case() {
+    let reg = Registry::new();
+    let stats = reg.init::<CamelStats>("/camel").unwrap();
+    stats.by_path.inc("/index");
+    stats.last_request_path.set("/index");
+    stats.renamed.inc();
+    assert_eq!(
+        stats.stat_names(),
+        ["byPath", "lastRequestPath", "explicit_name"]
+    );
+    assert_eq!(
+        crate::support::json_of(&reg.snapshot_at("/camel").unwrap()),
+        json!({"byPath": {"/index": 1}, "lastRequestPath": "/index", "explicit_name": 1})
+    );
+}
+
+#[derive(Stats)]
+struct StaticWebStats {
+    errors: IntStat,
+    success: IntStat,
+}
+
+static STATIC_WEB: scales::Collection<StaticWebStats> =
+    scales::Collection::new("/it-derive/static-web");
+
+#[test]
+fn a_static_collection_is_one_declaration_usable_from_any_thread() {
+    fn handle_request() {
+        STATIC_WEB.success.inc();
+    }
+    let threads: Vec<_> = (0..4).map(|_| std::thread::spawn(handle_request)).collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    handle_request();
+    assert!(STATIC_WEB.declare_error().is_none());
+    let snapshot = scales::snapshot();
+    assert_eq!(
+        snapshot
+            .stat("/it-derive/static-web/success")
+            .unwrap()
+            .value,
+        scales::StatValue::Int(5)
+    );
+    assert_eq!(
+        snapshot.stat("/it-derive/static-web/errors").unwrap().value,
+        scales::StatValue::Int(0)
+    );
+}
+
+#[derive(Stats)]
+struct Clashing {
+    // Declared as an IntStat elsewhere first.
+    taken: PmfStat,
+}
+
+static CLASHING: scales::Collection<Clashing> = scales::Collection::new("/it-derive/clash");
+
+#[test]
+fn a_static_collection_that_clashes_still_records_and_says_why() {
+    scales::collection("/it-derive/clash")
+        .unwrap()
+        .int_stat("taken")
+        .unwrap()
+        .add(7);
+    CLASHING.taken.record(1.0); // no panic
+    let error = CLASHING.declare_error().expect("the clash is reported");
+    assert!(
+        error.to_string().contains("/it-derive/clash/taken"),
+        "{error}"
+    );
+    // The tree keeps the stat that was there first.
+    assert_eq!(
+        scales::snapshot()
+            .stat("/it-derive/clash/taken")
+            .unwrap()
+            .value,
+        scales::StatValue::Int(7)
+    );
 }

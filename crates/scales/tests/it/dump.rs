@@ -89,7 +89,7 @@ fn dump_while_reading(test: &str, writers: usize, dumps: usize) {
     let scope = reg.scope("/load").unwrap();
     let counter = scope.int_stat("n").unwrap();
     // Enough content that a torn write would be visible.
-    let big = scope.string_dict("big").unwrap();
+    let big = scope.string_dict_stat("big").unwrap();
     for i in 0..200 {
         big.set(&format!("key-{i}"), "x".repeat(50));
     }

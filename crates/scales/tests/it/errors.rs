@@ -26,14 +26,14 @@ fn invalid_names() {
     assert_eq!(e, PathError::EmptyName);
     assert_eq!(message, "stat name is empty");
 
-    let (e, message) = path_error(scope.pmf("a/b"));
+    let (e, message) = path_error(scope.pmf_stat("a/b"));
     assert_eq!(e, PathError::SlashInName { name: "a/b".into() });
     assert!(
         message.contains("`a/b`") && message.contains("child scope"),
         "{message}"
     );
 
-    let (e, message) = path_error(scope.meter("bad\nname"));
+    let (e, message) = path_error(scope.meter_stat("bad\nname"));
     assert_eq!(
         e,
         PathError::ControlCharacter {
@@ -87,7 +87,7 @@ fn another_kind_at_an_existing_name() {
     let scope = reg.scope("/web").unwrap();
     let _errors = scope.int_stat("errors").unwrap();
 
-    let e = scope.pmf("errors").unwrap_err();
+    let e = scope.pmf_stat("errors").unwrap_err();
     assert_eq!(
         e,
         Error::KindMismatch {
@@ -101,9 +101,9 @@ fn another_kind_at_an_existing_name() {
         "`/web/errors` is already a IntStat, cannot declare a PmfStat there"
     );
     // Aggregations are told apart too.
-    let _sum = scope.sum_aggregation("total").unwrap();
+    let _sum = scope.sum_aggregation_stat("total").unwrap();
     assert!(matches!(
-        scope.histogram_aggregation("total"),
+        scope.histogram_aggregation_stat("total"),
         Err(Error::KindMismatch {
             existing: "SumAggregationStat",
             requested: "HistogramAggregationStat",
@@ -120,7 +120,7 @@ fn another_kind_at_an_existing_name() {
 fn a_stat_where_a_container_is_wanted_and_vice_versa() {
     let reg = Registry::new();
     let web = reg.scope("/web").unwrap();
-    let _latency = web.pmf("latency").unwrap();
+    let _latency = web.pmf_stat("latency").unwrap();
 
     // A scope through a stat.
     let e = reg.scope("/web/latency/p99").unwrap_err();
@@ -165,13 +165,13 @@ fn a_panicking_gauge_is_an_error_value_and_the_rest_reads_fine() {
     let _good = scope.gauge("good", || "fine").unwrap();
 
     let snapshot = reg.snapshot();
-    match &snapshot.stat("g/bad").unwrap().value {
+    match &snapshot.stat("/g/bad").unwrap().value {
         StatValue::Error(message) => assert_eq!(message, "gauge panicked: boom"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(snapshot.stat("g/ok").unwrap().value, StatValue::Int(5));
+    assert_eq!(snapshot.stat("/g/ok").unwrap().value, StatValue::Int(5));
     assert_eq!(
-        snapshot.stat("g/good").unwrap().value,
+        snapshot.stat("/g/good").unwrap().value,
         StatValue::Value(Value::Str("fine".into()))
     );
     assert_eq!(
@@ -196,11 +196,11 @@ fn a_panicking_gauge_is_an_error_value_and_the_rest_reads_fine() {
 fn non_finite_values_never_break_the_json() {
     let reg = Registry::new();
     let scope = reg.scope("/nf").unwrap();
-    let pmf = scope.pmf("latency").unwrap();
+    let pmf = scope.pmf_stat("latency").unwrap();
     for v in [1.0, f64::NAN, 2.0, f64::INFINITY, f64::NEG_INFINITY] {
         pmf.record(v);
     }
-    let only_nan = scope.pmf("onlyNan").unwrap();
+    let only_nan = scope.pmf_stat("onlyNan").unwrap();
     only_nan.record(f64::NAN);
     scope.double_stat("double").unwrap().set(f64::NAN);
     scope.stat("held").unwrap().set(f64::INFINITY);

@@ -39,7 +39,7 @@ fn a_stat_handle_alone_keeps_its_scope_alive() {
     let reg = Registry::new();
     let scope = reg.scope("/owner").unwrap();
     let counter = scope.int_stat("n").unwrap();
-    let other = scope.pmf("other").unwrap();
+    let other = scope.pmf_stat("other").unwrap();
     drop(scope);
     counter.add(3);
     // Both stats stay: the handles own the scope, not just their own stat.
@@ -119,20 +119,20 @@ fn aggregations_after_a_child_is_dropped() {
 
     drop(busy);
     let snap = reg.snapshot();
-    assert!(snap.get("processor/busy").is_none());
+    assert!(snap.get("/processor/busy").is_none());
     // The sum keeps the dropped child's count: totals never go backwards.
-    assert_eq!(int(&snap.stat("processor/finished").unwrap().value), 5);
+    assert_eq!(int(&snap.stat("/processor/finished").unwrap().value), 5);
     // The histogram counts live children only (a seen state stays listed at 0).
     assert_eq!(
-        counts(&snap.stat("processor/state").unwrap().value),
+        counts(&snap.stat("/processor/state").unwrap().value),
         map([("busy", 0), ("idle", 1)])
     );
     // Keyed sums and merged distributions keep the dropped child's data.
     assert_eq!(
-        counts(&snap.stat("processor/errors").unwrap().value),
+        counts(&snap.stat("/processor/errors").unwrap().value),
         map([("404", 4), ("500", 1)])
     );
-    let latency = distribution(&snap.stat("processor/latency").unwrap().value);
+    let latency = distribution(&snap.stat("/processor/latency").unwrap().value);
     assert_eq!((latency.count(), latency.sum()), (4, 16.0));
     assert_eq!((latency.min(), latency.max()), (Some(1.0), Some(10.0)));
 
@@ -174,7 +174,7 @@ fn auto_delete_histogram_forgets_states() {
 fn a_dropped_grandchild_counts_in_the_nearest_aggregation() {
     let reg = Registry::new();
     let root = reg.scope("/root").unwrap();
-    let _sum = root.sum_aggregation("n").unwrap();
+    let _sum = root.sum_aggregation_stat("n").unwrap();
     // No stat named `n` at /root/mid: the grandchildren count directly.
     let leaf1 = root.child("mid/leaf1").unwrap().int_stat("n").unwrap();
     let leaf2 = root.child("mid/leaf2").unwrap().int_stat("n").unwrap();
@@ -193,9 +193,9 @@ fn a_dropped_grandchild_counts_in_the_nearest_aggregation() {
 fn nested_sums_pass_totals_up_even_after_the_middle_is_dropped() {
     let reg = Registry::new();
     let root = reg.scope("/root").unwrap();
-    let _total = root.sum_aggregation("n").unwrap();
+    let _total = root.sum_aggregation_stat("n").unwrap();
     let mid = root.child("mid").unwrap();
-    let mid_sum = mid.sum_aggregation("n").unwrap();
+    let mid_sum = mid.sum_aggregation_stat("n").unwrap();
     let leaf = mid.child("leaf").unwrap().int_stat("n").unwrap();
     leaf.add(4);
     assert_eq!(int(&stat_value(&reg, "root/mid/n")), 4);
@@ -266,8 +266,8 @@ fn snapshots_of_parts_of_the_tree() {
     // A sub-path: its aggregations are computed from its own sub-tree.
     let sub = reg.snapshot_at("/processor").unwrap();
     assert_eq!(sub.path(), ["processor"]);
-    assert_eq!(int(&sub.stat("finished").unwrap().value), 4);
-    assert_eq!(int(&sub.stat("w/finished").unwrap().value), 4);
+    assert_eq!(int(&sub.stat("/processor/finished").unwrap().value), 4);
+    assert_eq!(int(&sub.stat("/processor/w/finished").unwrap().value), 4);
 
     // A single stat.
     let one = reg.snapshot_at("/processor/w/finished").unwrap();
@@ -319,12 +319,12 @@ fn a_stat_can_be_redeclared_as_another_kind_once_gone() {
     let reg = Registry::new();
     let scope = reg.scope("/k").unwrap();
     let n = scope.int_stat("x").unwrap();
-    assert!(scope.pmf("x").is_err());
+    assert!(scope.pmf_stat("x").is_err());
     drop(n);
     // The stat stays while its scope lives.
-    assert!(scope.pmf("x").is_err());
+    assert!(scope.pmf_stat("x").is_err());
     drop(scope);
-    let again = reg.scope("/k").unwrap().pmf("x").unwrap();
+    let again = reg.scope("/k").unwrap().pmf_stat("x").unwrap();
     again.record(1.0);
     assert_eq!(distribution(&stat_value(&reg, "k/x")).count(), 1);
 }

@@ -113,8 +113,8 @@ fn build_readme(reg: &Registry, time: &ManualClock) -> Keep {
 
     let mstats = reg.init::<MeteredWebStats>("/web").unwrap();
     mstats.hits.mark();
-    mstats.hits.mark_n(4);
-    mstats.hits.mark_n(5); // MSTATS.hits = 5
+    mstats.hits.add(4);
+    mstats.hits.add(5); // MSTATS.hits = 5
 
     let handler = reg.init::<HandlerStats>("/handler").unwrap();
     for path in ["/index", "/about", "/index"] {
@@ -200,7 +200,7 @@ struct Hidden {
 /// original ticked them by hand once).
 fn build_extended(reg: &Registry, time: &ManualClock) -> Keep {
     let e = reg.init::<Everything>("/extended").unwrap();
-    e.meters.mark_n("GET", 10);
+    e.meters.add("GET", 10);
     e.meters.mark("POST");
 
     e.double.add(2.5);
@@ -462,11 +462,11 @@ fn extended_scenario_matches_golden() {
     assert_matches(&ours, &expected, "");
 
     // The collapsed container is in the snapshot, only left out of the JSON.
-    match snapshot.get("extended/hidden") {
+    match snapshot.get("/extended/hidden") {
         Some(Node::Group(group)) => {
             assert!(group.collapsed);
             assert_eq!(
-                crate::support::int(&snapshot.stat("extended/hidden/count").unwrap().value),
+                crate::support::int(&snapshot.stat("/extended/hidden/count").unwrap().value),
                 7
             );
         }

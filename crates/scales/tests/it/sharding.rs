@@ -1,6 +1,7 @@
 //! Per-thread storage of counters, meters and distributions: totals stay exact while threads
 //! come and go, updates made from thread-local destructors are kept, readers never see a
-//! monotonic counter go backwards, and per-thread blocks are returned when threads exit.
+//! monotonic counter go backwards. (That per-thread blocks are returned when threads exit
+//! is a unit test of `stats::pmf`.)
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +20,7 @@ fn scope() -> (Registry, Scope) {
 fn int_totals_are_exact_with_threads_alive_and_exited() {
     let (_reg, scope) = scope();
     let stat = scope.int_stat("ops").unwrap();
-    let meter = scope.meter("marks").unwrap();
+    let meter = scope.meter_stat("marks").unwrap();
     let mut expected = 0i64;
     for wave in 0..6 {
         // 2 threads exit before the read, 2 stay alive (parked) across it.
@@ -63,8 +64,8 @@ fn int_totals_are_exact_with_threads_alive_and_exited() {
 fn many_short_lived_threads() {
     let (_reg, scope) = scope();
     let stat = scope.int_stat("hits").unwrap();
-    let meter = scope.meter("marks").unwrap();
-    let pmf = scope.pmf("latency").unwrap();
+    let meter = scope.meter_stat("marks").unwrap();
+    let pmf = scope.pmf_stat("latency").unwrap();
     thread::scope(|s| {
         for batch in 0..50u64 {
             let handles: Vec<_> = (0..10u64)
@@ -73,7 +74,7 @@ fn many_short_lived_threads() {
                     s.spawn(move || {
                         let n = batch * 10 + i;
                         stat.add(n as i64);
-                        meter.mark_n(n);
+                        meter.add(n);
                         pmf.record(n as f64 + 1.0);
                     })
                 })
@@ -91,7 +92,6 @@ fn many_short_lived_threads() {
     assert_eq!(snapshot.sum(), 125_250.0);
     assert_eq!(snapshot.min(), Some(1.0));
     assert_eq!(snapshot.max(), Some(500.0));
-    assert_eq!(pmf.live_thread_blocks(), 0);
 }
 
 /// Records into the stats when dropped, i.e. from a thread-local destructor.
@@ -104,7 +104,7 @@ struct RecordOnDrop {
 impl Drop for RecordOnDrop {
     fn drop(&mut self) {
         self.stat.add(7);
-        self.meter.mark_n(7);
+        self.meter.add(7);
         self.pmf.record(7.0);
         self.pmf.record(-1.0);
     }
@@ -118,8 +118,8 @@ thread_local! {
 fn updates_from_other_thread_local_destructors_are_kept() {
     let (_reg, scope) = scope();
     let stat = scope.int_stat("fromDtor").unwrap();
-    let meter = scope.meter("fromDtor.marks").unwrap();
-    let pmf = scope.pmf("fromDtor.pmf").unwrap();
+    let meter = scope.meter_stat("fromDtor.marks").unwrap();
+    let pmf = scope.pmf_stat("fromDtor.pmf").unwrap();
     let hook = || RecordOnDrop {
         stat: stat.clone(),
         meter: meter.clone(),
@@ -159,7 +159,6 @@ fn updates_from_other_thread_local_destructors_are_kept() {
     assert_eq!(snapshot.sum(), 2.0 + 3.0 * 6.0);
     assert_eq!(snapshot.min(), Some(-1.0));
     assert_eq!(snapshot.max(), Some(7.0));
-    assert_eq!(pmf.live_thread_blocks(), 0);
 }
 
 #[test]
@@ -202,7 +201,7 @@ fn a_concurrent_reader_never_sees_a_counter_go_backwards() {
 #[test]
 fn distribution_summary_is_exact_across_threads() {
     let (_reg, scope) = scope();
-    let pmf = scope.pmf("values").unwrap();
+    let pmf = scope.pmf_stat("values").unwrap();
     let parked = Arc::new(Barrier::new(5));
     let release = Arc::new(Barrier::new(5));
     let handles: Vec<_> = (0..8u64)
@@ -244,40 +243,12 @@ fn distribution_summary_is_exact_across_threads() {
     for (_, handle) in odd {
         handle.join().unwrap();
     }
-    assert_eq!(pmf.live_thread_blocks(), 4);
     check("4 threads alive, 4 exited");
     release.wait();
     for (_, handle) in even {
         handle.join().unwrap();
     }
     check("all exited");
-    assert_eq!(pmf.live_thread_blocks(), 0);
-}
-
-#[test]
-fn per_thread_blocks_are_returned_when_threads_exit() {
-    let (_reg, scope) = scope();
-    let pmf = scope.pmf("blocks").unwrap();
-    let parked = Arc::new(Barrier::new(5));
-    let release = Arc::new(Barrier::new(5));
-    let handles: Vec<_> = (0..4)
-        .map(|_| {
-            let (pmf, parked, release) = (pmf.clone(), parked.clone(), release.clone());
-            thread::spawn(move || {
-                pmf.record(0.25);
-                parked.wait();
-                release.wait();
-            })
-        })
-        .collect();
-    parked.wait();
-    assert_eq!(pmf.live_thread_blocks(), 4);
-    release.wait();
-    for handle in handles {
-        handle.join().unwrap();
-    }
-    assert_eq!(pmf.live_thread_blocks(), 0);
-    assert_eq!(pmf.snapshot().count(), 4);
 }
 
 #[test]
@@ -344,9 +315,11 @@ fn a_new_stat_never_inherits_a_dropped_stats_per_thread_counts() {
 #[test]
 fn keyed_counters_stay_exact_through_the_per_thread_cache() {
     let (_reg, scope) = scope();
-    let a = scope.int_dict("a").unwrap();
-    let b = scope.int_dict("b").unwrap();
-    let auto = scope.int_dict_auto_delete("auto").unwrap();
+    let a = scope.int_dict_stat("a").unwrap();
+    let b = scope.int_dict_stat("b").unwrap();
+    let auto = scope
+        .declare_with::<scales::IntDictStat>("auto", scales::StatOptions::auto_delete())
+        .unwrap();
     // Same key in two dictionaries: separate cells.
     for _ in 0..10 {
         a.inc("200");
@@ -375,11 +348,15 @@ fn keyed_counters_stay_exact_through_the_per_thread_cache() {
     });
     assert!(keys.iter().all(|key| a.get(key) == 200));
     // A dictionary created after another was dropped never sees the old one's cells.
-    let old = scope.int_dict("old").unwrap();
+    let old = scope.int_dict_stat("old").unwrap();
     old.add("x", 7);
     drop(old);
     let other = Registry::new();
-    let fresh = other.scope("/sharding").unwrap().int_dict("old").unwrap();
+    let fresh = other
+        .scope("/sharding")
+        .unwrap()
+        .int_dict_stat("old")
+        .unwrap();
     fresh.inc("x");
     assert_eq!(fresh.get("x"), 1);
 }
@@ -387,7 +364,7 @@ fn keyed_counters_stay_exact_through_the_per_thread_cache() {
 #[test]
 fn cached_keys_are_told_apart_by_every_byte() {
     let (_reg, scope) = scope();
-    let dict = scope.int_dict("bytes").unwrap();
+    let dict = scope.int_dict_stat("bytes").unwrap();
     // Every length up to past the cache's 16-byte limit, each key differing from its
     // neighbours in one position only (start, middle or end).
     let mut keys = Vec::new();
@@ -423,7 +400,9 @@ fn cached_keys_are_told_apart_by_every_byte() {
 #[test]
 fn auto_delete_races_with_cached_adds_lose_nothing() {
     let (_reg, scope) = scope();
-    let dict = scope.int_dict_auto_delete("racy").unwrap();
+    let dict = scope
+        .declare_with::<scales::IntDictStat>("racy", scales::StatOptions::auto_delete())
+        .unwrap();
     let done = AtomicBool::new(false);
     thread::scope(|s| {
         s.spawn(|| {
@@ -455,7 +434,7 @@ fn auto_delete_races_with_cached_adds_lose_nothing() {
 #[test]
 fn magnitudes_outside_the_octaves_are_still_recorded_exactly() {
     let (_reg, scope) = scope();
-    let pmf = scope.pmf("extremes").unwrap();
+    let pmf = scope.pmf_stat("extremes").unwrap();
     for v in [1e-30, 1e30, 0.5, f64::MIN_POSITIVE, f64::MAX] {
         pmf.record(v);
     }

@@ -88,11 +88,11 @@ fn test_child_stats() {
 
     let snap = reg.snapshot();
     assert_eq!(
-        crate::support::int(&snap.stat("path/to/A/C/count").unwrap().value),
+        crate::support::int(&snap.stat("/path/to/A/C/count").unwrap().value),
         1
     );
     assert_eq!(
-        crate::support::int(&snap.stat("B/C/count").unwrap().value),
+        crate::support::int(&snap.stat("/B/C/count").unwrap().value),
         2
     );
     assert_eq!(
@@ -300,7 +300,7 @@ fn test_collection() {
     let reg = Registry::new();
     let stats = reg.scope("/thePath").unwrap();
     let count = stats.int_stat("count").unwrap();
-    let histo = stats.int_dict("histo").unwrap();
+    let histo = stats.int_dict_stat("histo").unwrap();
     count.add(100);
     histo.add("cheese", 12345);
 
@@ -352,7 +352,7 @@ fn test_json_format_binary_garbage() {
     let reg = Registry::new();
     let root = reg.scope("").unwrap();
     root.stat("garbage").unwrap().set(garbage);
-    let dict = root.string_dict("dict").unwrap();
+    let dict = root.string_dict_stat("dict").unwrap();
     dict.set("key", garbage);
 
     let back = tree(&reg);
@@ -364,7 +364,7 @@ fn test_json_format_binary_garbage() {
 /// exact count, min and max, mean and stddev to rounding, percentiles within 1 %.
 fn check_gaussian_summary(values: &[f64]) {
     let reg = Registry::new();
-    let pmf = reg.scope("/sample").unwrap().pmf("values").unwrap();
+    let pmf = reg.scope("/sample").unwrap().pmf_stat("values").unwrap();
     for &v in values {
         pmf.record(v);
     }
@@ -424,7 +424,7 @@ fn test_exponentially_decaying_reservoir_gaussian() {
 fn test_with_rescale() {
     let time = ManualClock::new(UNIX_EPOCH);
     let reg = Registry::with_clock(time.clock());
-    let pmf: PmfStat = reg.scope("/r").unwrap().pmf("v").unwrap();
+    let pmf: PmfStat = reg.scope("/r").unwrap().pmf_stat("v").unwrap();
     time.advance(Duration::from_secs(3 * 3600));
     pmf.record(40.12682571548693);
     time.advance(Duration::from_secs(3 * 3600));
