@@ -148,8 +148,13 @@ pub fn reset() {
 
 /// Writes the global tree as JSON to `path`, atomically: a reader never sees a torn file.
 ///
+/// A symlink is written through (its target is replaced atomically, the link stays); a
+/// directory, FIFO, socket or device is refused and left alone. The replaced file's
+/// permissions are kept.
+///
 /// # Errors
-/// When the file cannot be written.
+/// When the file cannot be written, or `path` is not (a symlink to) a regular file or a new
+/// file (`InvalidInput`).
 pub fn dump_stats_to(path: impl AsRef<Path>) -> std::io::Result<()> {
     registry().dump_to(path)
 }

@@ -158,3 +158,96 @@ fn a_reader_never_sees_a_torn_dump() {
 fn concurrent_dumps_to_one_file_never_tear() {
     dump_while_reading("concurrent", 3, 30);
 }
+
+#[cfg(unix)]
+#[test]
+fn dump_writes_through_a_symlink_and_keeps_it() {
+    let reg = Registry::new();
+    reg.collection("/web")
+        .unwrap()
+        .int_stat("errors")
+        .unwrap()
+        .add(3);
+    let dir = temp_dir("symlink");
+    let target = dir.join("real.json");
+    std::fs::write(&target, "old").unwrap();
+    let link = dir.join("stats.json");
+    std::os::unix::fs::symlink("real.json", &link).unwrap();
+    reg.dump_to(&link).unwrap();
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(read_json(&target)["web"]["errors"], json!(3));
+
+    // A dangling link creates its target.
+    let dangling = dir.join("dangling.json");
+    std::os::unix::fs::symlink(dir.join("later.json"), &dangling).unwrap();
+    reg.dump_to(&dangling).unwrap();
+    assert!(std::fs::symlink_metadata(&dangling)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        read_json(&dir.join("later.json"))["web"]["errors"],
+        json!(3)
+    );
+
+    // A loop of links is an error, not a hang.
+    std::os::unix::fs::symlink("loop-b", dir.join("loop-a")).unwrap();
+    std::os::unix::fs::symlink("loop-a", dir.join("loop-b")).unwrap();
+    let error = reg.dump_to(dir.join("loop-a")).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{error}");
+}
+
+#[cfg(unix)]
+#[test]
+fn dump_refuses_what_is_not_a_regular_file() {
+    let reg = Registry::new();
+    reg.collection("/web")
+        .unwrap()
+        .int_stat("errors")
+        .unwrap()
+        .inc();
+    let dir = temp_dir("special");
+    let fifo = dir.join("fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo (coreutils)");
+    assert!(status.success());
+    let error = reg.dump_to(&fifo).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(error.to_string().contains("a FIFO"), "{error}");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+
+    let error = reg.dump_to("/dev/null").unwrap_err();
+    assert!(error.to_string().contains("a device"), "{error}");
+
+    let error = reg.dump_to(&dir).unwrap_err();
+    assert!(error.to_string().contains("a directory"), "{error}");
+    // No temporary file is left behind.
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, [std::ffi::OsString::from("fifo")]);
+}
+
+#[cfg(unix)]
+#[test]
+fn dump_keeps_the_permissions_of_the_file_it_replaces() {
+    use std::os::unix::fs::PermissionsExt;
+    let reg = Registry::new();
+    let dir = temp_dir("permissions");
+    let path = dir.join("stats.json");
+    std::fs::write(&path, "{}").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    reg.dump_to(&path).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+}
