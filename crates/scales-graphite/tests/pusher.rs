@@ -1,5 +1,6 @@
 //! The pusher against local TCP listeners (no carbon needed): batching, timestamps,
-//! buffering through refused connections, overflow, resets, resends and stopping.
+//! buffering through refused connections, overflow, resets, resends and stopping. Every
+//! address is on loopback and no name goes to DNS.
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -84,6 +85,44 @@ fn refused_addr() -> SocketAddr {
         .unwrap()
         .local_addr()
         .unwrap()
+}
+
+/// A loopback address where a connect neither succeeds nor fails but hangs until its timeout,
+/// as with a host that drops packets: a listener with an accept backlog of 0 that never
+/// accepts, its queue filled with connections. While the queue is full, Linux drops the
+/// handshake of every new connect (its SYN), so the connect waits.
+struct BlackHole {
+    addr: SocketAddr,
+    _listener: TcpListener,
+    _queued: Vec<TcpStream>,
+}
+
+impl BlackHole {
+    fn start() -> Self {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        socket.listen(0).unwrap();
+        let listener = TcpListener::from(socket);
+        let addr = listener.local_addr().unwrap();
+        // Fill the queue until a connect hangs (one connection with backlog 0 on Linux).
+        let mut queued = Vec::new();
+        loop {
+            match TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+                Ok(stream) => queued.push(stream),
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break,
+                Err(e) => panic!("filling the accept queue of {addr}: {e}"),
+            }
+            assert!(queued.len() < 64, "the accept queue of {addr} never filled");
+        }
+        Self {
+            addr,
+            _listener: listener,
+            _queued: queued,
+        }
+    }
 }
 
 fn registry_with(n: usize) -> (Registry, scales::Scope) {
@@ -228,7 +267,10 @@ fn a_full_buffer_drops_the_oldest_pushes_and_counts_them() {
 #[test]
 fn a_bad_host_name_is_an_error_not_a_panic() {
     let (registry, _scope) = registry_with(1);
-    let mut pusher = GraphitePusher::builder("nonexistent.invalid:2003")
+    // A DNS label holds at most 63 bytes: the resolver refuses this name without sending a
+    // query (no network needed), as it refuses a name that does not exist.
+    let bad_host = format!("{}.invalid:2003", "a".repeat(64));
+    let mut pusher = GraphitePusher::builder(bad_host)
         .health_path(None)
         .build(&registry)
         .unwrap();
@@ -384,9 +426,10 @@ fn interval_distributions_report_the_last_period_only() {
 
 #[test]
 fn the_stop_of_a_never_connected_pusher_does_not_hang_on_drop() {
-    // A black-hole address (TEST-NET-1) would hang a connect without a timeout.
+    // A black-hole address would hang a connect without a timeout.
+    let hole = BlackHole::start();
     let (registry, _scope) = registry_with(1);
-    let pusher = GraphitePusher::builder("192.0.2.1:2003")
+    let pusher = GraphitePusher::builder(hole.addr.to_string())
         .health_path(None)
         .period(Duration::from_secs(1))
         .connect_timeout(Duration::from_millis(200))
