@@ -144,6 +144,9 @@ impl TreeNode {
                 .map(|(name, entry)| {
                     let plan = match entry {
                         Entry::Node(node) => node.plan(),
+                        Entry::Stat(StatCore::Aggregation(agg)) => {
+                            Plan::Aggregation(agg.clone(), Box::new(agg.retired_now()))
+                        }
                         Entry::Stat(core) => Plan::Stat(core.clone()),
                     };
                     (name.clone(), plan)
@@ -160,11 +163,18 @@ enum Plan {
         collapsed: bool,
     },
     Stat(StatCore),
+    /// An aggregation, with what its departed descendants had left when the plan was made.
+    Aggregation(Arc<stats::AggregationCore>, Box<stats::Retired>),
 }
 
 fn evaluate(plan: Plan, clock: &Clock) -> Node {
     match plan {
         Plan::Stat(core) => Node::Stat(read_stat(&core, clock)),
+        // Alone (not inside a group), an aggregation has no descendants to add up.
+        Plan::Aggregation(agg, departed) => Node::Stat(StatSnapshot {
+            kind: agg.kind(),
+            value: agg.compute(&departed, &[]),
+        }),
         Plan::Group { entries, collapsed } => {
             Node::Group(evaluate_group(entries, collapsed, clock))
         }
@@ -186,9 +196,9 @@ fn evaluate_group(entries: Vec<(String, Plan)>, collapsed: bool, clock: &Clock) 
     let mut aggregations = Vec::new();
     for (index, (name, plan)) in entries.into_iter().enumerate() {
         let node = match plan {
-            Plan::Stat(StatCore::Aggregation(agg)) => {
+            Plan::Aggregation(agg, departed) => {
                 let kind = agg.kind();
-                aggregations.push((index, agg));
+                aggregations.push((index, agg, departed));
                 Node::Stat(StatSnapshot {
                     kind,
                     value: crate::StatValue::Int(0),
@@ -199,11 +209,11 @@ fn evaluate_group(entries: Vec<(String, Plan)>, collapsed: bool, clock: &Clock) 
         group.entries.push((name, node));
     }
     // Children are complete (their own aggregations included), so parents can now add them up.
-    for (index, agg) in aggregations {
+    for (index, agg, departed) in aggregations {
         let name = &group.entries[index].0;
         let mut descendants = Vec::new();
         nearest_stats(&group.entries, name, &mut descendants);
-        let value = agg.compute(&descendants);
+        let value = agg.compute(&departed, &descendants);
         group.entries[index].1 = Node::Stat(StatSnapshot {
             kind: agg.kind(),
             value,

@@ -37,7 +37,7 @@ enum Mode {
 }
 
 #[derive(Default)]
-struct Retired {
+pub(crate) struct Retired {
     int: i64,
     float: f64,
     saw_float: bool,
@@ -114,13 +114,34 @@ impl AggregationCore {
         }
     }
 
-    /// The aggregate of the nearest same-named descendant stats.
-    pub(crate) fn compute(&self, descendants: &[&StatSnapshot]) -> StatValue {
-        let mut retired = self.lock();
+    /// What departed descendants left so far. Taken under the tree lock together with the
+    /// list of live descendants, so that a descendant leaving during a snapshot is counted
+    /// once — live or departed — and aggregates never go backwards between snapshots.
+    pub(crate) fn retired_now(&self) -> Retired {
+        let retired = self.lock();
+        Retired {
+            int: retired.int,
+            float: retired.float,
+            saw_float: retired.saw_float,
+            counts: match self.mode {
+                Mode::IntDictSum => retired.counts.clone(),
+                _ => IndexMap::new(),
+            },
+            distribution: match self.mode {
+                Mode::Pmf => retired.distribution.clone(),
+                _ => SketchSnapshot::default(),
+            },
+            seen_states: IndexSet::new(),
+        }
+    }
+
+    /// The aggregate of the nearest same-named descendant stats, plus `departed` (what
+    /// [`retired_now`](Self::retired_now) returned when the descendants were listed).
+    pub(crate) fn compute(&self, departed: &Retired, descendants: &[&StatSnapshot]) -> StatValue {
         match self.mode {
             Mode::Sum => {
                 let (mut int, mut float, mut saw_float) =
-                    (retired.int, retired.float, retired.saw_float);
+                    (departed.int, departed.float, departed.saw_float);
                 for stat in descendants {
                     match &stat.value {
                         StatValue::Int(i) => int = int.wrapping_add(*i),
@@ -152,6 +173,7 @@ impl AggregationCore {
                 if auto_delete {
                     return StatValue::Counts(counts.into_iter().collect());
                 }
+                let mut retired = self.lock();
                 for key in counts.keys() {
                     retired.seen_states.insert(key.clone());
                 }
@@ -163,7 +185,7 @@ impl AggregationCore {
                 StatValue::Counts(entries)
             }
             Mode::IntDictSum => {
-                let mut sums = retired.counts.clone();
+                let mut sums = departed.counts.clone();
                 for stat in descendants {
                     if let StatValue::Counts(counts) = &stat.value {
                         for (key, n) in counts {
@@ -174,7 +196,7 @@ impl AggregationCore {
                 StatValue::Counts(sums.into_iter().collect())
             }
             Mode::Pmf => {
-                let mut merged = retired.distribution.clone();
+                let mut merged = departed.distribution.clone();
                 for stat in descendants {
                     if let StatValue::Distribution(d) = &stat.value {
                         merged.merge(d);

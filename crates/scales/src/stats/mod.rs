@@ -16,7 +16,7 @@ mod pmf;
 mod state_time;
 mod value;
 
-pub(crate) use aggregation::{AggregationCore, Contribution};
+pub(crate) use aggregation::{AggregationCore, Contribution, Retired};
 pub use aggregation::{
     HistogramAggregationStat, IntDictSumAggregationStat, PmfAggregationStat, SumAggregationStat,
 };

@@ -307,3 +307,66 @@ fn racing_declarations_of_different_kinds_have_one_winner() {
         }
     }
 }
+
+#[derive(Stats)]
+struct ChurnParent {
+    finished: SumAggregationStat,
+    latency: scales::PmfAggregationStat,
+    codes: scales::IntDictSumAggregationStat,
+}
+
+#[derive(Stats)]
+struct ChurnChild {
+    finished: IntStat,
+    latency: scales::PmfStat,
+    codes: scales::IntDictStat,
+}
+
+#[test]
+fn aggregations_never_go_backwards_while_children_come_and_go() {
+    let reg = Registry::new();
+    let parent = reg.init::<ChurnParent>("/churn").unwrap();
+    const CHILDREN_PER_THREAD: usize = 3_000;
+    let mut dips = Vec::new();
+    let reads = with_concurrent_reader(
+        &reg,
+        |snap| {
+            let finished = int(&snap.stat("/churn/finished").unwrap().value);
+            let latency = distribution(&snap.stat("/churn/latency").unwrap().value).count();
+            let codes = counts(&snap.stat("/churn/codes").unwrap().value)
+                .get("200")
+                .copied()
+                .unwrap_or(0);
+            dips.push((finished, latency, codes));
+        },
+        || {
+            thread::scope(|s| {
+                for t in 0..2 {
+                    let parent = &parent;
+                    s.spawn(move || {
+                        for i in 0..CHILDREN_PER_THREAD {
+                            let child = parent
+                                .init_child::<ChurnChild>(&format!("t{t}-{}", i % 7))
+                                .unwrap();
+                            child.finished.add(2);
+                            child.latency.record(0.5);
+                            child.codes.inc("200");
+                        }
+                    });
+                }
+            });
+        },
+    );
+    let backwards = dips
+        .windows(2)
+        .filter(|w| w[1].0 < w[0].0 || w[1].1 < w[0].1 || w[1].2 < w[0].2)
+        .count();
+    assert_eq!(backwards, 0, "{backwards} of {reads} reads went backwards");
+    let total = (2 * CHILDREN_PER_THREAD) as i64;
+    let snap = reg.snapshot();
+    assert_eq!(int(&snap.stat("/churn/finished").unwrap().value), 2 * total);
+    assert_eq!(
+        distribution(&snap.stat("/churn/latency").unwrap().value).count(),
+        total as u64
+    );
+}
