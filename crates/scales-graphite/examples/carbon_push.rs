@@ -20,7 +20,8 @@
 //! * (d) a second push of the same tree, stamped a minute earlier: carbon only updates the
 //!   existing files (the steady state of a periodic pusher).
 //!
-//! Environment: `CARBON_PORT` (2003) and `CARBON_DIR` (`target/e2e/carbon`), as carbon.sh.
+//! Environment: `CARBON_PORT` and `CARBON_DIR` (`target/e2e/carbon`), as carbon.sh. Without
+//! `CARBON_PORT`, the port carbon.sh picked and wrote to `CARBON_DIR/env`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -63,6 +64,17 @@ fn carbon_dir() -> PathBuf {
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/e2e/carbon"),
         PathBuf::from,
     )
+}
+
+/// Carbon's plaintext port: `CARBON_PORT`, or the one carbon.sh wrote to `dir/env`.
+fn carbon_port(dir: &Path) -> Option<String> {
+    if let Ok(port) = std::env::var("CARBON_PORT") {
+        return Some(port);
+    }
+    let env = fs::read_to_string(dir.join("env")).ok()?;
+    env.lines()
+        .find_map(|line| line.strip_prefix("CARBON_PORT="))
+        .map(str::to_owned)
 }
 
 /// `.wsp` files under `dir` (two levels: `handlerG/requestsServedI.wsp`).
@@ -187,8 +199,14 @@ fn main() -> ExitCode {
         .unwrap()
         .as_secs();
     let run_id = std::env::args().nth(1).unwrap_or_else(|| format!("r{now}"));
-    let port = std::env::var("CARBON_PORT").unwrap_or_else(|_| "2003".to_owned());
     let carbon = carbon_dir();
+    let Some(port) = carbon_port(&carbon) else {
+        eprintln!(
+            "no CARBON_PORT and no {}: start carbon first (scripts/services/carbon.sh start)",
+            carbon.join("env").display()
+        );
+        return ExitCode::FAILURE;
+    };
     let dir = carbon.join(format!("storage/whisper/bench/{run_id}/service"));
     let prefix = format!("bench.{run_id}.");
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use scales::format::graphite::{sanitize, MAX_SEGMENT_BYTES};
 use scales::{Registry, Value};
 use scales_graphite::GraphitePusher;
-use support::{enabled, fetch, now, run_id, wait_for, whisper_path, CARBON};
+use support::{carbon_addr, enabled, fetch, now, run_id, wait_for, whisper_path};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -33,7 +33,7 @@ fn known_values_arrive_with_their_names_values_and_timestamp() {
     web.gauge("map", || Value::Map(vec![("a".into(), Value::Int(-3))]))
         .unwrap();
 
-    let mut pusher = GraphitePusher::builder(CARBON)
+    let mut pusher = GraphitePusher::builder(carbon_addr())
         .prefix(&prefix)
         .health_path(None)
         .build(&registry)
@@ -85,7 +85,7 @@ fn odd_names_arrive_as_documented() {
     keys.add("  ", 8);
     keys.add("數據", 9);
 
-    let mut pusher = GraphitePusher::builder(CARBON)
+    let mut pusher = GraphitePusher::builder(carbon_addr())
         .prefix(&prefix)
         .health_path(None)
         .build(&registry)
@@ -123,7 +123,7 @@ fn tagged_lines_are_stored_as_tagged_series() {
     let value = (now() % 100_000) as f64 + 0.25; // unique enough to find among tagged files
     let scope = registry.scope("/tagged").unwrap();
     scope.double_stat("gauge").unwrap().set(value);
-    let mut pusher = GraphitePusher::builder(CARBON)
+    let mut pusher = GraphitePusher::builder(carbon_addr())
         .prefix(&prefix)
         .tag("host", "web 1")
         .health_path(None)

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use scales::Registry;
 use scales_graphite::GraphitePusher;
-use support::{carbon, enabled, now, run_id, wait_for, CARBON};
+use support::{carbon, carbon_addr, enabled, now, run_id, wait_for};
 
 /// Recording statistics of one phase: operations done and the slowest batch of 1,000.
 #[derive(Debug, Default, Clone, Copy)]
@@ -33,7 +33,7 @@ fn every_period_arrives_once_through_an_outage_and_recording_never_waits() {
     let ticks = scope.int_stat("ticks").unwrap();
     let latency = scope.pmf_stat("latency").unwrap();
 
-    let pusher = GraphitePusher::builder(CARBON)
+    let pusher = GraphitePusher::builder(carbon_addr())
         .prefix(&prefix)
         .period(Duration::from_secs(1))
         .backoff(Duration::from_millis(50), Duration::from_millis(400))

@@ -1,5 +1,6 @@
 //! Shared helpers of the end-to-end tests: a real carbon-cache started by
-//! `scripts/services/carbon.sh` (as `scripts/test.sh` does), read back from its whisper
+//! `scripts/services/carbon.sh` (as `scripts/test.sh` does) on ports it picks, which
+//! `scripts/test.sh` exports (`CARBON_ADDR`, `CARBON_PORT`, ...), read back from its whisper
 //! files with Debian's Python and its `whisper` module.
 
 #![allow(dead_code, unreachable_pub)]
@@ -10,8 +11,18 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Carbon's plaintext port, as the service script starts it.
-pub const CARBON: &str = "127.0.0.1:2003";
+/// Carbon's plaintext address (`127.0.0.1:PORT`), from `CARBON_ADDR` as
+/// `scripts/services/carbon.sh` writes it; panics saying how to get it when it is missing.
+pub fn carbon_addr() -> String {
+    match std::env::var("CARBON_ADDR") {
+        Ok(addr) if !addr.is_empty() => addr,
+        _ => panic!(
+            "SCALES_E2E=1 but CARBON_ADDR is not set: run scripts/test.sh, or start carbon \
+             with `scripts/services/carbon.sh start` and export what \
+             `scripts/services/carbon.sh env` prints"
+        ),
+    }
+}
 
 /// Whether the end-to-end tests run (`SCALES_E2E=1`); prints why not otherwise. When they
 /// run, carbon must be reachable: the test fails if it is not.
@@ -20,9 +31,12 @@ pub fn enabled(test: &str) -> bool {
         eprintln!("skipping {test}: set SCALES_E2E=1 and run scripts/services/carbon.sh start");
         return false;
     }
-    let addr = CARBON.parse().unwrap();
+    let carbon = carbon_addr();
+    let addr = carbon
+        .parse()
+        .unwrap_or_else(|e| panic!("CARBON_ADDR={carbon}: {e}"));
     if let Err(e) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
-        panic!("SCALES_E2E=1 but carbon is not reachable at {CARBON}: {e} (scripts/services/carbon.sh start)");
+        panic!("SCALES_E2E=1 but carbon is not reachable at {carbon}: {e} (scripts/services/carbon.sh start)");
     }
     true
 }
@@ -32,7 +46,8 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Runs `scripts/services/carbon.sh <command>` and checks it succeeded.
+/// Runs `scripts/services/carbon.sh <command>` and checks it succeeded. With the ports in
+/// the environment (as `scripts/test.sh` exports them), a restart takes the same ports.
 pub fn carbon(command: &str) {
     let status = Command::new(repo_root().join("scripts/services/carbon.sh"))
         .arg(command)

@@ -1,30 +1,75 @@
 //! The page in a real browser: headless Chromium loads it, runs its script, and the test
 //! reads the DOM it dumps and keeps screenshots under `target/e2e/`.
 
-use std::path::Path;
+use std::io::Read;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::{broken_gauge, e2e, e2e_dir, fixture, serve};
 
 const CHROMIUM: &str = "/usr/lib/chromium/chromium";
 
-/// Runs headless Chromium with `args` and a fresh profile; returns its stdout.
+/// A fresh directory of one browser run, removed when dropped: its profile and `TMPDIR`.
+///
+/// It is in /tmp, not under `target/`: Chromium makes a Unix socket (`SingletonSocket`) in
+/// `TMPDIR`, a socket path holds at most 107 bytes, and with a longer one (a clone at a long
+/// path) the browser aborts at start.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Self {
+        static RUN: AtomicUsize = AtomicUsize::new(0);
+        let base = if Path::new("/tmp").is_dir() {
+            PathBuf::from("/tmp")
+        } else {
+            std::env::temp_dir()
+        };
+        loop {
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let dir = base.join(format!(
+                "scales-chromium.{}-{}-{nanos:x}",
+                std::process::id(),
+                RUN.fetch_add(1, Ordering::Relaxed)
+            ));
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => return Self(dir),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => panic!("cannot create {}: {e}", dir.display()),
+            }
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Reads a pipe to its end on a thread of its own.
+fn read_all(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// Runs headless Chromium with `args` and a fresh profile; returns its stdout. When it fails,
+/// the panic shows what the browser printed on stderr.
 fn chromium(args: &[&str]) -> String {
     assert!(
         Path::new(CHROMIUM).exists(),
         "{CHROMIUM} is missing: install the Debian package chromium (scripts/test.sh does)"
     );
-    static RUN: AtomicUsize = AtomicUsize::new(0);
-    let scratch = e2e_dir().join("chromium");
-    let profile = scratch.join(format!(
-        "profile-{}-{}",
-        std::process::id(),
-        RUN.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&profile).unwrap();
+    let scratch = Scratch::new();
+    let profile = scratch.0.join("profile");
     let mut child = Command::new(CHROMIUM)
         .args([
             "--headless",
@@ -41,33 +86,32 @@ fn chromium(args: &[&str]) -> String {
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
-        .env("TMPDIR", &scratch)
+        .env("TMPDIR", &scratch.0)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start chromium");
-    let stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        let mut stdout = stdout;
-        std::io::Read::read_to_string(&mut stdout, &mut out).unwrap();
-        out
-    });
+    let stdout = read_all(child.stdout.take().unwrap());
+    let stderr = read_all(child.stderr.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
-            break status;
+            break Some(status);
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("chromium {args:?} did not finish in 60 s");
+            let _ = child.wait();
+            break None;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let out = reader.join().unwrap();
-    let _ = std::fs::remove_dir_all(&profile);
-    assert!(status.success(), "chromium {args:?}: {status}");
-    out
+    let out = stdout.join().unwrap();
+    let err = stderr.join().unwrap();
+    match status {
+        Some(status) if status.success() => out,
+        Some(status) => panic!("chromium {args:?}: {status}; its stderr:\n{err}"),
+        None => panic!("chromium {args:?} did not finish in 60 s; its stderr:\n{err}"),
+    }
 }
 
 fn dom(url: &str) -> String {

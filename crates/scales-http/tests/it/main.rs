@@ -1,7 +1,7 @@
 //! Integration and end-to-end tests of the status server, one binary.
 //!
 //! `routes` and `limits` need nothing but the server. `browser` (headless Chromium) and
-//! `prometheus` (a real Prometheus scraping 127.0.0.1:9187) run when `SCALES_E2E=1`, as
+//! `prometheus` (a real Prometheus, on the port in `PROM_URL`) run when `SCALES_E2E=1`, as
 //! `scripts/test.sh` sets after starting the services, and fail if a tool is missing then;
 //! without it they print why they skip.
 

@@ -1,21 +1,21 @@
 //! A real Prometheus scrapes our `/metrics` and its query API returns the recorded values;
 //! `promtool check metrics` accepts the exposition.
 //!
-//! `scripts/services/prometheus.sh` runs Prometheus on 127.0.0.1:9090, scraping
-//! 127.0.0.1:9187 every second; this test serves there.
+//! `scripts/services/prometheus.sh` runs Prometheus on a free port (`PROM_URL`), scraping
+//! every second the targets listed in a file (`PROM_TARGETS_FILE`, file-based service
+//! discovery); this test serves on a free port and writes its address there.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{agent, e2e, get};
-
-const PROMETHEUS: &str = "http://127.0.0.1:9090";
+use crate::support::{agent, e2e, e2e_var, get};
 
 /// The first value of an instant query, if there is one yet.
-fn query(q: &str) -> Option<String> {
+fn query(prometheus: &str, q: &str) -> Option<String> {
     let mut response = agent()
-        .get(&format!("{PROMETHEUS}/api/v1/query"))
+        .get(&format!("{prometheus}/api/v1/query"))
         .query("query", q)
         .call()
         .ok()?;
@@ -26,16 +26,47 @@ fn query(q: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn wait_for(q: &str, want: &str, deadline: Instant) {
+fn wait_for(prometheus: &str, q: &str, want: &str, deadline: Instant) {
     let mut last = None;
     while Instant::now() < deadline {
-        last = query(q);
+        last = query(prometheus, q);
         if last.as_deref() == Some(want) {
             return;
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    panic!("Prometheus: `{q}` is {last:?}, wanted {want}");
+    let targets = agent()
+        .get(&format!("{prometheus}/api/v1/targets"))
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_to_string().ok());
+    panic!(
+        "Prometheus at {prometheus}: `{q}` is {last:?}, wanted {want}; its targets: {targets:?}"
+    );
+}
+
+/// The scrape targets file while the test runs: lists our server, and nothing again after.
+struct Target(PathBuf);
+
+impl Target {
+    fn write(path: &Path, json: &str) {
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, json).unwrap_or_else(|e| panic!("writing {}: {e}", tmp.display()));
+        // Renamed into place: Prometheus never reads a half-written file.
+        std::fs::rename(&tmp, path)
+            .unwrap_or_else(|e| panic!("renaming to {}: {e}", path.display()));
+    }
+
+    fn set(path: PathBuf, instance: &str) -> Self {
+        Self::write(&path, &format!(r#"[{{"targets": ["{instance}"]}}]"#));
+        Self(path)
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        Self::write(&self.0, "[]");
+    }
 }
 
 #[test]
@@ -59,10 +90,17 @@ fn prometheus_scrapes_the_recorded_values() {
     // The original's camelCase names become snake_case, which promtool's linter wants.
     let by_path = scope.int_dict_stat("byPath").unwrap();
     by_path.add("/index", 3);
+    let prometheus = e2e_var("PROM_URL", "prometheus");
+    let targets = PathBuf::from(e2e_var("PROM_TARGETS_FILE", "prometheus"));
     let server = scales_http::Config::new("prometheus-e2e")
         .registry(&registry)
-        .serve_in_background(([127, 0, 0, 1], 9187))
-        .expect("port 9187 is free for the Prometheus test");
+        .serve_in_background(([127, 0, 0, 1], 0))
+        .unwrap();
+    let instance = server.local_addr().to_string();
+    // Prometheus applies a changed target list on a 5 s tick, then scrapes every second:
+    // the first scrape comes some 5-7 s after the file is written.
+    let _target = Target::set(targets, &instance);
+    let started = Instant::now();
 
     // promtool's parser and linter accept the exposition as it is.
     let exposition = get(&format!("http://{}/metrics", server.local_addr())).body;
@@ -88,19 +126,24 @@ fn prometheus_scrapes_the_recorded_values() {
         String::from_utf8_lossy(&checked.stderr)
     );
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    wait_for("e2e_requests", "42", deadline);
-    wait_for("up{job=\"scales-e2e\"}", "1", deadline);
-    wait_for("e2e_events_total", "7", deadline);
-    wait_for("e2e_latency_seconds_count", "3", deadline);
-    wait_for("e2e_latency_seconds_sum", "0.6000000000000001", deadline);
-    wait_for("e2e_responses{key=\"500\"}", "1", deadline);
-    wait_for("e2e_temperature_celsius", "21.5", deadline);
-    wait_for("e2e_version_info{value=\"1.2.3\"}", "1", deadline);
-    wait_for("e2e_by_path{key=\"/index\"}", "3", deadline);
-    let median: f64 = query("e2e_latency_seconds{quantile=\"0.5\"}")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let deadline = started + Duration::from_secs(60);
+    let ours = |metric: &str, labels: &str| format!("{metric}{{instance=\"{instance}\"{labels}}}");
+    let wait = |q: String, want: &str| wait_for(&prometheus, &q, want, deadline);
+    wait(ours("up", ",job=\"scales-e2e\""), "1");
+    wait(ours("e2e_requests", ""), "42");
+    wait(ours("e2e_events_total", ""), "7");
+    wait(ours("e2e_latency_seconds_count", ""), "3");
+    wait(ours("e2e_latency_seconds_sum", ""), "0.6000000000000001");
+    wait(ours("e2e_responses", ",key=\"500\""), "1");
+    wait(ours("e2e_temperature_celsius", ""), "21.5");
+    wait(ours("e2e_version_info", ",value=\"1.2.3\""), "1");
+    wait(ours("e2e_by_path", ",key=\"/index\""), "3");
+    let median: f64 = query(
+        &prometheus,
+        &ours("e2e_latency_seconds", ",quantile=\"0.5\""),
+    )
+    .unwrap()
+    .parse()
+    .unwrap();
     assert!((median - 0.2).abs() < 0.2 * 0.01, "median {median}");
 }

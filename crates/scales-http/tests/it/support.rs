@@ -182,6 +182,20 @@ pub(crate) fn e2e(test: &str) -> bool {
     on
 }
 
+/// A setting of an end-to-end server from the environment (its address, say), as
+/// `scripts/test.sh` exports it after `scripts/services/<service>.sh start`; panics saying how
+/// to get it when it is missing. Servers listen on ports picked when they start.
+pub(crate) fn e2e_var(name: &str, service: &str) -> String {
+    match std::env::var(name) {
+        Ok(value) if !value.is_empty() => value,
+        _ => panic!(
+            "SCALES_E2E=1 but {name} is not set: run scripts/test.sh, or start the server with \
+             `scripts/services/{service}.sh start` and export what \
+             `scripts/services/{service}.sh env` prints"
+        ),
+    }
+}
+
 /// `target/e2e` of the workspace, created.
 pub(crate) fn e2e_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
