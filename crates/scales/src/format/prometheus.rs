@@ -12,6 +12,15 @@
 //! snake_case, as Prometheus names are written (and `promtool check metrics` demands):
 //! `/handler/byPath` is `handler_by_path`, `/api/HTTPErrors` is `api_http_errors`.
 //!
+//! **Names that look like units or suffixes.** `promtool check metrics` rejects names with an
+//! abbreviated or non-base unit as a word (`latency_ms`, `uptime_hours`) and gauges ending
+//! in a suffix Prometheus reserves for other types (`_total`, `_count`, `_sum`, `_bucket`).
+//! The values are not rescaled (scales does not know the unit of a number), so such names are
+//! changed just enough to pass: a unit word is joined to the word before it (`latencyMs` is
+//! `latencyms`, `uptime_hours` is `uptimehours`), and a name ending in a reserved suffix gets
+//! `_value` (`queryCount` is `query_count_value`, `requestsTotal` is `requests_total_value`).
+//! The `# HELP` line always carries the stat's real path.
+//!
 //! **Collisions.** Different paths can map to one name (`/a-b` and `/a_b`, or `/a/b_c` and
 //! `/a_b/c`), and a suffixed family can meet a plain one (a meter `/x` and a gauge
 //! `/x_total`). The first family in tree order (declaration order) keeps the name; a later
@@ -124,11 +133,16 @@ pub fn to_string(snapshot: &Snapshot, options: &Options) -> String {
 /// `[a-zA-Z_][a-zA-Z0-9_]*` (other characters become `_`; a leading digit gets a `_` in
 /// front). Empty only when there is neither a prefix nor a segment.
 ///
+/// Unit words and reserved suffixes are changed so that `promtool check metrics` accepts the
+/// name (see the module documentation).
+///
 /// ```
 /// use scales::format::prometheus::metric_name;
 /// assert_eq!(metric_name("", &["web", "latency"]), "web_latency");
 /// assert_eq!(metric_name("my.app", &["thread-0", "état"]), "my_app_thread_0__tat");
 /// assert_eq!(metric_name("", &["404"]), "_404");
+/// assert_eq!(metric_name("", &["web", "latencyMs"]), "web_latencyms");
+/// assert_eq!(metric_name("", &["db", "queryCount"]), "db_query_count_value");
 /// ```
 pub fn metric_name<S: AsRef<str>>(prefix: &str, segments: &[S]) -> String {
     let mut raw = String::from(prefix);
@@ -151,7 +165,52 @@ pub fn metric_name<S: AsRef<str>>(prefix: &str, segments: &[S]) -> String {
     if name.starts_with(|c: char| c.is_ascii_digit()) {
         name.insert(0, '_');
     }
-    name
+    lint_safe(&name)
+}
+
+/// Words `promtool check metrics` reads as abbreviated units.
+const UNIT_ABBREVIATIONS: &[&str] = &[
+    "s", "ms", "us", "ns", "sec", "b", "kb", "mb", "gb", "tb", "pb", "m", "h", "d",
+];
+/// Units it wants in base form (seconds, bytes, celsius) and prefixes of base units.
+const NON_BASE_UNITS: &[&str] = &["minutes", "hours", "days", "weeks", "fahrenheit", "bits"];
+const BASE_UNITS: &[&str] = &[
+    "seconds", "bytes", "bits", "meters", "grams", "volts", "amperes",
+];
+const UNIT_PREFIXES: &[&str] = &[
+    "pico", "nano", "micro", "milli", "centi", "deci", "deca", "hecto", "kilo", "mega", "giga",
+    "tera", "peta", "exa", "kibi", "mebi", "gibi", "tebi", "pebi", "exbi",
+];
+/// Suffixes Prometheus gives to counters, summaries and histograms.
+const RESERVED_SUFFIXES: &[&str] = &["_total", "_count", "_sum", "_bucket"];
+
+fn is_unit_word(word: &str) -> bool {
+    UNIT_ABBREVIATIONS.contains(&word)
+        || NON_BASE_UNITS.contains(&word)
+        || BASE_UNITS.iter().any(|unit| {
+            word.strip_suffix(unit)
+                .is_some_and(|prefix| UNIT_PREFIXES.contains(&prefix))
+        })
+}
+
+/// Joins unit words to the word before them (or after, when first) and puts `_value` after a
+/// reserved suffix.
+fn lint_safe(name: &str) -> String {
+    let words: Vec<&str> = name.split('_').collect();
+    let mut out = String::with_capacity(name.len() + 6);
+    let mut glue_next = false;
+    for (i, word) in words.iter().enumerate() {
+        let unit = is_unit_word(word);
+        if i > 0 && !(unit && !out.is_empty() && !out.ends_with('_')) && !glue_next {
+            out.push('_');
+        }
+        glue_next = unit && (out.is_empty() || out.ends_with('_'));
+        out.push_str(word);
+    }
+    if RESERVED_SUFFIXES.iter().any(|suffix| out.ends_with(suffix)) {
+        out.push_str("_value");
+    }
+    out
 }
 
 /// Appends `segment` with camelCase word boundaries turned into `_` and letters lowercased
@@ -482,6 +541,23 @@ fn escape_label_into(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_pass_the_linter_rules() {
+        let name = |segments: &[&str]| metric_name("", segments);
+        assert_eq!(name(&["web", "latencyMs"]), "web_latencyms");
+        assert_eq!(name(&["web", "latency_ms"]), "web_latencyms");
+        assert_eq!(name(&["up", "uptimeHours"]), "up_uptimehours");
+        assert_eq!(name(&["io", "readKilobytes"]), "io_readkilobytes");
+        assert_eq!(name(&["ms", "x"]), "msx");
+        assert_eq!(name(&["ms"]), "ms");
+        assert_eq!(name(&["items", "seconds"]), "items_seconds");
+        assert_eq!(name(&["db", "queryCount"]), "db_query_count_value");
+        assert_eq!(name(&["web", "requestsTotal"]), "web_requests_total_value");
+        assert_eq!(name(&["x_sum"]), "x_sum_value");
+        assert_eq!(name(&["x", "buckets"]), "x_buckets");
+        assert_eq!(name(&["_404"]), "_404");
+    }
 
     #[test]
     fn escapes_labels_and_help() {
