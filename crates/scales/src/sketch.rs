@@ -11,13 +11,19 @@
 //! threads at a few nanoseconds: `hdrhistogram` and `sketches-ddsketch` are single-writer
 //! structures that would need a lock around every record.
 //!
-//! Memory: octaves (powers of two) are allocated on first use, 512 bytes each; latencies that
-//! span 1 µs–10 s touch about 24 octaves. Magnitudes below 2⁻⁶⁴ or at or above 2⁶⁴ share the
-//! edge buckets (the exact min and max still clamp every estimate). NaN and infinities are
-//! not recorded; they are counted in [`SketchSnapshot::dropped`].
+//! Range: every finite value has its own bucket, from the smallest subnormal to `f64::MAX`.
+//! Magnitudes in the *window* 2⁻⁶⁴ ≤ |v| < 2⁶⁴ (about 5.4e-20 to 1.8e19) are counted in
+//! octaves allocated on first use, 512 bytes each (latencies that span 1 µs–10 s touch about
+//! 24 octaves), by the recording thread without a lock. Magnitudes outside the window are
+//! rare; they are counted in a small map behind a mutex, with the same bucket layout, so the
+//! error bound holds for them too. For normal values (|v| ≥ 2.2e-308) a bucket's reported
+//! value is within 1/129 of every value in it; for subnormal values, whose own precision is
+//! coarser, within 1/129 plus one subnormal step (4.9e-324). NaN and infinities are not
+//! recorded; they are counted in [`SketchSnapshot::dropped`].
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::cells::LazyBoxes;
 
@@ -30,23 +36,46 @@ const OCTAVES: usize = (MAX_EXP - MIN_EXP + 1) as usize;
 /// The largest relative error of a reported quantile, before clamping to min and max.
 pub const RELATIVE_ERROR: f64 = 1.0 / (2 * SUBS + 1) as f64;
 
-/// Index of the bucket holding magnitude `abs` (> 0, finite).
+/// Extra octaves below the normal range in the full index, so that subnormals (scaled by
+/// 2⁶⁴ to find their bucket) get non-negative indices.
+const SUBNORMAL_OCTAVES: u32 = 64;
+/// The full index of the window's first bucket.
+const WINDOW_OFFSET: u32 = ((1023 + MIN_EXP) as u32 + SUBNORMAL_OCTAVES) << SUB_BITS;
+
+/// Index of the window bucket holding magnitude `abs` (> 0), or `None` outside the window.
 #[inline]
-pub(crate) fn bucket_index(abs: f64) -> usize {
-    // The exponent and top SUB_BITS mantissa bits, as one number: octave × SUBS + sub.
-    // Clamped with comparisons the compiler turns into conditional moves.
-    let raw = (abs.to_bits() >> (52 - SUB_BITS)) as i64 - (((1023 + MIN_EXP) as i64) << SUB_BITS);
-    raw.clamp(0, (OCTAVES * SUBS - 1) as i64) as usize
+fn window_index(abs: f64) -> Option<usize> {
+    let index = ((abs.to_bits() >> (52 - SUB_BITS)) as usize)
+        .wrapping_sub(((1023 + MIN_EXP) as usize) << SUB_BITS);
+    (index < OCTAVES * SUBS).then_some(index)
 }
 
-/// The value reported for a bucket: the harmonic midpoint of its bounds.
-pub(crate) fn bucket_estimate(index: usize) -> f64 {
-    let exp = (index / SUBS) as i32 + MIN_EXP;
-    let sub = (index % SUBS) as f64;
-    let base = 2f64.powi(exp);
-    let lower = base * (1.0 + sub / SUBS as f64);
-    let upper = base * (1.0 + (sub + 1.0) / SUBS as f64);
-    2.0 * lower * upper / (lower + upper)
+/// Index of the bucket holding magnitude `abs` (> 0, finite) among all finite magnitudes: the
+/// exponent and the top [`SUB_BITS`] mantissa bits, as one number. Window index `i` is full
+/// index `i + WINDOW_OFFSET`.
+pub(crate) fn full_index(abs: f64) -> u32 {
+    const SCALE: f64 = 18_446_744_073_709_551_616.0; // 2⁶⁴
+    if abs >= f64::MIN_POSITIVE {
+        (abs.to_bits() >> (52 - SUB_BITS)) as u32 + (SUBNORMAL_OCTAVES << SUB_BITS)
+    } else {
+        // Exact: multiplying by a power of two only moves the exponent.
+        ((abs * SCALE).to_bits() >> (52 - SUB_BITS)) as u32
+    }
+}
+
+/// The value reported for a bucket (by full index): the harmonic midpoint of its bounds.
+pub(crate) fn bucket_estimate(index: u32) -> f64 {
+    let exp = (index >> SUB_BITS) as i32 - SUBNORMAL_OCTAVES as i32 - 1023;
+    let sub = f64::from(index & (SUBS as u32 - 1));
+    // 2^exp exactly, normal or subnormal.
+    let base = if exp >= -1022 {
+        f64::from_bits(((exp + 1023) as u64) << 52)
+    } else {
+        f64::from_bits(1u64 << (exp + 1074))
+    };
+    let (a, b) = (1.0 + sub / SUBS as f64, 1.0 + (sub + 1.0) / SUBS as f64);
+    // The midpoint as a factor of `base` first, so that the top octave does not overflow.
+    base * (2.0 * a * b / (a + b))
 }
 
 /// The counts of one octave (power of two): one per sub-bucket.
@@ -75,22 +104,31 @@ impl AtomicBuckets {
         octave[index % SUBS].fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Appends the non-zero buckets, by full index.
     fn collect(&self, out: &mut Vec<(u32, u64)>) {
-        collect_octaves(&self.octaves, out);
+        collect_octaves(&self.octaves, WINDOW_OFFSET, out);
     }
 }
 
-/// Appends the non-zero buckets of `octaves` to `out`, in index order.
-fn collect_octaves(octaves: &LazyBoxes<Octave, OCTAVES>, out: &mut Vec<(u32, u64)>) {
+/// Appends the non-zero buckets of `octaves` to `out`, in index order, each window index
+/// plus `offset`.
+fn collect_octaves(octaves: &LazyBoxes<Octave, OCTAVES>, offset: u32, out: &mut Vec<(u32, u64)>) {
     for (octave_index, octave) in octaves.iter() {
         for (sub, count) in octave.iter().enumerate() {
             // Relaxed: independent tallies (a reader may run beside the writer).
             let count = count.load(Ordering::Relaxed);
             if count > 0 {
-                out.push(((octave_index * SUBS + sub) as u32, count));
+                out.push(((octave_index * SUBS + sub) as u32 + offset, count));
             }
         }
     }
+}
+
+/// Counts of magnitudes outside the window, by full index (rare; behind a mutex).
+#[derive(Default)]
+struct Outliers {
+    positive: BTreeMap<u32, u64>,
+    negative: BTreeMap<u32, u64>,
 }
 
 /// Maps an `f64` to a `u64` whose unsigned order is the float's numeric order.
@@ -130,6 +168,7 @@ pub(crate) struct AtomicSketch {
     // Allocated on first use: with per-thread blocks, most distributions only see folds.
     positive: OnceLock<AtomicBuckets>,
     negative: OnceLock<AtomicBuckets>,
+    outliers: Mutex<Outliers>,
     zeros: AtomicU64,
     dropped: AtomicU64,
     sum: AtomicU64,
@@ -144,6 +183,7 @@ impl AtomicSketch {
         Self {
             positive: OnceLock::new(),
             negative: OnceLock::new(),
+            outliers: Mutex::new(Outliers::default()),
             zeros: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             sum: AtomicU64::new(0f64.to_bits()),
@@ -159,16 +199,26 @@ impl AtomicSketch {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if value > 0.0 {
-            self.positive
-                .get_or_init(AtomicBuckets::new)
-                .add(bucket_index(value), 1);
-        } else if value < 0.0 {
-            self.negative
-                .get_or_init(AtomicBuckets::new)
-                .add(bucket_index(-value), 1);
-        } else {
+        if value == 0.0 {
             self.zeros.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let (buckets, abs) = if value > 0.0 {
+                (&self.positive, value)
+            } else {
+                (&self.negative, -value)
+            };
+            match window_index(abs) {
+                Some(index) => buckets.get_or_init(AtomicBuckets::new).add(index, 1),
+                None => {
+                    let mut outliers = self.outliers.lock().unwrap_or_else(PoisonError::into_inner);
+                    let side = if value > 0.0 {
+                        &mut outliers.positive
+                    } else {
+                        &mut outliers.negative
+                    };
+                    *side.entry(full_index(abs)).or_insert(0) += 1;
+                }
+            }
         }
         atomic_f64_add(&self.sum, value);
         atomic_f64_add(&self.sum_squares, value * value);
@@ -189,6 +239,13 @@ impl AtomicSketch {
         let mut negative = Vec::new();
         if let Some(buckets) = self.negative.get() {
             buckets.collect(&mut negative);
+        }
+        {
+            let outliers = self.outliers.lock().unwrap_or_else(PoisonError::into_inner);
+            let as_list =
+                |map: &BTreeMap<u32, u64>| map.iter().map(|(&i, &c)| (i, c)).collect::<Vec<_>>();
+            merge_buckets(&mut positive, &as_list(&outliers.positive), |a, b| a + b);
+            merge_buckets(&mut negative, &as_list(&outliers.negative), |a, b| a + b);
         }
         let zeros = self.zeros.load(Ordering::Relaxed);
         let count = zeros
@@ -257,9 +314,8 @@ impl LocalSketch {
     /// bit patterns fall outside the range.
     #[inline]
     pub(crate) fn bucket_of(value: f64) -> Option<usize> {
-        let index = ((value.to_bits() >> (52 - SUB_BITS)) as usize)
-            .wrapping_sub(((1023 + MIN_EXP) as usize) << SUB_BITS);
-        (index < OCTAVES * SUBS).then_some(index)
+        // A negative value's sign bit puts its bit pattern far above the window.
+        window_index(value)
     }
 
     /// Records `value`, whose bucket is `index` (from [`bucket_of`](Self::bucket_of)).
@@ -301,7 +357,7 @@ impl LocalSketch {
     /// Adds this block's values to `snapshot` (a reader's view, concurrent with the owner).
     pub(crate) fn merge_into(&self, snapshot: &mut SketchSnapshot) {
         let mut positive = Vec::new();
-        collect_octaves(&self.octaves, &mut positive);
+        collect_octaves(&self.octaves, WINDOW_OFFSET, &mut positive);
         let count = positive.iter().map(|&(_, c)| c).sum::<u64>();
         if count == 0 {
             return;
@@ -340,7 +396,7 @@ impl crate::cells::Block for LocalSketch {
     fn fold_into(&self, sink: &AtomicSketch) {
         let positive = sink.positive.get_or_init(AtomicBuckets::new);
         let mut buckets = Vec::new();
-        collect_octaves(&self.octaves, &mut buckets);
+        collect_octaves(&self.octaves, 0, &mut buckets);
         for (index, count) in buckets {
             positive.add(index as usize, count);
         }
@@ -504,7 +560,7 @@ impl SketchSnapshot {
         for &(index, count) in self.negative.iter().rev() {
             seen += count;
             if rank < seen {
-                return -bucket_estimate(index as usize);
+                return -bucket_estimate(index);
             }
         }
         seen += self.zeros;
@@ -514,7 +570,7 @@ impl SketchSnapshot {
         for &(index, count) in &self.positive {
             seen += count;
             if rank < seen {
-                return bucket_estimate(index as usize);
+                return bucket_estimate(index);
             }
         }
         self.max
@@ -623,12 +679,69 @@ mod tests {
 
     #[test]
     fn bucket_estimates_are_within_bound() {
-        for &v in &[1e-9, 0.004999995231628418, 0.011, 1.0, 3.0, 1234.5678, 1e15] {
-            let est = bucket_estimate(bucket_index(v));
+        for &v in &[
+            1e-9,
+            0.004999995231628418,
+            0.011,
+            1.0,
+            3.0,
+            1234.5678,
+            1e15,
+            1e19,
+            1e21,
+            1e300,
+            f64::MAX,
+            1e-25,
+            1e-300,
+            f64::MIN_POSITIVE,
+        ] {
+            let est = bucket_estimate(full_index(v));
             assert!(
                 (est - v).abs() / v <= RELATIVE_ERROR + 1e-12,
                 "{v} -> {est}"
             );
+        }
+        // Subnormals: within the bound plus one subnormal step.
+        for &v in &[5e-324, 1e-320, 3e-315, 2e-310] {
+            let est = bucket_estimate(full_index(v));
+            assert!(
+                (est - v).abs() <= v * RELATIVE_ERROR + 5e-324,
+                "{v} -> {est}"
+            );
+        }
+    }
+
+    #[test]
+    fn window_and_full_indices_agree() {
+        for &v in &[6e-20, 1e-9, 1.0, 3.5, 1e18, 1.8e19] {
+            let window = window_index(v).expect("inside the window");
+            assert_eq!(window as u32 + WINDOW_OFFSET, full_index(v), "{v}");
+        }
+        for &v in &[5e-20, 1.9e19, 1e300, 5e-324] {
+            assert_eq!(window_index(v), None, "{v}");
+        }
+    }
+
+    #[test]
+    fn magnitudes_outside_the_window_keep_the_bound() {
+        for values in [
+            vec![1e19, 2e19, 5e20, 1e21, 3e21],
+            vec![1e300, 2e300, 3e300],
+            vec![1e-25, 2e-25, 3e-25, 4e-25],
+            vec![-1e21, -1e20, 1e20, 1e21],
+            vec![1e-300, 1.0, 1e300],
+        ] {
+            let s = SketchSnapshot::from_values(values.iter().copied());
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            for (rank, &exact) in sorted.iter().enumerate() {
+                let q = rank as f64 / (sorted.len() - 1) as f64;
+                let est = s.quantile(q).unwrap();
+                assert!(
+                    (est - exact).abs() <= exact.abs() * RELATIVE_ERROR * (1.0 + 1e-9),
+                    "{values:?} q={q}: {est} vs {exact}"
+                );
+            }
         }
     }
 

@@ -241,3 +241,51 @@ fn delta_of_nothing_new_is_empty() {
     assert_eq!(delta.min(), None);
     assert_eq!(delta.sum(), 0.0);
 }
+
+/// Normal values over the whole `f64` range (2⁻¹⁰²² to `f64::MAX`), either sign.
+fn any_normal() -> impl Strategy<Value = f64> {
+    (1.0f64..2.0, -1022i32..=1023, any::<bool>()).prop_map(|(m, e, negative)| {
+        let v = m * 2f64.powi(e);
+        if negative {
+            -v
+        } else {
+            v
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// The bound holds for every magnitude, not only inside the sketch's lock-free window
+    /// (2⁻⁶⁴ to 2⁶⁴), recorded through a `PmfStat` from two threads.
+    #[test]
+    fn quantiles_hold_their_bound_over_the_whole_f64_range(
+        values in prop::collection::vec(any_normal(), 1..300),
+    ) {
+        let reg = Registry::new();
+        let pmf = reg.collection("/range").unwrap().pmf_stat("values").unwrap();
+        let (left, right) = values.split_at(values.len() / 2);
+        std::thread::scope(|s| {
+            for part in [left, right] {
+                let pmf = pmf.clone();
+                s.spawn(move || part.iter().for_each(|&v| pmf.record(v)));
+            }
+        });
+        let sketch = pmf.snapshot();
+        prop_assert_eq!(sketch.count(), values.len() as u64);
+        let data = sorted(&values);
+        for q in QS {
+            assert_quantile_within(&data, q, sketch.quantile(q).unwrap());
+        }
+    }
+}
+
+#[test]
+fn magnitudes_near_the_window_edges_and_beyond() {
+    // Values the window used to fold into its edge buckets (errors of 96 % and more).
+    check_all_quantiles(&[1e19, 2e19, 5e19, 1e20, 5e20, 1e21]);
+    check_all_quantiles(&[1e300, 2e300, 4e300, 8e300, f64::MAX]);
+    check_all_quantiles(&[1e-21, 2e-21, 3e-21, 5e-20, 1e-19]);
+    check_all_quantiles(&[-1e21, -3e20, 0.0, 1.0, 3e20, 1e21]);
+}
