@@ -162,6 +162,12 @@ impl Builder {
         self
     }
 
+    /// The settings, unchecked (for unit tests of the parts).
+    #[cfg(test)]
+    pub(crate) fn into_config(self) -> Config {
+        self.config
+    }
+
     fn validate(&self) -> Result<(), BuildError> {
         let addr = &self.config.addr;
         let has_port = addr

@@ -20,7 +20,9 @@ pub struct Health {
     pub reconnects: i64,
     /// Failed connects and writes.
     pub failures: i64,
-    /// The last failure's message; empty after a success.
+    /// The last failure's message and when it happened in UTC, such as `cannot connect to
+    /// carbon at 127.0.0.1:2003: Connection refused (os error 111) at
+    /// 2026-12-01T21:40:03Z`; empty after a success.
     pub last_error: String,
 }
 
@@ -59,6 +61,13 @@ impl HealthStats {
         };
         stats.last_error.set("");
         Ok(stats)
+    }
+
+    /// Sets `lastError` to `message` followed by the current time (`... at
+    /// 2026-12-01T21:40:03Z`).
+    pub(crate) fn set_error(&self, message: &str) {
+        let at = crate::text::utc(std::time::SystemTime::now());
+        self.last_error.set(format!("{message} at {at}"));
     }
 
     pub(crate) fn read(&self) -> Health {

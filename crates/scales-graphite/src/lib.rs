@@ -26,9 +26,13 @@
 //!     .spawn(scales::registry())?;
 //! // ... on shutdown (dropping it does the same):
 //! let health = pusher.stop(); // sends what is buffered, within 5 s
-//! println!("{health:?}");
+//! println!("{} points sent, {} unsent", health.points_sent, health.points_buffered);
 //! # Ok::<(), scales_graphite::BuildError>(())
 //! ```
+//!
+//! A pusher that should push for the whole life of the program, with no shutdown step,
+//! is [detached](PeriodicPusher::detach): `builder(..).spawn(&registry)?.detach()`.
+//! Dropping a [`PeriodicPusher`] stops it, so the compiler warns about one left unused.
 //!
 //! The demo's `--graphite HOST:PORT`, `--graphite-prefix P` and `--graphite-period SECONDS`
 //! map onto [`GraphitePusher::builder`], [`Builder::prefix`] and [`Builder::period`].
@@ -94,11 +98,13 @@
 //! | `pointsBuffered` | points waiting to be sent |
 //! | `reconnects` | connections opened after the first |
 //! | `failures` | failed connects and writes |
-//! | `lastError` | the last failure's message, empty after a success |
+//! | `lastError` | the last failure's message and time (`cannot connect to carbon at 127.0.0.1:2003: Connection refused (os error 111) at 2026-12-01T21:40:03Z`), empty after a success |
 //!
 //! [`PeriodicPusher::health`] reads them directly. Failures are logged through the `log`
-//! facade (target `scales_graphite`): a warning for the first failure of an outage and when
-//! carbon comes back, debug messages for every retry in between.
+//! facade (target `scales_graphite`), one line each: a warning for the first failure of an
+//! outage, then at most one a minute while it lasts (with the count of failures so far),
+//! and one when carbon is reachable again; debug messages for every retry in between. A
+//! full buffer warns at its first dropped push and then sums up its drops once a minute.
 
 #![forbid(unsafe_code)]
 
@@ -106,6 +112,7 @@ mod builder;
 mod health;
 mod outbox;
 mod periodic;
+mod text;
 
 use std::io;
 use std::time::Duration;
@@ -119,10 +126,10 @@ pub use periodic::{GraphitePusher, PeriodicPusher};
 #[non_exhaustive]
 pub enum BuildError {
     /// The period is below one second: Graphite timestamps are whole seconds.
-    #[error("the period must be at least one second, got {0:?}")]
+    #[error("the period must be at least one second, got {}", text::Human(*.0))]
     PeriodTooShort(Duration),
     /// The address is empty or has no port (`host:port` is expected).
-    #[error("`{0}` is not a `host:port` address")]
+    #[error("'{0}' is not a host:port address (such as 127.0.0.1:2003)")]
     BadAddress(String),
     /// The health stats could not be declared (the health path is invalid or taken by
     /// stats of other kinds).
@@ -139,7 +146,7 @@ pub enum BuildError {
 #[non_exhaustive]
 pub enum PushError {
     /// The host name did not resolve.
-    #[error("cannot resolve `{addr}`: {source}")]
+    #[error("cannot resolve {addr}: {source}")]
     Resolve {
         /// The configured address.
         addr: String,
@@ -147,7 +154,7 @@ pub enum PushError {
         source: io::Error,
     },
     /// Connecting failed (refused, timed out, unreachable).
-    #[error("cannot connect to carbon at `{addr}`: {source}")]
+    #[error("cannot connect to carbon at {addr}: {source}")]
     Connect {
         /// The configured address.
         addr: String,
@@ -155,7 +162,7 @@ pub enum PushError {
         source: io::Error,
     },
     /// Writing failed (reset, broken pipe, timed out); the batch will be sent again whole.
-    #[error("writing to carbon at `{addr}` failed: {source}")]
+    #[error("writing to carbon at {addr} failed: {source}")]
     Write {
         /// The configured address.
         addr: String,
@@ -163,7 +170,7 @@ pub enum PushError {
         source: io::Error,
     },
     /// A recent failure: the next attempt waits for the backoff to pass.
-    #[error("backing off after a failure; next attempt in {0:?}")]
+    #[error("backing off after a failure; next attempt in {}", text::Human(*.0))]
     BackingOff(Duration),
     /// The stop or flush deadline passed with points still buffered.
     #[error("deadline passed with points still buffered")]

@@ -14,7 +14,28 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::builder::Config;
 use crate::health::HealthStats;
+use crate::text::Human;
 use crate::PushError;
+
+/// Repeated warnings of one kind (an outage going on, a buffer still overflowing) are
+/// logged at most this often; the retries in between are debug messages.
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// An outage in progress: failures since the last successful write.
+#[derive(Debug)]
+struct Outage {
+    started: Instant,
+    failures: u64,
+    last_warned: Instant,
+}
+
+/// Points dropped from a full buffer since the last warning about it.
+#[derive(Debug, Default)]
+struct Drops {
+    last_warned: Option<Instant>,
+    pushes: u64,
+    points: u64,
+}
 
 /// One rendered push: lines sharing one timestamp.
 #[derive(Debug)]
@@ -88,8 +109,11 @@ pub(crate) struct Outbox {
     unconfirmed_points: usize,
     backoff: Backoff,
     ever_connected: bool,
-    /// In an outage: the first failure was logged as a warning.
-    failing: bool,
+    /// The outage in progress, if any (its first failure was logged as a warning).
+    outage: Option<Outage>,
+    drops: Drops,
+    /// [`WARN_EVERY`], shorter in tests.
+    warn_every: Duration,
     health: HealthStats,
     cancel: Option<Arc<AtomicBool>>,
 }
@@ -109,7 +133,9 @@ impl Outbox {
             unconfirmed_points: 0,
             backoff: Backoff::new(config.backoff_min, config.backoff_max),
             ever_connected: false,
-            failing: false,
+            outage: None,
+            drops: Drops::default(),
+            warn_every: WARN_EVERY,
             health,
             cancel: None,
         }
@@ -159,15 +185,41 @@ impl Outbox {
             if let Some(batch) = self.pending.pop_front() {
                 self.pending_points -= batch.points;
                 self.health.points_dropped.add(batch.points as i64);
-                log::warn!(
-                    target: "scales_graphite",
-                    "graphite buffer full ({} points): dropped the oldest push ({} points)",
-                    self.capacity,
-                    batch.points
-                );
+                self.dropped(batch.points);
             }
         }
         self.update_buffered();
+    }
+
+    /// Logs a dropped push: the first one at once, the next ones summed up once per
+    /// [`WARN_EVERY`].
+    fn dropped(&mut self, points: usize) {
+        let now = Instant::now();
+        let drops = &mut self.drops;
+        drops.pushes += 1;
+        drops.points += points as u64;
+        match drops.last_warned {
+            None => log::warn!(
+                target: "scales_graphite",
+                "graphite buffer full ({} points): dropped the oldest push ({points} points); \
+                 further drops are logged once a minute",
+                self.capacity
+            ),
+            Some(at) if now.duration_since(at) >= self.warn_every => log::warn!(
+                target: "scales_graphite",
+                "graphite buffer still full ({} points): dropped {} more pushes ({} points) in \
+                 the last {}",
+                self.capacity,
+                drops.pushes,
+                drops.points,
+                Human(now.duration_since(at))
+            ),
+            Some(_) => return,
+        }
+        *drops = Drops {
+            last_warned: Some(now),
+            ..Drops::default()
+        };
     }
 
     fn update_buffered(&self) {
@@ -213,19 +265,43 @@ impl Outbox {
         self.update_buffered();
     }
 
+    /// Records a failed connect or write: health stats, backoff, and a log line (a warning
+    /// for the first failure of an outage and then once per [`WARN_EVERY`], debug
+    /// messages for the retries in between).
     fn failure(&mut self, error: PushError) -> PushError {
-        let wait = self.backoff.fail(Instant::now());
+        let now = Instant::now();
+        let wait = Human(self.backoff.fail(now));
         self.health.failures.inc();
         let message = error.to_string();
-        self.health.last_error.set(message.clone());
-        if self.failing {
-            log::debug!(target: "scales_graphite", "{message}; retrying in {wait:?}");
-        } else {
-            log::warn!(
-                target: "scales_graphite",
-                "{message}; buffering points and retrying (first retry in {wait:?})"
-            );
-            self.failing = true;
+        self.health.set_error(&message);
+        match &mut self.outage {
+            None => {
+                log::warn!(
+                    target: "scales_graphite",
+                    "{message}; buffering points and retrying (first retry in {wait})"
+                );
+                self.outage = Some(Outage {
+                    started: now,
+                    failures: 1,
+                    last_warned: now,
+                });
+            }
+            Some(outage) => {
+                outage.failures += 1;
+                if now.duration_since(outage.last_warned) >= self.warn_every {
+                    outage.last_warned = now;
+                    log::warn!(
+                        target: "scales_graphite",
+                        "{message}; still failing after {} failures in {}, {} points buffered, \
+                         next retry in {wait}",
+                        outage.failures,
+                        Human(now.duration_since(outage.started)),
+                        self.pending_points
+                    );
+                } else {
+                    log::debug!(target: "scales_graphite", "{message}; retrying in {wait}");
+                }
+            }
         }
         error
     }
@@ -367,10 +443,17 @@ impl Outbox {
             }
             self.update_buffered();
             self.backoff.reset();
-            if self.failing {
-                self.failing = false;
+            if let Some(outage) = self.outage.take() {
                 self.health.last_error.set("");
-                log::warn!(target: "scales_graphite", "carbon at {} is reachable again", self.addr);
+                self.drops = Drops::default();
+                let failures = outage.failures;
+                log::warn!(
+                    target: "scales_graphite",
+                    "carbon at {} is reachable again after {failures} {} in {}",
+                    self.addr,
+                    if failures == 1 { "failure" } else { "failures" },
+                    Human(outage.started.elapsed())
+                );
             }
         }
     }
@@ -428,6 +511,94 @@ mod tests {
         }
         backoff.reset();
         assert!(backoff.fail(now) <= Duration::from_millis(100));
+    }
+
+    /// Log lines of this test binary.
+    static RECORDS: std::sync::Mutex<Vec<(log::Level, String)>> = std::sync::Mutex::new(Vec::new());
+
+    struct Collector;
+
+    impl log::Log for Collector {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+
+        fn log(&self, record: &log::Record<'_>) {
+            let mut records = RECORDS.lock().unwrap_or_else(|e| e.into_inner());
+            records.push((record.level(), record.args().to_string()));
+        }
+
+        fn flush(&self) {}
+    }
+
+    #[test]
+    fn a_long_outage_and_a_full_buffer_warn_again_once_per_interval() {
+        let _ = log::set_logger(&Collector);
+        log::set_max_level(log::LevelFilter::Trace);
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let config = crate::GraphitePusher::builder(addr.to_string())
+            .buffer_points(2)
+            .backoff(Duration::from_millis(1), Duration::from_millis(1))
+            .into_config();
+        let health = HealthStats::declare(&scales::Registry::new(), None).unwrap();
+        let mut outbox = Outbox::new(&config, health);
+        let batch = || Batch {
+            data: b"a 1 1\n".to_vec(),
+            points: 1,
+            resend: false,
+        };
+        let warnings = || -> Vec<String> {
+            let records = RECORDS.lock().unwrap();
+            let ours = records
+                .iter()
+                .filter(|(_, m)| m.contains(&addr.to_string()) || m.contains("buffer"));
+            ours.filter(|(l, _)| *l == log::Level::Warn)
+                .map(|(_, m)| m.clone())
+                .collect()
+        };
+        // Within the interval: one warning for the outage, one for the first drop.
+        for _ in 0..4 {
+            outbox.enqueue(batch());
+            assert!(outbox
+                .flush_now(Instant::now() + Duration::from_secs(1))
+                .is_err());
+        }
+        assert_eq!(warnings().len(), 2, "{:#?}", warnings());
+        assert!(warnings()[0].starts_with("cannot connect to carbon at "));
+        assert!(warnings()[1]
+            .starts_with("graphite buffer full (2 points): dropped the oldest push (1 points)"));
+        // Once the interval has passed, the next failure and the next drop warn again
+        // with what happened since.
+        outbox.warn_every = Duration::ZERO;
+        outbox.enqueue(batch());
+        assert!(outbox
+            .flush_now(Instant::now() + Duration::from_secs(1))
+            .is_err());
+        let all = warnings();
+        assert_eq!(all.len(), 4, "{all:#?}");
+        assert!(all[2].starts_with("graphite buffer still full (2 points): dropped 2 more pushes (2 points) in the last "), "{}", all[2]);
+        assert!(
+            all[3].contains("; still failing after 5 failures in "),
+            "{}",
+            all[3]
+        );
+        assert!(
+            all[3].contains(", 2 points buffered, next retry in "),
+            "{}",
+            all[3]
+        );
+        // Carbon is back: one line says so.
+        let _listener = std::net::TcpListener::bind(addr).unwrap();
+        outbox
+            .flush_now(Instant::now() + Duration::from_secs(1))
+            .unwrap();
+        let all = warnings();
+        assert_eq!(all.len(), 5, "{all:#?}");
+        let back = format!("carbon at {addr} is reachable again after 5 failures in ");
+        assert!(all[4].starts_with(&back), "{}", all[4]);
     }
 
     #[test]

@@ -160,7 +160,7 @@ impl GraphitePusher {
             Err(payload) => {
                 let error = PushError::RenderPanicked(panic_message(payload.as_ref()));
                 log::error!(target: "scales_graphite", "{error}; push skipped");
-                self.health.last_error.set(error.to_string());
+                self.health.set_error(&error.to_string());
                 return Err(error);
             }
         };
@@ -196,7 +196,10 @@ impl Signal {
 /// A background thread pushing a registry's stats every period (the original's
 /// `GraphitePeriodicPusher`); start one with [`Builder::spawn`].
 ///
-/// Dropping it stops it as [`stop`](Self::stop) does.
+/// Dropping it stops it as [`stop`](Self::stop) does, so keep it for as long as it should
+/// push (in the struct of your server, or a variable of `main`), or call
+/// [`detach`](Self::detach) to let it push for the life of the program.
+#[must_use = "dropping the pusher stops it; keep it for as long as it should push, or call .detach() to let it run until the process exits"]
 pub struct PeriodicPusher {
     signal: Arc<Signal>,
     thread: Option<JoinHandle<GraphitePusher>>,
@@ -248,6 +251,38 @@ impl PeriodicPusher {
         self.health.read()
     }
 
+    /// Lets the pusher run until the process exits, without a handle to stop it: for a
+    /// pusher that pushes for the life of the program.
+    ///
+    /// The thread goes on pushing every period; its health stays readable in the registry
+    /// (at [`Builder::health_path`]). There is no final flush when the process exits:
+    /// points still buffered then (what was recorded since the last push, or everything of
+    /// an outage) are lost. To send them at shutdown, keep the pusher and call
+    /// [`stop`](Self::stop) instead.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// fn start_metrics() -> Result<(), scales_graphite::BuildError> {
+    ///     scales_graphite::GraphitePusher::builder("127.0.0.1:2003")
+    ///         .prefix("my.server.")
+    ///         .period(Duration::from_secs(60))
+    ///         .spawn(scales::registry())?
+    ///         .detach(); // pushes every minute until the process exits
+    ///     Ok(())
+    /// }
+    ///
+    /// start_metrics()?;
+    /// // The health stays in the tree while the pusher runs.
+    /// assert!(scales::snapshot().stat("/scales/graphite/pushes").is_some());
+    /// # Ok::<(), scales_graphite::BuildError>(())
+    /// ```
+    pub fn detach(mut self) {
+        // Without its join handle, dropping `self` neither signals nor waits for the
+        // thread, which keeps its own handles to the registry and the health stats.
+        drop(self.thread.take());
+    }
+
     fn shutdown(&mut self) {
         let Some(thread) = self.thread.take() else {
             return;
@@ -281,8 +316,9 @@ fn run(mut pusher: GraphitePusher, signal: &Signal) -> GraphitePusher {
     let mut last_timestamp = None;
     log::debug!(
         target: "scales_graphite",
-        "pushing to {} every {period:?}",
-        pusher.config.addr
+        "pushing to {} every {}",
+        pusher.config.addr,
+        crate::text::Human(period)
     );
     loop {
         if signal.stopping() {
