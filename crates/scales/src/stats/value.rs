@@ -1,8 +1,10 @@
 //! [`Stat`]: a held value (string, number, ...) or a gauge computed by a closure.
 
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, Once, PoisonError};
+use std::time::{Duration, Instant};
 
 use super::{declare_core, Declare, StatCore, StatOptions};
 use crate::registry::{Owner, Scope};
@@ -17,16 +19,85 @@ enum Source {
     Computed(GaugeFn),
 }
 
+/// How often one gauge's panics are logged: the first, then at most one a minute.
+const PANIC_REPORT_INTERVAL: Duration = Duration::from_secs(60);
+
+thread_local! {
+    /// Set while this thread runs a gauge closure: its panics are reported by the stat.
+    static IN_GAUGE: Cell<bool> = const { Cell::new(false) };
+    /// Where the last gauge panic on this thread happened (`file:line`).
+    static PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Installs (once) a panic hook that keeps gauge panics quiet — no report on stderr, no
+/// backtrace captured — and hands every other panic to the hook that was there before.
+/// Gauge panics are logged by [`PanicReports`] instead, rate-limited. A hook installed by the
+/// program later replaces this one, and then gauge panics are reported like any other.
+fn quiet_gauge_panics() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_GAUGE.with(Cell::get) {
+                let location = info
+                    .location()
+                    .map(|l| format!("{}:{}", l.file(), l.line()));
+                PANIC_LOCATION.with(|cell| *cell.borrow_mut() = location);
+                return;
+            }
+            previous(info);
+        }));
+    });
+}
+
+/// One gauge's panic log: when it last reported, and how many panics it has not reported.
+#[derive(Default)]
+struct PanicReports {
+    last: Option<Instant>,
+    unreported: u64,
+}
+
 /// Storage of a [`Stat`].
 pub(crate) struct ValueCell {
     source: Mutex<Source>,
+    /// The stat's path, for log messages.
+    path: String,
+    panics: Mutex<PanicReports>,
 }
 
 impl ValueCell {
-    fn new(source: Source) -> Self {
+    fn new(source: Source, path: String) -> Self {
         Self {
             source: Mutex::new(source),
+            path,
+            panics: Mutex::new(PanicReports::default()),
         }
+    }
+
+    /// Logs a gauge panic: the first one, then at most one per [`PANIC_REPORT_INTERVAL`]
+    /// with the number of panics in between.
+    fn report_panic(&self, message: &str) {
+        let location = PANIC_LOCATION.with(|cell| cell.borrow_mut().take());
+        let mut reports = self.panics.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        if reports
+            .last
+            .is_some_and(|last| now.duration_since(last) < PANIC_REPORT_INTERVAL)
+        {
+            reports.unreported += 1;
+            return;
+        }
+        let since = match std::mem::take(&mut reports.unreported) {
+            0 => String::new(),
+            n => format!(" ({n} more panics since the last report)"),
+        };
+        reports.last = Some(now);
+        drop(reports);
+        let at = location.map(|l| format!(" at {l}")).unwrap_or_default();
+        log::error!(
+            "scales: gauge {} panicked{at}: {message}{since}; it reads as an error until it stops panicking (reported at most once a minute)",
+            self.path
+        );
     }
 
     fn replace(&self, source: Source) {
@@ -41,12 +112,17 @@ impl ValueCell {
             Source::Computed(gauge) => gauge.clone(),
         };
         // The closure runs outside the lock, so it may itself read or declare stats.
-        catch_unwind(AssertUnwindSafe(|| gauge())).map_err(|payload| {
+        quiet_gauge_panics();
+        let outer = IN_GAUGE.with(|flag| flag.replace(true));
+        let result = catch_unwind(AssertUnwindSafe(|| gauge()));
+        IN_GAUGE.with(|flag| flag.set(outer));
+        result.map_err(|payload| {
             let message = payload
                 .downcast_ref::<&str>()
                 .map(|s| (*s).to_owned())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "non-string panic payload".to_owned());
+            self.report_panic(&message);
             format!("gauge panicked: {message}")
         })
     }
@@ -56,7 +132,10 @@ impl ValueCell {
 /// (a gauge).
 ///
 /// A gauge closure that panics does not take the snapshot down: that stat shows as an error
-/// and every other stat is read as usual.
+/// (`gauge panicked: ...`) and every other stat is read as usual. Such panics are not
+/// printed by the panic hook (scales installs a hook once that passes every other panic to
+/// the one before it); they are logged through the `log` crate instead — the first one, then
+/// at most one a minute per gauge, with the count of panics in between.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -113,7 +192,12 @@ impl Declare for Stat {
             scope,
             name,
             StatKind::Stat,
-            |_| StatCore::Value(Arc::new(ValueCell::new(Source::Held(Value::Null)))),
+            |_| {
+                StatCore::Value(Arc::new(ValueCell::new(
+                    Source::Held(Value::Null),
+                    scope.path_of(name),
+                )))
+            },
             |core| match core {
                 StatCore::Value(cell) => Some(cell),
                 _ => None,

@@ -224,3 +224,98 @@ fn non_finite_values_never_break_the_json() {
     assert_eq!(nf["held"], json!(null));
     assert_eq!(nf["gauge"], json!(null));
 }
+
+/// Log records of the `scales` crates, kept for the tests that check what is logged.
+struct CountingLogger;
+
+static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+impl log::Log for CountingLogger {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        LOGGED
+            .lock()
+            .unwrap()
+            .push(format!("{} {}", record.level(), record.args()));
+    }
+    fn flush(&self) {}
+}
+
+fn logged_lines(containing: &str) -> Vec<String> {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        log::set_logger(&CountingLogger).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+    LOGGED
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|line| line.contains(containing))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_panicking_gauge_is_logged_once_then_rate_limited() {
+    assert!(logged_lines("/it-errors/rate/bad").is_empty());
+    let reg = Registry::new();
+    let scope = reg.collection("/it-errors/rate").unwrap();
+    scope
+        .gauge("bad", || -> i64 { panic!("exploded on purpose") })
+        .unwrap();
+    for _ in 0..50 {
+        let snapshot = reg.snapshot();
+        assert_eq!(
+            snapshot.stat("/it-errors/rate/bad").unwrap().value,
+            StatValue::Error("gauge panicked: exploded on purpose".into())
+        );
+    }
+    let lines = logged_lines("/it-errors/rate/bad");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("ERROR "), "{lines:?}");
+    assert!(lines[0].contains("exploded on purpose"), "{lines:?}");
+    assert!(
+        lines[0].contains("errors.rs:"),
+        "the panic's location: {lines:?}"
+    );
+}
+
+/// Run by `gauge_panics_print_no_panic_report` in a child process.
+#[test]
+fn child_reads_a_panicking_gauge_many_times() {
+    if std::env::var_os("SCALES_GAUGE_PANIC_CHILD").is_none() {
+        return;
+    }
+    let reg = Registry::new();
+    let scope = reg.collection("/child").unwrap();
+    scope
+        .gauge("bad", || -> i64 { panic!("quiet gauge panic") })
+        .unwrap();
+    for _ in 0..20 {
+        let _ = reg.snapshot();
+    }
+    // Other panics still reach the previous hook (libtest's, which prints them).
+    let _ = std::panic::catch_unwind(|| panic!("a loud ordinary panic"));
+}
+
+#[test]
+fn gauge_panics_print_no_panic_report() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "errors::child_reads_a_panicking_gauge_many_times",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SCALES_GAUGE_PANIC_CHILD", "1")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("quiet gauge panic"), "{stderr}");
+    assert!(stderr.contains("a loud ordinary panic"), "{stderr}");
+}
