@@ -61,6 +61,7 @@ mod collection;
 mod dump;
 mod error;
 pub mod format;
+mod gauges;
 mod path;
 mod registry;
 pub mod sketch;

@@ -11,15 +11,18 @@
 //! are read after it is released, so recording never waits for it and gauge closures may
 //! themselves use the registry.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use indexmap::IndexMap;
 
 use crate::clock::Clock;
+use crate::gauges::{self, GaugeResult};
 use crate::path::{parse_path, validate_name, DisplayPath, PathError};
 use crate::snapshot::{Group, Node, Snapshot, StatKind, StatSnapshot};
 use crate::stats::{self, Declare, StatCore, StatOptions};
@@ -46,6 +49,7 @@ struct Shared {
     clock: Clock,
     next_owner_id: AtomicU64,
     next_child_id: AtomicU64,
+    gauge_timeout_nanos: AtomicU64,
 }
 
 struct Tree {
@@ -167,28 +171,71 @@ enum Plan {
     Aggregation(Arc<stats::AggregationCore>, Box<stats::Retired>),
 }
 
-fn evaluate(plan: Plan, clock: &Clock) -> Node {
+/// What a snapshot reads with: the clock, and the gauges' values, evaluated up front.
+struct Reading<'a> {
+    clock: &'a Clock,
+    gauges: HashMap<*const stats::ValueCell, GaugeResult>,
+}
+
+impl<'a> Reading<'a> {
+    /// Runs the plan's gauges (time-boxed, see [`crate::gauges`]).
+    fn new(plan: &Plan, clock: &'a Clock, timeout: Duration) -> Self {
+        let mut cells = Vec::new();
+        collect_gauges(plan, &mut cells);
+        let keys: Vec<_> = cells.iter().map(Arc::as_ptr).collect();
+        let gauges = if cells.is_empty() {
+            HashMap::new()
+        } else {
+            keys.into_iter()
+                .zip(gauges::evaluate(cells, timeout))
+                .collect()
+        };
+        Self { clock, gauges }
+    }
+}
+
+fn collect_gauges(plan: &Plan, out: &mut Vec<Arc<stats::ValueCell>>) {
     match plan {
-        Plan::Stat(core) => Node::Stat(read_stat(&core, clock)),
+        Plan::Group { entries, .. } => {
+            for (_, plan) in entries {
+                collect_gauges(plan, out);
+            }
+        }
+        Plan::Stat(StatCore::Value(cell)) if cell.is_computed() => out.push(cell.clone()),
+        Plan::Stat(_) | Plan::Aggregation(..) => {}
+    }
+}
+
+fn evaluate(plan: Plan, reading: &Reading<'_>) -> Node {
+    match plan {
+        Plan::Stat(core) => Node::Stat(read_stat(&core, reading)),
         // Alone (not inside a group), an aggregation has no descendants to add up.
         Plan::Aggregation(agg, departed) => Node::Stat(StatSnapshot {
             kind: agg.kind(),
             value: agg.compute(&departed, &[]),
         }),
         Plan::Group { entries, collapsed } => {
-            Node::Group(evaluate_group(entries, collapsed, clock))
+            Node::Group(evaluate_group(entries, collapsed, reading))
         }
     }
 }
 
-fn read_stat(core: &StatCore, clock: &Clock) -> StatSnapshot {
+fn read_stat(core: &StatCore, reading: &Reading<'_>) -> StatSnapshot {
+    let value = match core {
+        StatCore::Value(cell) => match reading.gauges.get(&Arc::as_ptr(cell)) {
+            Some(Ok(value)) => crate::StatValue::Value(value.clone()),
+            Some(Err(message)) => crate::StatValue::Error(message.clone()),
+            None => core.read(reading.clock),
+        },
+        core => core.read(reading.clock),
+    };
     StatSnapshot {
         kind: core.kind(),
-        value: core.read(clock),
+        value,
     }
 }
 
-fn evaluate_group(entries: Vec<(String, Plan)>, collapsed: bool, clock: &Clock) -> Group {
+fn evaluate_group(entries: Vec<(String, Plan)>, collapsed: bool, reading: &Reading<'_>) -> Group {
     let mut group = Group {
         entries: Vec::with_capacity(entries.len()),
         collapsed,
@@ -204,7 +251,7 @@ fn evaluate_group(entries: Vec<(String, Plan)>, collapsed: bool, clock: &Clock) 
                     value: crate::StatValue::Int(0),
                 })
             }
-            plan => evaluate(plan, clock),
+            plan => evaluate(plan, reading),
         };
         group.entries.push((name, node));
     }
@@ -258,6 +305,7 @@ impl Registry {
                 clock,
                 next_owner_id: AtomicU64::new(1),
                 next_child_id: AtomicU64::new(1),
+                gauge_timeout_nanos: AtomicU64::new(gauges::DEFAULT_TIMEOUT.as_nanos() as u64),
             }),
         }
     }
@@ -332,13 +380,32 @@ impl Registry {
     }
 
     /// A snapshot of the whole tree.
+    ///
+    /// Gauges are run on worker threads and waited for at most the
+    /// [gauge timeout](Self::set_gauge_timeout) each; one that takes longer reads as an error.
     pub fn snapshot(&self) -> Snapshot {
         let plan = self.lock().root.plan();
+        let reading = Reading::new(&plan, self.clock(), self.gauge_timeout());
         Snapshot::new(
             Vec::new(),
-            evaluate(plan, self.clock()),
+            evaluate(plan, &reading),
             self.clock().wall_time(),
         )
+    }
+
+    /// How long a snapshot waits for each gauge closure (1 s by default). A gauge that
+    /// takes longer reads as `{"error": "gauge timed out: ..."}` in that snapshot, and later
+    /// snapshots do not wait for it until it has returned; other stats are not affected.
+    pub fn set_gauge_timeout(&self, timeout: Duration) {
+        let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+        self.shared
+            .gauge_timeout_nanos
+            .store(nanos, Ordering::Relaxed);
+    }
+
+    /// The current gauge timeout (see [`set_gauge_timeout`](Self::set_gauge_timeout)).
+    pub fn gauge_timeout(&self) -> Duration {
+        Duration::from_nanos(self.shared.gauge_timeout_nanos.load(Ordering::Relaxed))
     }
 
     /// A snapshot of the container or stat at `path`; `None` if nothing is there.
@@ -355,7 +422,8 @@ impl Registry {
             Entry::Stat(_) => (parent_node.plan(), true),
         };
         drop(tree);
-        let node = match evaluate(plan, self.clock()) {
+        let reading = Reading::new(&plan, self.clock(), self.gauge_timeout());
+        let node = match evaluate(plan, &reading) {
             Node::Group(mut group) if is_stat => {
                 let index = group.entries.iter().position(|(name, _)| name == last)?;
                 group.entries.swap_remove(index).1

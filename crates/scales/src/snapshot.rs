@@ -111,6 +111,17 @@ impl Snapshot {
         }
     }
 
+    /// How many gauges of this snapshot did not return within the registry's gauge timeout
+    /// (they read as `gauge timed out: ...` errors).
+    pub fn gauges_timed_out(&self) -> usize {
+        self.stats()
+            .iter()
+            .filter(|(_, stat)| {
+                matches!(&stat.value, StatValue::Error(message) if message.starts_with("gauge timed out"))
+            })
+            .count()
+    }
+
     /// Every stat with its path in the tree (as segments: `["web", "latency"]` for
     /// `/web/latency`, whichever sub-tree the snapshot was taken at), depth first in tree
     /// order. Collapsed groups are included.

@@ -3,6 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -60,6 +61,8 @@ struct PanicReports {
 /// Storage of a [`Stat`].
 pub(crate) struct ValueCell {
     source: Mutex<Source>,
+    /// A snapshot's worker is running the closure (see [`crate::gauges`]).
+    in_flight: AtomicBool,
     /// The stat's path, for log messages.
     path: String,
     panics: Mutex<PanicReports>,
@@ -69,6 +72,7 @@ impl ValueCell {
     fn new(source: Source, path: String) -> Self {
         Self {
             source: Mutex::new(source),
+            in_flight: AtomicBool::new(false),
             path,
             panics: Mutex::new(PanicReports::default()),
         }
@@ -103,6 +107,19 @@ impl ValueCell {
     fn replace(&self, source: Source) {
         // A poisoned lock only means a panic elsewhere; the stored value is still whole.
         *self.source.lock().unwrap_or_else(PoisonError::into_inner) = source;
+    }
+
+    /// Whether this is a gauge (a closure), not a held value.
+    pub(crate) fn is_computed(&self) -> bool {
+        matches!(
+            *self.source.lock().unwrap_or_else(PoisonError::into_inner),
+            Source::Computed(_)
+        )
+    }
+
+    /// Set while a snapshot's worker runs the closure.
+    pub(crate) fn in_flight(&self) -> &AtomicBool {
+        &self.in_flight
     }
 
     /// The held value, or the closure's result. A panicking closure gives `Err(message)`.

@@ -319,3 +319,113 @@ fn gauge_panics_print_no_panic_report() {
     assert!(!stderr.contains("quiet gauge panic"), "{stderr}");
     assert!(stderr.contains("a loud ordinary panic"), "{stderr}");
 }
+
+/// A gauge that blocks until the returned sender is dropped (or sent to).
+fn blocking_gauge(
+    scope: &scales::Scope,
+    name: &str,
+    value: i64,
+) -> std::sync::mpsc::SyncSender<()> {
+    let (release, wait) = std::sync::mpsc::sync_channel::<()>(1);
+    let wait = std::sync::Mutex::new(wait);
+    scope
+        .gauge(name, move || {
+            let _ = wait.lock().unwrap().recv();
+            value
+        })
+        .unwrap();
+    release
+}
+
+#[test]
+fn a_blocking_gauge_times_out_alone_and_later_reads_do_not_wait_for_it() {
+    let reg = Registry::new();
+    reg.set_gauge_timeout(std::time::Duration::from_millis(200));
+    let scope = reg.collection("/slow").unwrap();
+    scope.gauge("before", || 1).unwrap();
+    let release_a = blocking_gauge(&scope, "stuckA", 10);
+    scope.gauge("between", || 2).unwrap();
+    let release_b = blocking_gauge(&scope, "stuckB", 20);
+    scope.gauge("after", || 3).unwrap();
+    scope.int_stat("counter").unwrap().add(5);
+
+    let started = std::time::Instant::now();
+    let snapshot = reg.snapshot();
+    // Two stuck gauges, 200 ms each; a generous bound that still proves nothing hangs.
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let value = |name: &str| {
+        snapshot
+            .stat(&format!("/slow/{name}"))
+            .unwrap()
+            .value
+            .clone()
+    };
+    assert_eq!(value("before").as_f64(), Some(1.0));
+    assert_eq!(value("between").as_f64(), Some(2.0));
+    assert_eq!(value("after").as_f64(), Some(3.0));
+    assert_eq!(value("counter"), StatValue::Int(5));
+    for stuck in ["stuckA", "stuckB"] {
+        match value(stuck) {
+            StatValue::Error(message) => {
+                assert!(message.starts_with("gauge timed out"), "{message}")
+            }
+            other => panic!("{stuck}: {other:?}"),
+        }
+    }
+    assert_eq!(snapshot.gauges_timed_out(), 2);
+
+    // Still stuck: the next snapshot does not wait for them again.
+    let again = reg.snapshot();
+    assert_eq!(again.gauges_timed_out(), 2);
+    match &again.stat("/slow/stuckA").unwrap().value {
+        StatValue::Error(message) => assert!(message.contains("still running"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(again.stat("/slow/after").unwrap().value.as_f64(), Some(3.0));
+
+    // Once they return, they read normally again (on a later snapshot).
+    drop((release_a, release_b));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let snapshot = reg.snapshot();
+        if snapshot.gauges_timed_out() == 0 {
+            assert_eq!(
+                snapshot.stat("/slow/stuckA").unwrap().value.as_f64(),
+                Some(10.0)
+            );
+            assert_eq!(
+                snapshot.stat("/slow/stuckB").unwrap().value.as_f64(),
+                Some(20.0)
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gauges never recovered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_gauge_may_take_snapshots_itself() {
+    let reg = Registry::new();
+    let scope = reg.collection("/nested").unwrap();
+    scope.gauge("inner", || 7).unwrap();
+    let reader = reg.clone();
+    scope
+        .gauge("outer", move || {
+            reader
+                .snapshot_at("/nested/inner")
+                .and_then(|s| s.stat("/nested/inner").and_then(|stat| stat.value.as_f64()))
+                .unwrap_or(-1.0)
+                + 1.0
+        })
+        .unwrap();
+    let snapshot = reg.snapshot();
+    assert_eq!(snapshot.gauges_timed_out(), 0);
+    assert_eq!(
+        snapshot.stat("/nested/outer").unwrap().value.as_f64(),
+        Some(8.0)
+    );
+}
