@@ -1,9 +1,12 @@
 //! The demo's HTTP service: a few endpoints with varied latency and some errors, every
 //! request recorded in `/web` (the original README's web stats) and `/handler`.
 
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
@@ -40,9 +43,12 @@ struct HandlerStats {
     by_path: scales::IntDictStat,
 }
 
+/// The original README's web stats: global, so they outlive the service (the summary and
+/// the final dump read them after it stopped).
+static WEB: scales::Collection<WebStats> = scales::Collection::new("/web");
+static HANDLER: scales::Collection<HandlerStats> = scales::Collection::new("/handler");
+
 struct App {
-    web: scales::StatSet<WebStats>,
-    handler: scales::StatSet<HandlerStats>,
     queue: Queue,
     rng: Mutex<Rng>,
 }
@@ -57,9 +63,10 @@ type Shared = Arc<App>;
 
 /// The service's routes, recording into the global registry.
 pub(crate) fn router(queue: Queue) -> Result<axum::Router, scales::Error> {
+    if let Some(error) = WEB.declare_error().or(HANDLER.declare_error()) {
+        return Err(error.clone());
+    }
     let app = Arc::new(App {
-        web: scales::init("/web")?,
-        handler: scales::init("/handler")?,
         queue,
         rng: Mutex::new(Rng::new(7)),
     });
@@ -69,12 +76,50 @@ pub(crate) fn router(queue: Queue) -> Result<axum::Router, scales::Error> {
         .route("/slow", get(slow))
         .route("/flaky", get(flaky))
         .route("/work", get(work))
-        .layer(middleware::from_fn_with_state(app.clone(), record))
+        .layer(middleware::from_fn(record))
         .with_state(app))
 }
 
+/// A response body that adds the bytes it hands to the connection to `/web/bytesSent` (the
+/// real body bytes served, whatever the handler; headers not included).
+struct Counted {
+    inner: Body,
+    sent: scales::IntStat,
+}
+
+impl http_body::Body for Counted {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        if let Some(data) = frame.as_ref().and_then(|f| f.as_ref().ok()?.data_ref()) {
+            self.sent.add(i64::try_from(data.len()).unwrap_or(i64::MAX));
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The current time in UTC, to the second (`2026-12-01T21:40:03Z`).
+fn utc_now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
 /// Records every request: latency, status, endpoint, size.
-async fn record(State(app): State<Shared>, request: Request, next: Next) -> Response {
+async fn record(request: Request, next: Next) -> Response {
     let endpoint = match request.uri().path() {
         "/" | "/search" | "/slow" | "/flaky" | "/work" => request.uri().path().to_owned(),
         _ => "other".to_owned(),
@@ -83,7 +128,7 @@ async fn record(State(app): State<Shared>, request: Request, next: Next) -> Resp
     let response = next.run(request).await;
     let seconds = started.elapsed().as_secs_f64();
     let status = response.status();
-    let web = &app.web;
+    let web = &*WEB;
     web.hits.mark();
     web.hits_by_endpoint.mark(&endpoint);
     web.by_status.inc(status.as_str());
@@ -91,24 +136,16 @@ async fn record(State(app): State<Shared>, request: Request, next: Next) -> Resp
     web.latency_by_endpoint.record(&endpoint, seconds);
     if status.is_server_error() {
         web.errors.inc();
-        web.last_error.set(
-            &endpoint,
-            format!("{status} at {:?}", std::time::SystemTime::now()),
-        );
+        web.last_error
+            .set(&endpoint, format!("{status} at {}", utc_now()));
     } else {
         web.success.inc();
     }
-    if let Some(len) = response
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<i64>().ok())
-    {
-        web.bytes_sent.add(len);
-    }
-    app.handler.requests.inc();
-    app.handler.by_path.inc(&endpoint);
-    app.handler.latency.record(seconds);
-    response
+    HANDLER.requests.inc();
+    HANDLER.by_path.inc(&endpoint);
+    HANDLER.latency.record(seconds);
+    let sent = web.bytes_sent.clone();
+    response.map(|inner| Body::new(Counted { inner, sent }))
 }
 
 async fn pause(app: &App, f: impl FnOnce(&mut Rng) -> f64) {
@@ -155,5 +192,63 @@ async fn work(State(app): State<Shared>) -> Response {
         (StatusCode::ACCEPTED, "queued\n").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "queue full\n").into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// The body of one `GET path`, read to the end of the connection.
+    async fn body_of(addr: SocketAddr, path: &str) -> Vec<u8> {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.unwrap();
+        let end = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a complete response head");
+        let head = String::from_utf8_lossy(&response[..end]).to_lowercase();
+        assert!(!head.contains("transfer-encoding"), "{head}");
+        response.split_off(end + 4)
+    }
+
+    #[test]
+    fn bytes_sent_is_the_sum_of_the_response_bodies_served() {
+        let gauges = scales::collection("/gauges").unwrap();
+        let pool = crate::workers::start(1, &gauges).unwrap();
+        let routes = super::router(pool.sender()).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (served, counted) = runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(listener, routes).await });
+            let mut served = 0;
+            for path in [
+                "/",
+                "/search?q=rust",
+                "/search",
+                "/flaky",
+                "/work",
+                "/nope",
+                "/",
+            ] {
+                served += body_of(addr, path).await.len();
+            }
+            let snapshot = scales::snapshot();
+            (
+                served,
+                snapshot.stat("/web/bytesSent").unwrap().value.clone(),
+            )
+        });
+        assert!(served > 100, "{served}");
+        assert_eq!(counted, scales::StatValue::Int(served as i64));
     }
 }

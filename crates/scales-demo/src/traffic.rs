@@ -12,6 +12,9 @@ use scales::Stats;
 
 use crate::rng::Rng;
 
+/// The client's stats: global, so they stay in the tree after the client stopped.
+static CLIENT: scales::Collection<ClientStats> = scales::Collection::new("/client");
+
 #[derive(Stats)]
 struct ClientStats {
     sent: scales::IntStat,
@@ -27,7 +30,8 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    /// Stops the threads and waits for them.
+    /// Stops the threads and waits for them (each finishes the request it is sending, a
+    /// few seconds at most).
     pub(crate) fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
         for thread in self.threads {
@@ -48,13 +52,15 @@ const ENDPOINTS: &[(&str, f64)] = &[
 
 /// Starts four client threads sending `rate` requests per second in all to `addr`.
 pub(crate) fn start(addr: SocketAddr, rate: u32) -> Result<Client, Box<dyn std::error::Error>> {
-    let stats = Arc::new(scales::init::<ClientStats>("/client")?);
+    if let Some(error) = CLIENT.declare_error() {
+        return Err(error.clone().into());
+    }
+    let stats = &*CLIENT;
     let stop = Arc::new(AtomicBool::new(false));
     let threads: u32 = 4;
     let pause = Duration::from_secs_f64(f64::from(threads) / f64::from(rate));
     let mut handles = Vec::new();
     for i in 0..threads {
-        let stats = stats.clone();
         let stop = stop.clone();
         handles.push(
             thread::Builder::new()
@@ -70,7 +76,7 @@ pub(crate) fn start(addr: SocketAddr, rate: u32) -> Result<Client, Box<dyn std::
                             Err(_) => stats.failed.inc(),
                         }
                         // Bursty: the pause varies around the mean.
-                        thread::sleep(pause.mul_f64(rng.range(0.2, 1.8)));
+                        nap(pause.mul_f64(rng.range(0.2, 1.8)), &stop);
                     }
                 })?,
         );
@@ -79,6 +85,19 @@ pub(crate) fn start(addr: SocketAddr, rate: u32) -> Result<Client, Box<dyn std::
         stop,
         threads: handles,
     })
+}
+
+/// Sleeps for `pause`, waking early when `stop` is set (a stop waits at most 50 ms for a
+/// sleeping thread, whatever the rate).
+fn nap(pause: Duration, stop: &AtomicBool) {
+    let until = Instant::now() + pause;
+    while !stop.load(Ordering::Relaxed) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        thread::sleep(left.min(Duration::from_millis(50)));
+    }
 }
 
 /// One GET, read to the end.
