@@ -170,3 +170,6 @@ for attempt in 1 2 3; do
   exit 1
 done
 echo "the demo served live stats on its status page"
+
+step "fuzzing the parsers of outside input (scripts/fuzz.sh, 15 s a target)"
+./scripts/fuzz.sh 15
