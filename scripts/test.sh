@@ -157,7 +157,7 @@ for attempt in 1 2 3; do
   if [ -n "$demo_ok" ] && [ "$demo_status" -eq 0 ]; then
     break
   fi
-  if [ -z "$demo_ok" ] && [ "$attempt" -lt 3 ] && grep -qi 'address already in use' target/e2e/demo.log; then
+  if [ -z "$demo_ok" ] && [ "$attempt" -lt 3 ] && grep -qiE 'address already in use|port .* is in use' target/e2e/demo.log; then
     echo "a port was taken before the demo bound it; trying other ports"
     continue
   fi
