@@ -20,8 +20,22 @@ use crate::Error;
 /// How long a stop waits for open requests to finish before closing their connections.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
-/// A running status server. Stops it when dropped.
+/// A running status server. Stops it when dropped, or on [`stop`](Self::stop); keep it for
+/// as long as the page should be served, or [`detach`](Self::detach) it to serve for the
+/// life of the program.
+///
+/// ```no_run
+/// // Kept: the server runs until `server` is stopped or dropped.
+/// let server = scales_http::serve_in_background(8765, "my-server")?;
+/// println!("stats at {}", server.url());
+/// server.stop();
+///
+/// // Detached: the server runs until the program exits.
+/// scales_http::serve_in_background(8766, "my-server")?.detach();
+/// # Ok::<(), scales_http::Error>(())
+/// ```
 #[derive(Debug)]
+#[must_use = "dropping the handle stops the server; keep it, or call .detach() to serve for the life of the program"]
 pub struct ServerHandle {
     local_addr: SocketAddr,
     shutdown: Option<watch::Sender<bool>>,
@@ -51,6 +65,18 @@ impl ServerHandle {
     /// and waits for the server thread to end.
     pub fn stop(mut self) {
         self.shutdown_and_join();
+    }
+
+    /// Lets the server run for the life of the program: the handle goes away, the server
+    /// thread goes on until the process exits. There is no way to stop it afterwards.
+    pub fn detach(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            // The server stops once this sender is dropped: keep it alive for good (a few
+            // bytes, once per detached server).
+            let _: &'static watch::Sender<bool> = Box::leak(Box::new(shutdown));
+        }
+        // Dropping the join handle detaches the thread; `Drop` then has nothing to stop.
+        drop(self.thread.take());
     }
 
     fn shutdown_and_join(&mut self) {
@@ -93,7 +119,7 @@ pub(crate) fn spawn(config: Config, addr: SocketAddr) -> Result<ServerHandle, Er
                 };
                 let state = crate::routes::State::new(&config);
                 state.start_sampler();
-                let app = crate::routes::router_with_state(state);
+                let app = crate::routes::standalone(state);
                 accept_loop(listener, app, config.limits, stopped).await;
             });
             // Dropping the runtime here ends the sampler and any connection still open.
