@@ -7,6 +7,9 @@
   var tree = document.getElementById('scales-tree');
   if (!tree || !window.fetch || !window.URL || !document.createElementNS) { return; }
   var statName = tree.hasAttribute('data-stat') ? tree.getAttribute('data-stat') : null;
+  // On a page for keys inside a stat (/status/web/latency/count), the keys after its name.
+  var statKeys = [];
+  try { statKeys = JSON.parse(tree.getAttribute('data-keys') || '[]'); } catch (e) { statKeys = []; }
   var linkBase = tree.getAttribute('data-link-base') || '';
   var SVG = 'http://www.w3.org/2000/svg';
   var TIME_NAME = /(latency|time|duration|delay|elapsed|wait|seconds|secs)/i;
@@ -227,7 +230,11 @@
   }
   var shape = null;
   function apply(data) {
-    if (statName !== null) { var w = {}; w[statName] = data; data = w; }
+    if (statName !== null) {
+      // The JSON of a stat (or of keys inside one) is its value: wrap it in its names, as
+      // the server renders it.
+      [statName].concat(statKeys).reverse().forEach(function (k) { var w = {}; w[k] = data; data = w; });
+    }
     if (!isObject(data)) { return; }
     var flat = {};
     flatten(data, [], flat);

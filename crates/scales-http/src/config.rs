@@ -93,7 +93,8 @@ pub(crate) struct HistoryOptions {
 pub struct Config {
     pub(crate) registry: Registry,
     pub(crate) server_name: String,
-    pub(crate) link_prefix: String,
+    /// `None`: links follow wherever the routes are mounted (see [`Config::link_prefix`]).
+    pub(crate) link_prefix: Option<String>,
     pub(crate) history: HistoryOptions,
     pub(crate) limits: Limits,
 }
@@ -105,7 +106,7 @@ impl Config {
         Self {
             registry: scales::registry().clone(),
             server_name: server_name.to_owned(),
-            link_prefix: "/status/".to_owned(),
+            link_prefix: None,
             history: HistoryOptions {
                 interval: Duration::from_secs(5),
                 samples: 120,
@@ -121,13 +122,17 @@ impl Config {
         self
     }
 
-    /// Where the page's links to collapsed groups point (`/status/` by default): set it
-    /// when the routes are mounted under a prefix, such as `/admin/status/`.
+    /// Where the page's links point, instead of where the request came in: by default the
+    /// links follow the URL the routes answer at (`/status/`, or `/admin/status/` when the
+    /// router is nested with `Router::nest("/admin", ..)`), so set this only when something
+    /// in front of the server changes the path, such as a reverse proxy that serves
+    /// `/stats/status/` from the server's `/status/`.
     pub fn link_prefix(mut self, prefix: &str) -> Self {
-        self.link_prefix = prefix.to_owned();
-        if !self.link_prefix.ends_with('/') {
-            self.link_prefix.push('/');
+        let mut prefix = prefix.to_owned();
+        if !prefix.ends_with('/') {
+            prefix.push('/');
         }
+        self.link_prefix = Some(prefix);
         self
     }
 
@@ -150,7 +155,8 @@ impl Config {
         self
     }
 
-    /// The routes, to mount in an axum application. See [`router`](crate::router).
+    /// The routes, to merge into or nest in an axum application. See
+    /// [`router`](crate::router).
     pub fn router(&self) -> axum::Router {
         crate::routes::router(self)
     }

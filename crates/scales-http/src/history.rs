@@ -90,14 +90,27 @@ impl History {
         }
     }
 
-    /// The history below `base` (path segments), keys relative to it, as JSON:
+    /// The history of the leaves at or below `node` (path segments: a group, a stat or keys
+    /// inside a stat), keys relative to `base` (a prefix of `node`), as JSON:
     /// `{"interval_seconds": 5, "times": [...], "series": {key: [...]}}`.
-    pub(crate) fn to_json(&self, base: &[String]) -> Json {
-        let mut prefix = base.join(&SEP.to_string());
+    pub(crate) fn to_json(&self, base: &[String], node: &[String]) -> Json {
+        let sep = SEP.to_string();
+        let mut prefix = base.join(&sep);
         if !prefix.is_empty() {
             prefix.push(SEP);
         }
-        let relative = |key: &str| key.strip_prefix(prefix.as_str()).map(str::to_owned);
+        let node_key = node.join(&sep);
+        let within = |key: &str| {
+            node.is_empty()
+                || key
+                    .strip_prefix(node_key.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(SEP))
+        };
+        let relative = |key: &str| {
+            within(key)
+                .then(|| key.strip_prefix(prefix.as_str()).map(str::to_owned))
+                .flatten()
+        };
         let ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
         let mut series: Vec<(String, Json)> = ring
             .series
@@ -174,7 +187,7 @@ mod tests {
         }
         drop((gone, other));
         h.record(&reg.snapshot());
-        let j = h.to_json(&[]);
+        let j = h.to_json(&[], &[]);
         let gone_key = format!("other{SEP}gone");
         assert_eq!(
             j["series"][gone_key.as_str()],
@@ -183,11 +196,40 @@ mod tests {
         for _ in 0..2 {
             h.record(&reg.snapshot());
         }
-        let j = h.to_json(&["web".to_owned()]);
+        let j = h.to_json(&["web".to_owned()], &["web".to_owned()]);
         assert_eq!(j["series"]["hits"], serde_json::json!([4.0, 4.0, 4.0]));
         assert_eq!(j["times"].as_array().unwrap().len(), 3);
-        let j = h.to_json(&[]);
+        let j = h.to_json(&[], &[]);
         assert!(j["series"].get(gone_key.as_str()).is_none(), "{j}");
+    }
+
+    #[test]
+    fn only_the_node_asked_for() {
+        let reg = scales::Registry::new();
+        let scope = reg.scope("/web").unwrap();
+        scope.pmf_stat("latency").unwrap().record(0.5);
+        scope.int_stat("success").unwrap().inc();
+        let h = history(4, 100);
+        h.record(&reg.snapshot());
+        let path = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let keys = |j: Json| {
+            let mut keys: Vec<String> = j["series"].as_object().unwrap().keys().cloned().collect();
+            keys.sort();
+            keys
+        };
+        let web = path(&["web"]);
+        let stat = h.to_json(&web, &path(&["web", "latency"]));
+        let all = keys(stat);
+        assert!(
+            all.iter().all(|k| k.starts_with(&format!("latency{SEP}"))),
+            "{all:?}"
+        );
+        assert!(all.contains(&format!("latency{SEP}median")));
+        let key = h.to_json(&web, &path(&["web", "latency", "count"]));
+        assert_eq!(keys(key), [format!("latency{SEP}count")]);
+        // A name that only starts like the node's is not below it.
+        assert!(keys(h.to_json(&[], &path(&["we"]))).is_empty());
+        assert_eq!(keys(h.to_json(&web, &web)).len(), all.len() + 1);
     }
 
     #[test]
@@ -199,7 +241,7 @@ mod tests {
             .collect();
         let h = history(4, 10);
         h.record(&reg.snapshot());
-        let j = h.to_json(&[]);
+        let j = h.to_json(&[], &[]);
         assert_eq!(j["series"].as_object().unwrap().len(), 10);
     }
 
@@ -210,7 +252,7 @@ mod tests {
         scope.pmf_stat("latency").unwrap().record(0.5);
         let h = history(4, 100);
         h.record(&reg.snapshot());
-        let j = h.to_json(&[]);
+        let j = h.to_json(&[], &[]);
         let key = format!("web{SEP}latency{SEP}median");
         assert_eq!(j["series"][key.as_str()], serde_json::json!([0.5]));
     }

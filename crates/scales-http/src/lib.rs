@@ -6,16 +6,17 @@
 //! [`serve_in_background`] starts a small HTTP server on its own thread, with its own
 //! single-threaded async runtime (the host program needs none), bound to 127.0.0.1 unless
 //! you pass another address. It returns a [`ServerHandle`] that stops the server on
-//! [`ServerHandle::stop`] or when dropped. Programs that already run axum mount the same
-//! routes with [`router`]. [`Config`] sets everything else (registry, server name, limits,
-//! history).
+//! [`ServerHandle::stop`] or when dropped; [`ServerHandle::detach`] lets it serve for the
+//! life of the program. Programs that already run axum merge or nest the same routes with
+//! [`router`]. [`Config`] sets everything else (registry, server name, limits, history).
 //!
 //! | route | serves |
 //! |---|---|
 //! | `GET /status/`, `GET /status/<path>` (with or without a trailing `/`) | the tree (or a sub-tree, or one stat) as an HTML page, the original's layout, with live refresh, readable numbers and trend lines |
+//! | `GET /status/<path>/<stat>/<key>` | one key of a stat (`/status/web/latency/count`; one segment per level, `/status/dists/a/median`), in every format but Prometheus (a `400`); a key holding `/` is percent-encoded (`/status/handler/byPath/%2Findex` for the key `/index`); an unknown key is a `404` |
 //! | `…?format=json`, `…?format=prettyjson` | the same node as JSON (`application/json`), the core's shapes |
 //! | `…?format=prometheus`, `GET /metrics` | Prometheus text format 0.0.4 |
-//! | `…?format=history` | the recent history of numeric stats below the node, as JSON (feeds the trend lines) |
+//! | `…?format=history` | the recent history of the numbers at or below the node, as JSON (feeds the trend lines) |
 //! | `…?query=key`, `…?query=key>=10` | only the matching entries ([`scales::format::query`]); a malformed query is a 400 |
 //! | `GET /status` | a 308 redirect to `/status/` |
 //!
@@ -36,6 +37,28 @@
 //! # assert!(addr.ip().is_loopback());
 //! server.stop(); // or let it drop
 //! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A program that serves the page for as long as it runs detaches the handle:
+//!
+//! ```no_run
+//! scales_http::serve_in_background(8765, "something-server-42")?.detach();
+//! # Ok::<(), scales_http::Error>(())
+//! ```
+//!
+//! In an axum application, the routes claim only `/status`, `/status/`, `/status/…` and
+//! `/metrics`: every other URL stays the application's (its own fallback included), and
+//! the page's links follow wherever the routes are nested:
+//!
+//! ```
+//! use axum::Router;
+//!
+//! let app: Router = Router::new()
+//!     .route("/", axum::routing::get(|| async { "the app" }))
+//!     .merge(scales_http::router(scales::registry(), "my-server")) // at /status/
+//!     .nest("/admin", scales_http::router(scales::registry(), "my-server")) // at /admin/status/
+//!     .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "the app's own 404") });
+//! # let _ = app;
 //! ```
 //!
 //! # Robustness
@@ -75,12 +98,42 @@ pub fn serve_in_background(
     Config::new(server_name).serve_in_background(addr)
 }
 
-/// The status routes for `registry`, to mount in an existing axum application
-/// (`app.merge(scales_http::router(scales::registry(), "my-server"))`).
+/// The status routes for `registry`, to merge into or nest in an existing axum application
+/// (`app.merge(scales_http::router(scales::registry(), "my-server"))`, or
+/// `.nest("/admin", ..)` for `/admin/status/`).
 ///
-/// The history for the trend lines is sampled by a task spawned on the first request. Links
-/// to collapsed groups assume the routes are mounted at the root; under a prefix, use
-/// [`Config::link_prefix`].
+/// They claim only `/status`, `/status/`, `/status/…` and `/metrics`, and have no fallback:
+/// every other URL is left to the application, so an application with its own fallback can
+/// merge them. Their responses carry the security headers; the application's do not get
+/// them. An application with state merges them after its `with_state(..)`.
+///
+/// The page's links and its script's requests follow the URL the routes answer at (found
+/// with axum's `OriginalUri`, so nesting needs no setting); when a reverse proxy in front
+/// changes the path, set [`Config::link_prefix`]. The history for the trend lines is
+/// sampled by a task spawned on the first request.
 pub fn router(registry: &scales::Registry, server_name: &str) -> axum::Router {
     Config::new(server_name).registry(registry).router()
 }
+
+/// Doctest-only: a dropped [`ServerHandle`] is a warning (so an error under
+/// `deny(unused_must_use)`), while keeping or detaching it is not.
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// fn main() -> Result<(), scales_http::Error> {
+///     scales_http::serve_in_background(0, "x")?;
+///     Ok(())
+/// }
+/// ```
+///
+/// ```
+/// #![deny(unused_must_use)]
+/// fn main() -> Result<(), scales_http::Error> {
+///     let server = scales_http::serve_in_background(0, "x")?;
+///     server.stop();
+///     scales_http::serve_in_background(0, "x")?.detach();
+///     Ok(())
+/// }
+/// ```
+#[cfg(doctest)]
+pub struct MustUseHandle;

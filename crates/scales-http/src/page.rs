@@ -27,13 +27,16 @@ pub(crate) static CSP: LazyLock<String> = LazyLock::new(content_security_policy)
 
 /// What the page shows: a node found at `path`, maybe filtered by `query`.
 pub(crate) struct PageRequest<'a> {
+    /// A group, or a stat (for keys inside a stat, the stat holding only those keys).
     pub(crate) node: &'a Node,
+    /// The path asked for, keys inside a stat included.
     pub(crate) path: &'a [String],
     pub(crate) server_name: &'a str,
     pub(crate) query: Option<&'a str>,
     pub(crate) link_prefix: &'a str,
-    /// The node is one stat (its name is the last path segment).
-    pub(crate) is_stat: bool,
+    /// Where the stat is in `path` when the path names one (`path[stat_at]` is its name,
+    /// any segments after it are keys inside it).
+    pub(crate) stat_at: Option<usize>,
 }
 
 /// Renders the whole page.
@@ -61,22 +64,35 @@ pub(crate) fn render(req: &PageRequest<'_>) -> String {
         }
     }
 
-    let base: &[String] = if req.is_stat {
-        &req.path[..req.path.len().saturating_sub(1)]
-    } else {
-        req.path
+    // The group shown (the one holding the stat, for a stat) and the node's own path (the
+    // stat's, for keys inside it).
+    // A filter that left nothing of a stat leaves an empty group, shown as one.
+    let stat_at = req.stat_at.filter(|_| matches!(req.node, Node::Stat(_)));
+    let (base, node_path): (&[String], &[String]) = match stat_at {
+        Some(at) => (&req.path[..at], &req.path[..=at]),
+        None => (req.path, req.path),
     };
     breadcrumbs(req, &mut out);
     out.push_str("<div id=\"scales-tree\" data-link-base=\"");
     escape_into(&mut out, &link(req.link_prefix, base, true));
     out.push('"');
-    if req.is_stat {
+    if let Some(at) = stat_at {
         out.push_str(" data-stat=\"");
-        escape_into(&mut out, req.path.last().map_or("", String::as_str));
+        escape_into(&mut out, &req.path[at]);
         out.push('"');
+        let keys = &req.path[at + 1..];
+        if !keys.is_empty() {
+            // The script wraps the JSON of the keys back into the stat's shape.
+            out.push_str(" data-keys=\"");
+            escape_into(
+                &mut out,
+                &serde_json::Value::from(keys.to_vec()).to_string(),
+            );
+            out.push('"');
+        }
     }
     out.push('>');
-    html::fragment_with_prefix(req.node, req.path, req.link_prefix, &mut out);
+    html::fragment_with_prefix(req.node, node_path, req.link_prefix, &mut out);
     out.push_str("</div>");
     formats(req, &mut out);
     out.push_str("<script>");
@@ -137,6 +153,8 @@ fn breadcrumbs(req: &PageRequest<'_>, out: &mut String) {
 /// Links to this node in the other formats.
 fn formats(req: &PageRequest<'_>, out: &mut String) {
     let here = link(req.link_prefix, req.path, true);
+    // Keys inside a stat have no Prometheus metric of their own.
+    let keys = req.stat_at.is_some_and(|at| at + 1 < req.path.len());
     out.push_str("<p class=\"formats\">This node as ");
     for (i, (format, label)) in [
         ("json", "JSON"),
@@ -145,6 +163,7 @@ fn formats(req: &PageRequest<'_>, out: &mut String) {
         ("history", "recent history (JSON)"),
     ]
     .into_iter()
+    .filter(|(format, _)| !(keys && *format == "prometheus"))
     .enumerate()
     {
         if i > 0 {
@@ -258,7 +277,7 @@ mod tests {
             server_name: "<i>",
             query: Some("\"><script>"),
             link_prefix: "/status/",
-            is_stat: false,
+            stat_at: None,
         });
         assert!(!page.contains("<b>"));
         assert!(!page.contains("<i>"));

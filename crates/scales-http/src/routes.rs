@@ -9,14 +9,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{OriginalUri, Request};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use percent_encoding::percent_decode_str;
 use scales::format::{json, prometheus, query};
-use scales::{Group, Node, Registry, Snapshot};
+use scales::{Group, Node, Registry, Snapshot, StatSnapshot, StatValue, Value};
 
 use crate::config::Config;
 use crate::history::{History, SEP};
@@ -38,7 +38,7 @@ pub(crate) struct State {
 struct Inner {
     registry: Registry,
     server_name: String,
-    link_prefix: String,
+    link_prefix: Option<String>,
     history: History,
     max_body_bytes: u64,
     sampler_started: AtomicBool,
@@ -56,6 +56,17 @@ impl State {
                 sampler_started: AtomicBool::new(false),
             }),
         }
+    }
+
+    /// Where the page's links point: the configured prefix, or else `/status/` under
+    /// wherever the routes are mounted (`original` is the URL as the client sent it, `uri`
+    /// what is left of it once `Router::nest` took its prefix off).
+    fn link_prefix(&self, original: &Uri, uri: &Uri) -> String {
+        if let Some(prefix) = &self.inner.link_prefix {
+            return prefix.clone();
+        }
+        let mount = original.path().strip_suffix(uri.path()).unwrap_or_default();
+        format!("{mount}/status/")
     }
 
     /// Starts the history sampler on the current tokio runtime, once. It stops when the
@@ -90,20 +101,32 @@ async fn sample_forever(inner: Weak<Inner>) {
     }
 }
 
+/// The routes for an application to merge or nest: only `/status`, `/status/`,
+/// `/status/*` and `/metrics`, and no fallback, so every other URL stays the application's
+/// (axum cannot merge two routers that both have a fallback). The guard is a route layer,
+/// so the application's own responses do not pass through it.
 pub(crate) fn router(config: &Config) -> axum::Router {
-    router_with_state(State::new(config))
+    let state = State::new(config);
+    let guard_state = state.clone();
+    routes(state).route_layer(middleware::from_fn_with_state(guard_state, guard))
 }
 
-pub(crate) fn router_with_state(state: State) -> axum::Router {
-    let limits_state = state.clone();
+/// The background server's whole application: the routes and a plain-text 404 for
+/// everything else, all with the security headers.
+pub(crate) fn standalone(state: State) -> axum::Router {
+    let guard_state = state.clone();
+    routes(state)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(guard_state, guard))
+}
+
+fn routes(state: State) -> axum::Router {
     axum::Router::new()
         .route("/status", get(redirect_to_slash))
         .route("/status/", get(status))
         .route("/status/{*rest}", get(status))
         .route("/metrics", get(metrics))
-        .fallback(not_found)
         .with_state(state)
-        .layer(middleware::from_fn_with_state(limits_state, guard))
 }
 
 /// Rejects declared bodies over the limit and adds the security headers to every response.
@@ -157,23 +180,32 @@ async fn redirect_to_slash(uri: Uri) -> Response {
     response
 }
 
-async fn status(axum::extract::State(state): axum::extract::State<State>, uri: Uri) -> Response {
-    let rest = uri
-        .path()
-        .strip_prefix("/status")
-        .unwrap_or_default()
-        .to_owned();
-    run(state, rest, uri.query().map(str::to_owned), None).await
+async fn status(
+    axum::extract::State(state): axum::extract::State<State>,
+    OriginalUri(original): OriginalUri,
+    uri: Uri,
+) -> Response {
+    let asked = Asked {
+        rest: uri
+            .path()
+            .strip_prefix("/status")
+            .unwrap_or_default()
+            .to_owned(),
+        params: uri.query().map(str::to_owned),
+        forced: None,
+        link_prefix: state.link_prefix(&original, &uri),
+    };
+    run(state, asked).await
 }
 
 async fn metrics(axum::extract::State(state): axum::extract::State<State>, uri: Uri) -> Response {
-    run(
-        state,
-        String::new(),
-        uri.query().map(str::to_owned),
-        Some(Format::Prometheus),
-    )
-    .await
+    let asked = Asked {
+        rest: String::new(),
+        params: uri.query().map(str::to_owned),
+        forced: Some(Format::Prometheus),
+        link_prefix: String::new(),
+    };
+    run(state, asked).await
 }
 
 async fn not_found(uri: Uri) -> Response {
@@ -185,14 +217,21 @@ async fn not_found(uri: Uri) -> Response {
     )
 }
 
-async fn run(
-    state: State,
+/// What a request asks for.
+struct Asked {
+    /// The path after `/status`, still percent-encoded (`/web/latency`).
     rest: String,
-    query: Option<String>,
+    /// The query string.
+    params: Option<String>,
+    /// The format of the route (`/metrics`), whatever the parameters say.
     forced: Option<Format>,
-) -> Response {
+    /// Where the page's links point (`/status/`, `/admin/status/`).
+    link_prefix: String,
+}
+
+async fn run(state: State, asked: Asked) -> Response {
     state.start_sampler();
-    off_thread(move || respond(&state.inner, &rest, query.as_deref(), forced)).await
+    off_thread(move || respond(&state.inner, &asked)).await
 }
 
 /// Runs `work` on the blocking pool; a panic there becomes a 500 for this request only.
@@ -237,19 +276,126 @@ fn echo(value: &str) -> String {
     out.escape_debug().to_string()
 }
 
+/// What a path names: a group or a stat, or keys inside a stat.
+struct Target {
+    /// The group or stat; for keys, their stat with a value of only those keys
+    /// (`{"count": 5}` for `/web/latency/count`), as a query filter would leave it.
+    snapshot: Snapshot,
+    /// Where the stat is among the path's segments, when the target is a stat or keys in one.
+    stat_at: Option<usize>,
+}
+
+/// Finds what `segments` name: the node at that path, or else the deepest stat on the way
+/// and the keys after it (`/web/latency/count`, `/handler/byPath/%2Findex`). The answer is
+/// the 404 message when there is nothing there.
+fn locate(registry: &Registry, segments: &[String]) -> Result<Target, String> {
+    let path = |segments: &[String]| format!("/{}", segments.join("/"));
+    // Group and stat names never contain `/`, so a segment that does (`%2F`) is a key.
+    let names = segments
+        .iter()
+        .position(|s| s.contains('/'))
+        .unwrap_or(segments.len());
+    if names == segments.len() {
+        if let Some(snapshot) = registry.snapshot_at(&path(segments)) {
+            let stat_at = matches!(snapshot.root(), Node::Stat(_)).then(|| segments.len() - 1);
+            return Ok(Target { snapshot, stat_at });
+        }
+    }
+    // The deepest node on the way: when it is a stat, the rest of the path are keys in it.
+    for len in (1..=names.min(segments.len().saturating_sub(1))).rev() {
+        let Some(snapshot) = registry.snapshot_at(&path(&segments[..len])) else {
+            continue;
+        };
+        let Node::Stat(stat) = snapshot.root() else {
+            break;
+        };
+        let stat_path = path(&segments[..len]);
+        let value = keys_value(stat, &segments[len..], &stat_path)?;
+        let pruned = Node::Stat(StatSnapshot {
+            kind: stat.kind,
+            value: StatValue::Value(
+                segments[len..]
+                    .iter()
+                    .rev()
+                    .fold(value, |inner, key| Value::Map(vec![(key.clone(), inner)])),
+            ),
+        });
+        return Ok(Target {
+            snapshot: Snapshot::new(segments[..len].to_vec(), pruned, snapshot.taken_at()),
+            stat_at: Some(len - 1),
+        });
+    }
+    Err(format!(
+        "No stats found with path {}\n",
+        echo(&path(segments))
+    ))
+}
+
+/// The value of `keys` inside `stat` (one key per level of its JSON shape), or why not.
+fn keys_value(stat: &StatSnapshot, keys: &[String], stat_path: &str) -> Result<Value, String> {
+    let missing = |depth: usize, why: &str| {
+        let mut message = format!(
+            "No key \"{}\" in stat {}",
+            echo(&keys[depth]),
+            echo(stat_path)
+        );
+        for (i, key) in keys[..depth].iter().enumerate() {
+            message.push_str(if i == 0 { ", under \"" } else { " › \"" });
+            message.push_str(&echo(key));
+            message.push('"');
+        }
+        message.push_str(why);
+        message.push('\n');
+        message
+    };
+    if matches!(stat.value, StatValue::Error(_)) {
+        return Err(missing(0, ": it could not be read"));
+    }
+    let mut value = stat.to_value();
+    for (depth, key) in keys.iter().enumerate() {
+        let Value::Map(entries) = value else {
+            return Err(missing(depth, ": it has no keys"));
+        };
+        value = match entries.into_iter().find(|(k, _)| k == key) {
+            Some((_, inner)) => inner,
+            None => return Err(missing(depth, "")),
+        };
+    }
+    Ok(value)
+}
+
+/// The value under `keys` in a stat left by [`locate`] (and maybe a query filter): an
+/// empty object when the filter left nothing there.
+fn value_at(node: &Node, keys: &[String]) -> serde_json::Value {
+    let Node::Stat(stat) = node else {
+        return serde_json::Value::Object(serde_json::Map::new());
+    };
+    let mut value = stat.to_value();
+    for key in keys {
+        value = match value {
+            Value::Map(entries) => match entries.into_iter().find(|(k, _)| k == key) {
+                Some((_, inner)) => inner,
+                None => return serde_json::Value::Object(serde_json::Map::new()),
+            },
+            _ => return serde_json::Value::Object(serde_json::Map::new()),
+        };
+    }
+    json::value(&value)
+}
+
 /// The response for `/status{rest}?{query}` (or `/metrics` with `forced`).
-fn respond(inner: &Inner, rest: &str, params: Option<&str>, forced: Option<Format>) -> Response {
+fn respond(inner: &Inner, asked: &Asked) -> Response {
     // Parameters: the first `format` and `query` win; others are ignored.
     let mut format_param = None;
     let mut query_param = None;
-    for (key, value) in form_urlencoded::parse(params.unwrap_or("").as_bytes()) {
+    for (key, value) in form_urlencoded::parse(asked.params.as_deref().unwrap_or("").as_bytes()) {
         match &*key {
             "format" if format_param.is_none() => format_param = Some(value.into_owned()),
             "query" if query_param.is_none() => query_param = Some(value.into_owned()),
             _ => {}
         }
     }
-    let format = match (forced, format_param.as_deref()) {
+    let format = match (asked.forced, format_param.as_deref()) {
         (Some(format), _) => format,
         (None, None | Some("" | "html")) => Format::Html,
         (None, Some("json")) => Format::Json,
@@ -280,7 +426,7 @@ fn respond(inner: &Inner, rest: &str, params: Option<&str>, forced: Option<Forma
 
     // The path: percent-decoded segments; empty segments (trailing or doubled `/`) ignored.
     let mut segments = Vec::new();
-    for raw in rest.split('/').filter(|s| !s.is_empty()) {
+    for raw in asked.rest.split('/').filter(|s| !s.is_empty()) {
         match percent_decode_str(raw).decode_utf8() {
             Ok(segment) => segments.push(segment.into_owned()),
             Err(_) => {
@@ -291,35 +437,23 @@ fn respond(inner: &Inner, rest: &str, params: Option<&str>, forced: Option<Forma
             }
         }
     }
-    let display_path = format!("/{}", segments.join("/"));
-    let not_found = || {
-        text(
-            StatusCode::NOT_FOUND,
-            format!("No stats found with path {}\n", echo(&display_path)),
-        )
+    let Target { snapshot, stat_at } = match locate(&inner.registry, &segments) {
+        Ok(target) => target,
+        Err(message) => return text(StatusCode::NOT_FOUND, message),
     };
-    // A `/` inside a decoded segment (`%2F`) cannot be part of any stat name.
-    if segments.iter().any(|s| s.contains('/')) {
-        return not_found();
-    }
-    let Some(snapshot) = inner.registry.snapshot_at(&display_path) else {
-        return not_found();
-    };
-    let is_stat = matches!(snapshot.root(), Node::Stat(_));
+    // Keys inside the stat, after its name (`["count"]` for `/web/latency/count`).
+    let keys = stat_at.map_or(&[][..], |at| &segments[at + 1..]);
 
     if format == Format::History {
-        let base = if is_stat {
-            &segments[..segments.len() - 1]
-        } else {
-            &segments[..]
-        };
-        let mut body = inner.history.to_json(base);
+        // Keys of the history are relative to the group shown: the node itself, or the
+        // group holding the stat.
+        let base = &segments[..stat_at.unwrap_or(segments.len())];
+        let mut body = inner.history.to_json(base, &segments);
         // Kinds are read now (not from the last sample), so they are there from the start.
         let kinds: serde_json::Map<String, serde_json::Value> = snapshot
             .stats()
             .into_iter()
             .map(|(path, stat)| {
-                // Keys of the history are relative to `base`.
                 let key = &path[base.len()..];
                 (key.join(&SEP.to_string()), stat.kind.name().into())
             })
@@ -331,6 +465,17 @@ fn respond(inner: &Inner, rest: &str, params: Option<&str>, forced: Option<Forma
             json::render(&body, json::Style::Compact),
         );
     }
+    if format == Format::Prometheus && !keys.is_empty() {
+        let stat = &segments[..stat_at.map_or(0, |at| at + 1)];
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "The prometheus format has no metric for a key inside a stat: ask for the stat, \
+                 {}?format=prometheus\n",
+                echo(&format!("/{}", stat.join("/")))
+            ),
+        );
+    }
 
     let snapshot = match &parsed_query {
         None => snapshot,
@@ -340,17 +485,16 @@ fn respond(inner: &Inner, rest: &str, params: Option<&str>, forced: Option<Forma
             Snapshot::new(snapshot.path().to_vec(), kept, snapshot.taken_at())
         }
     };
+    let json_text = |style| {
+        if keys.is_empty() {
+            json::to_string(&snapshot, style)
+        } else {
+            json::render(&value_at(snapshot.root(), keys), style)
+        }
+    };
     match format {
-        Format::Json => reply(
-            StatusCode::OK,
-            JSON,
-            json::to_string(&snapshot, json::Style::Compact),
-        ),
-        Format::PrettyJson => reply(
-            StatusCode::OK,
-            JSON,
-            json::to_string(&snapshot, json::Style::Pretty),
-        ),
+        Format::Json => reply(StatusCode::OK, JSON, json_text(json::Style::Compact)),
+        Format::PrettyJson => reply(StatusCode::OK, JSON, json_text(json::Style::Pretty)),
         Format::Prometheus => reply(
             StatusCode::OK,
             prometheus::CONTENT_TYPE,
@@ -364,8 +508,8 @@ fn respond(inner: &Inner, rest: &str, params: Option<&str>, forced: Option<Forma
                 path: &segments,
                 server_name: &inner.server_name,
                 query: query_text.as_deref(),
-                link_prefix: &inner.link_prefix,
-                is_stat: matches!(snapshot.root(), Node::Stat(_)),
+                link_prefix: &asked.link_prefix,
+                stat_at,
             }),
         ),
     }

@@ -224,11 +224,10 @@ fn unknown_paths_formats_and_methods() {
     assert_eq!(missing.header("content-type"), Some(TEXT));
     assert_eq!(missing.body, "No stats found with path /nope\n");
     assert_hygiene(&missing);
-    // Keys inside a stat are not paths.
-    assert_eq!(
-        get(&format!("{}web/latency/count", server.url())).status,
-        404
-    );
+    // Keys inside a stat are (tests/it/keys.rs); unknown ones are a 404 too.
+    let key = get(&format!("{}web/latency/nope", server.url()));
+    assert_eq!(key.status, 404);
+    assert_eq!(key.body, "No key \"nope\" in stat /web/latency\n");
     let format = get(&format!("{}web?format=xml", server.url()));
     assert_eq!(format.status, 400);
     assert_eq!(
