@@ -173,3 +173,12 @@ echo "the demo served live stats on its status page"
 
 step "fuzzing the parsers of outside input (scripts/fuzz.sh, 15 s a target)"
 ./scripts/fuzz.sh 15
+
+step "soak: recording, churning keys and objects, scraping and pushing to carbon (20 s)"
+cargo run --quiet --locked -p scales-demo --example soak -- --duration 20 \
+  --graphite "$CARBON_ADDR" >target/e2e/soak.log 2>&1 || {
+  echo "the soak failed; target/e2e/soak.log:" >&2
+  cat target/e2e/soak.log >&2
+  exit 1
+}
+tail -2 target/e2e/soak.log
