@@ -7,7 +7,9 @@
 //! and the snapshot goes on with the next gauge on a fresh worker while the late one keeps
 //! running; until it returns, later snapshots do not wait for it again (it reads as
 //! `gauge timed out: still running ...` at once). So one stuck gauge delays one snapshot by
-//! at most the timeout, and none after it.
+//! at most the timeout, and none after it. Snapshots taken at the same time share a gauge's
+//! run: one that finds the gauge running for another waits for that run's value (within
+//! what is left of its timeout) instead of starting a second one.
 //!
 //! Gauges of one snapshot run one after another on one worker (a thread hop per snapshot,
 //! not per gauge). Workers are kept for reuse; a worker stuck in a gauge is replaced, so
@@ -17,7 +19,6 @@
 //! [`Registry::set_gauge_timeout`]: crate::Registry::set_gauge_timeout
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,11 @@ use crate::value::Value;
 pub(crate) const MAX_WORKERS: usize = 64;
 /// The default gauge timeout.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+
+thread_local! {
+    /// The gauges this worker thread is running now (addresses of their cells).
+    static RUNNING_HERE: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// What a snapshot got for each gauge, in the order asked.
 pub(crate) type GaugeResult = Result<Value, String>;
@@ -145,8 +151,11 @@ fn run(batch: &Batch, generation: u64) {
             index
         };
         let cell = &batch.gauges[index];
+        let key = Arc::as_ptr(cell) as usize;
+        RUNNING_HERE.with(|running| running.borrow_mut().push(key));
         let result = cell.evaluate();
-        cell.in_flight().store(false, Ordering::Release);
+        RUNNING_HERE.with(|running| running.borrow_mut().retain(|&k| k != key));
+        cell.finish_run(Some(result.clone()));
         let mut state = batch.lock();
         if state.generation != generation {
             // The snapshot gave up on this gauge and moved on without this worker.
@@ -162,18 +171,32 @@ fn run(batch: &Batch, generation: u64) {
 /// Evaluates `gauges` (computed stats) for a snapshot, waiting for each at most `timeout`.
 pub(crate) fn evaluate(gauges: Vec<Arc<ValueCell>>, timeout: Duration) -> Vec<GaugeResult> {
     let mut results: Vec<Option<GaugeResult>> = vec![None; gauges.len()];
-    // Gauges still running from an earlier snapshot are not started again.
+    // A gauge another snapshot is running now is not started again: this snapshot waits for
+    // that run (until it has taken the timeout), or reads as timed out if it already has.
     let mut runnable = Vec::with_capacity(gauges.len());
     let mut positions = Vec::with_capacity(gauges.len());
+    let mut shared = Vec::new();
     for (position, cell) in gauges.iter().enumerate() {
-        if cell.in_flight().swap(true, Ordering::AcqRel) {
-            results[position] = Some(Err(format!(
-                "gauge timed out: still running from an earlier read (timeout {})",
-                seconds(timeout)
-            )));
-        } else {
-            runnable.push(cell.clone());
-            positions.push(position);
+        let mut runs = cell.runs();
+        match runs.running_since {
+            None => {
+                runs.start();
+                runnable.push(cell.clone());
+                positions.push(position);
+            }
+            // A snapshot taken inside this very gauge: it cannot wait for itself.
+            Some(_)
+                if RUNNING_HERE.with(|r| r.borrow().contains(&(Arc::as_ptr(cell) as usize))) =>
+            {
+                results[position] = Some(Err(
+                    "gauge not read: a snapshot taken inside this gauge reads the gauge itself"
+                        .to_owned(),
+                ));
+            }
+            Some(since) if since.elapsed() < timeout => {
+                shared.push((position, runs.completed, since + timeout));
+            }
+            Some(_) => results[position] = Some(Err(still_running(timeout))),
         }
     }
     if !runnable.is_empty() {
@@ -192,6 +215,13 @@ pub(crate) fn evaluate(gauges: Vec<Arc<ValueCell>>, timeout: Duration) -> Vec<Ga
             results[position] = Some(result);
         }
     }
+    for (position, completed, deadline) in shared {
+        let cell = &gauges[position];
+        results[position] = Some(
+            cell.wait_for_run(completed, deadline)
+                .unwrap_or_else(|| Err(still_running(timeout))),
+        );
+    }
     results
         .into_iter()
         .map(|r| r.expect("every gauge has a result"))
@@ -207,7 +237,7 @@ fn wait(batch: &Arc<Batch>, timeout: Duration) -> Vec<GaugeResult> {
             .gauges
             .iter()
             .map(|cell| {
-                cell.in_flight().store(false, Ordering::Release);
+                cell.finish_run(None);
                 no_worker()
             })
             .collect();
@@ -234,9 +264,7 @@ fn wait(batch: &Arc<Batch>, timeout: Duration) -> Vec<GaugeResult> {
                     state = batch.lock();
                     if !moved {
                         for index in state.next..batch.gauges.len() {
-                            batch.gauges[index]
-                                .in_flight()
-                                .store(false, Ordering::Release);
+                            batch.gauges[index].finish_run(None);
                             state.results[index] = Some(no_worker());
                         }
                         state.next = batch.gauges.len();
@@ -260,6 +288,13 @@ fn wait(batch: &Arc<Batch>, timeout: Duration) -> Vec<GaugeResult> {
         .iter_mut()
         .map(|r| r.take().expect("checked above"))
         .collect()
+}
+
+fn still_running(timeout: Duration) -> String {
+    format!(
+        "gauge timed out: still running from an earlier read (timeout {})",
+        seconds(timeout)
+    )
 }
 
 fn seconds(d: Duration) -> String {

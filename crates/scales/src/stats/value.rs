@@ -3,8 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, Once, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::{declare_core, Declare, StatCore, StatOptions};
@@ -51,6 +50,24 @@ fn quiet_gauge_panics() {
     });
 }
 
+/// Whether a snapshot's worker is running a gauge's closure now, and what the last run gave.
+#[derive(Default)]
+pub(crate) struct GaugeRuns {
+    /// When the run going on now started.
+    pub(crate) running_since: Option<Instant>,
+    /// Runs finished so far.
+    pub(crate) completed: u64,
+    /// The last finished run's result (`None` when it was not run after all).
+    pub(crate) last: Option<Result<Value, String>>,
+}
+
+impl GaugeRuns {
+    /// Marks a run as started now.
+    pub(crate) fn start(&mut self) {
+        self.running_since = Some(Instant::now());
+    }
+}
+
 /// One gauge's panic log: when it last reported, and how many panics it has not reported.
 #[derive(Default)]
 struct PanicReports {
@@ -61,8 +78,9 @@ struct PanicReports {
 /// Storage of a [`Stat`].
 pub(crate) struct ValueCell {
     source: Mutex<Source>,
-    /// A snapshot's worker is running the closure (see [`crate::gauges`]).
-    in_flight: AtomicBool,
+    /// Runs of the closure by snapshots' workers (see [`crate::gauges`]).
+    runs: Mutex<GaugeRuns>,
+    run_finished: Condvar,
     /// The stat's path, for log messages.
     path: String,
     panics: Mutex<PanicReports>,
@@ -72,7 +90,8 @@ impl ValueCell {
     fn new(source: Source, path: String) -> Self {
         Self {
             source: Mutex::new(source),
-            in_flight: AtomicBool::new(false),
+            runs: Mutex::new(GaugeRuns::default()),
+            run_finished: Condvar::new(),
             path,
             panics: Mutex::new(PanicReports::default()),
         }
@@ -117,9 +136,42 @@ impl ValueCell {
         )
     }
 
-    /// Set while a snapshot's worker runs the closure.
-    pub(crate) fn in_flight(&self) -> &AtomicBool {
-        &self.in_flight
+    /// The state of the closure's runs by snapshots, locked.
+    pub(crate) fn runs(&self) -> MutexGuard<'_, GaugeRuns> {
+        self.runs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the end of a run started with [`GaugeRuns::start`] and wakes its waiters.
+    pub(crate) fn finish_run(&self, result: Option<Result<Value, String>>) {
+        let mut runs = self.runs();
+        runs.running_since = None;
+        runs.completed += 1;
+        runs.last = result;
+        drop(runs);
+        self.run_finished.notify_all();
+    }
+
+    /// Waits until the run after `completed` runs has finished, or `deadline`; its result.
+    pub(crate) fn wait_for_run(
+        &self,
+        completed: u64,
+        deadline: Instant,
+    ) -> Option<Result<Value, String>> {
+        let mut runs = self.runs();
+        loop {
+            if runs.completed > completed {
+                return runs.last.clone();
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            runs = self
+                .run_finished
+                .wait_timeout(runs, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
     }
 
     /// The held value, or the closure's result. A panicking closure gives `Err(message)`.

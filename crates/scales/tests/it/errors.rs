@@ -429,3 +429,28 @@ fn a_gauge_may_take_snapshots_itself() {
         Some(8.0)
     );
 }
+
+#[test]
+fn concurrent_snapshots_share_a_gauge_run_and_never_time_out_a_fast_gauge() {
+    let reg = Registry::new();
+    let scope = reg.collection("/shared").unwrap();
+    scope.gauge("answer", || 42).unwrap();
+    scope
+        .gauge("broken", || -> i64 { panic!("always broken") })
+        .unwrap();
+    let wrong = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                for _ in 0..300 {
+                    let snapshot = reg.snapshot();
+                    if snapshot.stat("/shared/answer").unwrap().value.as_f64() != Some(42.0) {
+                        wrong.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    assert_eq!(snapshot.gauges_timed_out(), 0);
+                }
+            });
+        }
+    });
+    assert_eq!(wrong.into_inner(), 0);
+}
