@@ -10,16 +10,25 @@ pub struct Health {
     pub pushes: i64,
     /// Points written to carbon, resends included.
     pub points_sent: i64,
-    /// Points written again after their connection failed before they were confirmed.
+    /// Points written again because a connection failed before carbon had read them, or
+    /// soon after (within [`Builder::confirm_after`](crate::Builder::confirm_after)).
     pub points_resent: i64,
-    /// Points dropped from a full buffer.
+    /// Points given up on: dropped from a full buffer (oldest first) before carbon had
+    /// read them. Each point counts once, however often it was written.
     pub points_dropped: i64,
-    /// Points waiting to be sent.
+    /// Points carbon has not read yet: waiting to be written, or written and not yet read.
+    /// After [`PeriodicPusher::stop`](crate::PeriodicPusher::stop): the points that could
+    /// not be delivered before the stop timeout.
     pub points_buffered: i64,
-    /// Connections opened after the first.
+    /// Connections opened to retry after a failure.
     pub reconnects: i64,
-    /// Failed connects and writes.
+    /// Failures: connections refused or timed out, resets, connections carbon closed, and
+    /// stalls.
     pub failures: i64,
+    /// Connections on which carbon stopped reading (a hung or overloaded carbon): no byte
+    /// could be written, or what was written was not read, within the write timeout.
+    /// Counted in `failures` too.
+    pub stalls: i64,
     /// The last failure's message and when it happened in UTC, such as `cannot connect to
     /// carbon at 127.0.0.1:2003: Connection refused (os error 111) at
     /// 2026-12-01T21:40:03Z`; empty after a success.
@@ -36,6 +45,7 @@ pub(crate) struct HealthStats {
     pub(crate) points_buffered: IntStat,
     pub(crate) reconnects: IntStat,
     pub(crate) failures: IntStat,
+    pub(crate) stalls: IntStat,
     pub(crate) last_error: Stat,
     /// Keeps the stats in the tree while the pusher lives.
     _scope: Scope,
@@ -56,6 +66,7 @@ impl HealthStats {
             points_buffered: scope.int_stat("pointsBuffered")?,
             reconnects: scope.int_stat("reconnects")?,
             failures: scope.int_stat("failures")?,
+            stalls: scope.int_stat("stalls")?,
             last_error: scope.stat("lastError")?,
             _scope: scope,
         };
@@ -79,6 +90,7 @@ impl HealthStats {
             points_buffered: self.points_buffered.get(),
             reconnects: self.reconnects.get(),
             failures: self.failures.get(),
+            stalls: self.stalls.get(),
             last_error: match self.last_error.get() {
                 Ok(scales::Value::Str(s)) => s,
                 _ => String::new(),

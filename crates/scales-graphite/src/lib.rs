@@ -161,13 +161,39 @@ pub enum PushError {
         /// The last connect error.
         source: io::Error,
     },
-    /// Writing failed (reset, broken pipe, timed out); the batch will be sent again whole.
+    /// Writing failed (reset, broken pipe); what was written on the connection is sent
+    /// again on a new one.
     #[error("writing to carbon at {addr} failed: {source}")]
     Write {
         /// The configured address.
         addr: String,
         /// The write error.
         source: io::Error,
+    },
+    /// Carbon closed or reset the connection before it had read everything written on it
+    /// (or while the pusher watched it after a push); what it may not have stored is sent
+    /// again on a new connection.
+    #[error("carbon at {addr} closed the connection: {source}")]
+    Closed {
+        /// The configured address.
+        addr: String,
+        /// How: `end of stream`, or the reset.
+        source: io::Error,
+    },
+    /// Carbon stopped reading (hung, frozen, overloaded, or its host stopped answering): no
+    /// byte could be written, or what was written was not read, within the write timeout.
+    /// The connection is reset and its points are sent again on a new one.
+    #[error(
+        "carbon at {addr} stopped reading: {points} points written were not read within {}",
+        text::Human(*.timeout)
+    )]
+    Stalled {
+        /// The configured address.
+        addr: String,
+        /// The points written on the connection and not read.
+        points: usize,
+        /// The write timeout.
+        timeout: Duration,
     },
     /// A recent failure: the next attempt waits for the backoff to pass.
     #[error("backing off after a failure; next attempt in {}", text::Human(*.0))]

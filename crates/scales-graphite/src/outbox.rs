@@ -1,13 +1,18 @@
 //! The buffer of rendered batches and the connection to carbon.
 //!
-//! Batches wait in `pending` until written completely; then they wait in `unconfirmed`
-//! until their connection has stayed up for `confirm_after`. A connection found closed
-//! sends every unconfirmed batch back to the front of `pending` (see the crate docs for why
-//! resending is safe).
+//! Batches wait in `queue`, oldest first, until carbon has *read* them: they are written
+//! on a connection, the pusher ends its side of the connection (a half-close), and carbon,
+//! which closes its side only after it has read everything before the end of stream,
+//! answers with its own end of stream. Then they move to `recent`, where they stay for
+//! `confirm_after` in case carbon dies before storing them (its memory cache): any failure
+//! in that time sends them back to the front of `queue`. A connection that fails in any way
+//! (refused, reset, closed, no progress for the write timeout, no answer within it) sends
+//! every batch written on it, and every recent one, back to the front of `queue`, to be
+//! written again on a new connection (see the crate docs for why resending is safe).
 
 use std::collections::VecDeque;
-use std::io::{self, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -95,6 +100,50 @@ impl Backoff {
     }
 }
 
+/// Whether a failure waits for the backoff before the next connection attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// Wait for the backoff.
+    Backoff,
+    /// Try again at once (an idle connection found closed: carbon may well be back).
+    Now,
+}
+
+/// The connection to carbon and where writing stands on it.
+#[derive(Debug)]
+struct Conn {
+    stream: TcpStream,
+    /// Bytes of `queue[sent - 1]` written so far (all of it once it is complete).
+    offset: usize,
+    /// Bytes written on this connection.
+    bytes: usize,
+    /// The last time a write took bytes, or when the pusher ended its side.
+    progress_at: Instant,
+    /// The pusher ended its side (half-close) and waits for carbon's end of stream.
+    closing: bool,
+}
+
+/// What the periodic thread should do next with the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Call [`Outbox::flush`]: batches wait and a connection is in use or may be opened.
+    Flush,
+    /// Call [`Outbox::check`] within [`CHECK_EVERY`]: batches carbon read recently are
+    /// watched.
+    Check,
+    /// Nothing before this instant (the backoff), or nothing at all.
+    Wait(Option<Instant>),
+}
+
+/// How often an idle connection is looked at while carbon's recent reads are watched.
+pub(crate) const CHECK_EVERY: Duration = Duration::from_millis(250);
+
+/// After this many bytes on one connection, the pusher ends it at the next batch boundary
+/// and waits for carbon's answer: a large backlog is confirmed a few megabytes at a time, so
+/// a connection that fails late loses the progress of its last part only, and the answer
+/// never waits for more unread bytes than this plus one batch.
+const ROTATE_BYTES: usize = 4 << 20;
+
 /// Batches on their way to carbon.
 pub(crate) struct Outbox {
     addr: String,
@@ -102,13 +151,16 @@ pub(crate) struct Outbox {
     write_timeout: Duration,
     confirm_after: Duration,
     capacity: usize,
-    conn: Option<TcpStream>,
-    pending: VecDeque<Batch>,
-    pending_points: usize,
-    unconfirmed: VecDeque<(Batch, Instant)>,
-    unconfirmed_points: usize,
+    conn: Option<Conn>,
+    /// Batches carbon has not read yet, oldest first; the first `sent` are written (the
+    /// last of them maybe partly) on `conn`.
+    queue: VecDeque<Batch>,
+    queue_points: usize,
+    sent: usize,
+    /// Batches carbon read, with when, kept for `confirm_after`.
+    recent: VecDeque<(Batch, Instant)>,
+    recent_points: usize,
     backoff: Backoff,
-    ever_connected: bool,
     /// The outage in progress, if any (its first failure was logged as a warning).
     outage: Option<Outage>,
     drops: Drops,
@@ -127,12 +179,12 @@ impl Outbox {
             confirm_after: config.confirm_after,
             capacity: config.buffer_points,
             conn: None,
-            pending: VecDeque::new(),
-            pending_points: 0,
-            unconfirmed: VecDeque::new(),
-            unconfirmed_points: 0,
+            queue: VecDeque::new(),
+            queue_points: 0,
+            sent: 0,
+            recent: VecDeque::new(),
+            recent_points: 0,
             backoff: Backoff::new(config.backoff_min, config.backoff_max),
-            ever_connected: false,
             outage: None,
             drops: Drops::default(),
             warn_every: WARN_EVERY,
@@ -141,52 +193,69 @@ impl Outbox {
         }
     }
 
-    /// Points waiting to be written.
+    /// Points carbon has not read yet (waiting, or written and not yet read).
     pub(crate) fn pending_points(&self) -> usize {
-        self.pending_points
+        self.queue_points
     }
 
-    /// Bytes held by the buffer (pending and unconfirmed batches).
+    /// Bytes held by the buffer (unread and recently read batches).
     pub(crate) fn buffered_bytes(&self) -> usize {
-        self.pending
-            .iter()
-            .map(|b| b.data.capacity())
-            .sum::<usize>()
+        self.queue.iter().map(|b| b.data.capacity()).sum::<usize>()
             + self
-                .unconfirmed
+                .recent
                 .iter()
                 .map(|(b, _)| b.data.capacity())
                 .sum::<usize>()
     }
 
-    /// Whether written batches are waiting for their confirmation.
-    pub(crate) fn has_unconfirmed(&self) -> bool {
-        !self.unconfirmed.is_empty()
-    }
-
-    /// When the next connection attempt is allowed, if it is delayed.
-    pub(crate) fn next_attempt(&self) -> Option<Instant> {
-        self.backoff.next_attempt
+    /// What the periodic thread should do next.
+    pub(crate) fn next(&self) -> Next {
+        if !self.queue.is_empty() {
+            if self.conn.is_some() {
+                return Next::Flush;
+            }
+            return match self.backoff.next_attempt {
+                Some(at) if Instant::now() < at => Next::Wait(Some(at)),
+                _ => Next::Flush,
+            };
+        }
+        if !self.recent.is_empty() || self.conn.is_some() {
+            return Next::Check;
+        }
+        Next::Wait(None)
     }
 
     /// Queues a batch, dropping the oldest ones if the buffer overflows.
     pub(crate) fn enqueue(&mut self, batch: Batch) {
-        self.pending_points += batch.points;
-        self.pending.push_back(batch);
-        while self.pending_points + self.unconfirmed_points > self.capacity {
-            // Written batches go first: carbon most likely has them.
-            if let Some((batch, _)) = self.unconfirmed.pop_front() {
-                self.unconfirmed_points -= batch.points;
+        self.queue_points += batch.points;
+        self.queue.push_back(batch);
+        while self.queue_points + self.recent_points > self.capacity {
+            // Batches carbon read go first; they are not lost points.
+            if let Some((batch, _)) = self.recent.pop_front() {
+                self.recent_points -= batch.points;
                 continue;
             }
-            if self.pending.len() <= 1 {
-                break; // a single batch larger than the buffer is kept alone
+            // Then the oldest unread batch, except the newest one (a single batch larger
+            // than the buffer is kept alone) and one half-written on the connection (its
+            // bytes so far are on the wire: the rest must follow).
+            let partial = self
+                .conn
+                .as_ref()
+                .filter(|_| self.sent > 0)
+                .is_some_and(|c| c.offset < self.queue[self.sent - 1].data.len());
+            let Some(index) = (0..self.queue.len() - 1).find(|&i| !(partial && i == self.sent - 1))
+            else {
+                break;
+            };
+            let Some(batch) = self.queue.remove(index) else {
+                break;
+            };
+            if index < self.sent {
+                self.sent -= 1;
             }
-            if let Some(batch) = self.pending.pop_front() {
-                self.pending_points -= batch.points;
-                self.health.points_dropped.add(batch.points as i64);
-                self.dropped(batch.points);
-            }
+            self.queue_points -= batch.points;
+            self.health.points_dropped.add(batch.points as i64);
+            self.dropped(batch.points);
         }
         self.update_buffered();
     }
@@ -225,60 +294,85 @@ impl Outbox {
     fn update_buffered(&self) {
         self.health
             .points_buffered
-            .set(i64::try_from(self.pending_points).unwrap_or(i64::MAX));
+            .set(i64::try_from(self.queue_points).unwrap_or(i64::MAX));
     }
 
-    /// Checks the connection: a closed one sends unconfirmed batches back to the buffer;
-    /// on an open one, batches written long enough ago are confirmed.
+    /// Looks at the connection and the recent batches: a connection carbon closed is a
+    /// failure (everything written on it and every recent batch is sent again); recent
+    /// batches older than `confirm_after` are released; an idle connection is closed once
+    /// no recent batch is left to watch.
     pub(crate) fn check(&mut self, now: Instant) {
-        if let Some(conn) = &self.conn {
-            if let Err(reason) = peer_open(conn) {
-                log::debug!(
-                    target: "scales_graphite",
-                    "carbon at {} closed the connection ({reason}); {} written points will be sent again",
-                    self.addr,
-                    self.unconfirmed_points
-                );
-                self.disconnect();
+        if let Some(conn) = self.conn.as_ref().filter(|c| !c.closing) {
+            if let Err(source) = peer_open(&conn.stream) {
+                let addr = self.addr.clone();
+                let retry = if self.sent == 0 {
+                    Retry::Now
+                } else {
+                    Retry::Backoff
+                };
+                let _ = self.fail(PushError::Closed { addr, source }, retry);
                 return;
             }
         }
-        while let Some((_, written)) = self.unconfirmed.front() {
-            if now.duration_since(*written) < self.confirm_after {
+        while let Some((_, read_at)) = self.recent.front() {
+            if now.duration_since(*read_at) < self.confirm_after {
                 break;
             }
-            if let Some((batch, _)) = self.unconfirmed.pop_front() {
-                self.unconfirmed_points -= batch.points;
+            if let Some((batch, _)) = self.recent.pop_front() {
+                self.recent_points -= batch.points;
+            }
+        }
+        if self.recent.is_empty() && self.queue.is_empty() {
+            if let Some(conn) = self.conn.take() {
+                // Nothing to watch or send: end the connection cleanly.
+                let _ = conn.stream.shutdown(Shutdown::Write);
             }
         }
     }
 
-    /// Drops the connection; unconfirmed batches go back to the front of the buffer.
-    fn disconnect(&mut self) {
-        self.conn = None;
-        while let Some((mut batch, _)) = self.unconfirmed.pop_back() {
-            self.unconfirmed_points -= batch.points;
-            self.pending_points += batch.points;
+    /// Gives up the connection after a failure: everything written on it and every recent
+    /// batch go back to the front of the queue, to be written again; the failure is
+    /// counted, logged and (with [`Retry::Backoff`]) delays the next attempt.
+    fn fail(&mut self, error: PushError, retry: Retry) -> PushError {
+        if let Some(conn) = self.conn.take() {
+            // Reset rather than close: a hung peer gets nothing more to read, and no
+            // orphaned socket keeps retransmitting to it.
+            let _ = socket2::SockRef::from(&conn.stream).set_linger(Some(Duration::ZERO));
+        }
+        for batch in self.queue.iter_mut().take(self.sent) {
             batch.resend = true;
-            self.pending.push_front(batch);
+        }
+        self.sent = 0;
+        while let Some((mut batch, _)) = self.recent.pop_back() {
+            self.recent_points -= batch.points;
+            self.queue_points += batch.points;
+            batch.resend = true;
+            self.queue.push_front(batch);
         }
         self.update_buffered();
+        self.failure(error, retry)
     }
 
-    /// Records a failed connect or write: health stats, backoff, and a log line (a warning
-    /// for the first failure of an outage and then once per [`WARN_EVERY`], debug
-    /// messages for the retries in between).
-    fn failure(&mut self, error: PushError) -> PushError {
+    /// Records a failure: health stats, backoff, and a log line (a warning for the first
+    /// failure of an outage and then once per [`WARN_EVERY`], debug messages for the retries
+    /// in between).
+    fn failure(&mut self, error: PushError, retry: Retry) -> PushError {
         let now = Instant::now();
-        let wait = Human(self.backoff.fail(now));
+        let wait = match retry {
+            Retry::Backoff => format!("in {}", Human(self.backoff.fail(now))),
+            Retry::Now => "now".to_owned(),
+        };
         self.health.failures.inc();
+        if matches!(error, PushError::Stalled { .. }) {
+            self.health.stalls.inc();
+        }
         let message = error.to_string();
         self.health.set_error(&message);
         match &mut self.outage {
             None => {
                 log::warn!(
                     target: "scales_graphite",
-                    "{message}; buffering points and retrying (first retry in {wait})"
+                    "{message}; buffering points and retrying (first retry {wait})"
                 );
                 self.outage = Some(Outage {
                     started: now,
@@ -293,13 +387,13 @@ impl Outbox {
                     log::warn!(
                         target: "scales_graphite",
                         "{message}; still failing after {} failures in {}, {} points buffered, \
-                         next retry in {wait}",
+                         next retry {wait}",
                         outage.failures,
                         Human(now.duration_since(outage.started)),
-                        self.pending_points
+                        self.queue_points
                     );
                 } else {
-                    log::debug!(target: "scales_graphite", "{message}; retrying in {wait}");
+                    log::debug!(target: "scales_graphite", "{message}; retrying {wait}");
                 }
             }
         }
@@ -311,7 +405,7 @@ impl Outbox {
             Ok(addrs) => addrs.collect(),
             Err(source) => {
                 let addr = self.addr.clone();
-                return Err(self.failure(PushError::Resolve { addr, source }));
+                return Err(self.fail(PushError::Resolve { addr, source }, Retry::Backoff));
             }
         };
         let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address");
@@ -319,21 +413,29 @@ impl Outbox {
             let timeout = capped(self.connect_timeout, deadline);
             match TcpStream::connect_timeout(&addr, timeout) {
                 Ok(stream) => {
-                    if self.ever_connected {
+                    if self.outage.is_some() {
                         self.health.reconnects.inc();
                     }
-                    self.ever_connected = true;
-                    self.conn = Some(stream);
+                    self.conn = Some(Conn {
+                        stream,
+                        offset: 0,
+                        bytes: 0,
+                        progress_at: Instant::now(),
+                        closing: false,
+                    });
                     return Ok(());
                 }
                 Err(e) => last_error = e,
             }
         }
         let addr = self.addr.clone();
-        Err(self.failure(PushError::Connect {
-            addr,
-            source: last_error,
-        }))
+        Err(self.fail(
+            PushError::Connect {
+                addr,
+                source: last_error,
+            },
+            Retry::Backoff,
+        ))
     }
 
     /// [`flush`](Self::flush) without waiting for the backoff: the last chance, at stop.
@@ -349,111 +451,196 @@ impl Outbox {
         self.cancel = Some(flag);
     }
 
-    /// Writes one batch, a chunk per `write` call, giving up when no byte could be written
-    /// for the write timeout, at the deadline, or on cancellation (checked at least every
-    /// [`POLL`]).
-    fn write_batch(&mut self, deadline: Option<Instant>) -> Result<(), Interrupted> {
-        let (Some(conn), Some(batch)) = (&mut self.conn, self.pending.front()) else {
-            return Ok(());
-        };
-        let data = &batch.data;
-        let mut written = 0;
-        let mut progress_at = Instant::now();
-        while written < data.len() {
-            if deadline.is_some_and(|d| Instant::now() >= d)
-                || self
-                    .cancel
-                    .as_ref()
-                    .is_some_and(|c| c.load(Ordering::Relaxed))
-            {
-                return Err(Interrupted::Stopped);
-            }
-            conn.set_write_timeout(Some(capped(POLL, deadline)))
-                .map_err(Interrupted::Io)?;
-            let end = data.len().min(written + WRITE_CHUNK);
-            match conn.write(&data[written..end]) {
-                Ok(0) => return Err(Interrupted::Io(io::ErrorKind::WriteZero.into())),
-                Ok(n) => {
-                    written += n;
-                    progress_at = Instant::now();
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    if progress_at.elapsed() >= self.write_timeout {
-                        return Err(Interrupted::Io(e));
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Interrupted::Io(e)),
-            }
-        }
-        Ok(())
+    fn interrupted(&self, deadline: Option<Instant>) -> bool {
+        deadline.is_some_and(|d| Instant::now() >= d)
+            || self
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::Relaxed))
     }
 
-    /// Writes pending batches, oldest first, until none is left, a failure, or `deadline`.
+    /// The points written on the connection and not yet read by carbon.
+    fn points_in_flight(&self) -> usize {
+        self.queue.iter().take(self.sent).map(|b| b.points).sum()
+    }
+
+    fn stalled(&mut self) -> PushError {
+        let error = PushError::Stalled {
+            addr: self.addr.clone(),
+            points: self.points_in_flight(),
+            timeout: self.write_timeout,
+        };
+        self.fail(error, Retry::Backoff)
+    }
+
+    /// Writes one chunk of the queue on the connection (waiting at most [`POLL`]), and ends
+    /// the pusher's side once everything queued (or [`ROTATE_BYTES`]) is written.
+    fn write_some(&mut self, deadline: Option<Instant>) -> Result<(), PushError> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        let current_done = self.sent == 0 || conn.offset == self.queue[self.sent - 1].data.len();
+        if current_done {
+            if self.sent == self.queue.len() || (self.sent > 0 && conn.bytes >= ROTATE_BYTES) {
+                // Everything is written: end our side; carbon answers once it read it all.
+                if let Err(source) = conn.stream.shutdown(Shutdown::Write) {
+                    let addr = self.addr.clone();
+                    return Err(self.fail(PushError::Write { addr, source }, Retry::Backoff));
+                }
+                conn.closing = true;
+                conn.progress_at = Instant::now();
+                return Ok(());
+            }
+            self.sent += 1;
+            conn.offset = 0;
+        }
+        let batch = &self.queue[self.sent - 1];
+        let end = batch.data.len().min(conn.offset + WRITE_CHUNK);
+        let result = conn
+            .stream
+            .set_write_timeout(Some(capped(POLL, deadline)))
+            .and_then(|()| conn.stream.write(&batch.data[conn.offset..end]));
+        match result {
+            Ok(0) => {
+                let addr = self.addr.clone();
+                let source = io::ErrorKind::WriteZero.into();
+                Err(self.fail(PushError::Write { addr, source }, Retry::Backoff))
+            }
+            Ok(n) => {
+                conn.offset += n;
+                conn.bytes += n;
+                conn.progress_at = Instant::now();
+                if conn.offset == batch.data.len() {
+                    self.health.points_sent.add(batch.points as i64);
+                    if batch.resend {
+                        self.health.points_resent.add(batch.points as i64);
+                    }
+                }
+                Ok(())
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                if conn.progress_at.elapsed() >= self.write_timeout {
+                    return Err(self.stalled());
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(source) => {
+                let addr = self.addr.clone();
+                Err(self.fail(PushError::Write { addr, source }, Retry::Backoff))
+            }
+        }
+    }
+
+    /// Waits at most [`POLL`] for carbon's answer to the end of stream. Its end of stream
+    /// means it read everything: the batches written move to `recent`.
+    fn await_answer(&mut self, deadline: Option<Instant>) -> Result<(), PushError> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        let mut buf = [0u8; 512];
+        let result = conn
+            .stream
+            .set_read_timeout(Some(capped(POLL, deadline)))
+            .and_then(|()| conn.stream.read(&mut buf));
+        match result {
+            // Carbon never writes on this port; anything it says is ignored.
+            Ok(n) if n > 0 => Ok(()),
+            Ok(_) => {
+                // A reset right behind the end of stream means carbon closed before our
+                // last bytes arrived (it reset them): that is no answer.
+                if let Some(source) = reset_after_end(&conn.stream) {
+                    let addr = self.addr.clone();
+                    return Err(self.fail(PushError::Closed { addr, source }, Retry::Backoff));
+                }
+                self.confirmed();
+                Ok(())
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                if conn.progress_at.elapsed() >= self.write_timeout {
+                    return Err(self.stalled());
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(source) => {
+                let addr = self.addr.clone();
+                Err(self.fail(PushError::Closed { addr, source }, Retry::Backoff))
+            }
+        }
+    }
+
+    /// Carbon read every batch written on the connection: they move to `recent` (or are
+    /// released at once without a confirmation window), and an outage in progress ends.
+    fn confirmed(&mut self) {
+        self.conn = None;
+        let now = Instant::now();
+        for _ in 0..self.sent {
+            let Some(batch) = self.queue.pop_front() else {
+                break;
+            };
+            self.queue_points -= batch.points;
+            if !self.confirm_after.is_zero() {
+                self.recent_points += batch.points;
+                self.recent.push_back((batch, now));
+            }
+        }
+        self.sent = 0;
+        self.update_buffered();
+        self.backoff.reset();
+        if let Some(outage) = self.outage.take() {
+            self.health.last_error.set("");
+            self.drops = Drops::default();
+            let failures = outage.failures;
+            log::warn!(
+                target: "scales_graphite",
+                "carbon at {} is reachable again after {failures} {} in {}",
+                self.addr,
+                if failures == 1 { "failure" } else { "failures" },
+                Human(outage.started.elapsed())
+            );
+        }
+    }
+
+    /// Sends queued batches, oldest first, until carbon has read them all, a failure, or
+    /// `deadline`. Where writing stands is kept across calls: a call cut short by its
+    /// deadline or the stop request goes on from there at the next call.
     pub(crate) fn flush(&mut self, deadline: Option<Instant>) -> Result<(), PushError> {
         self.check(Instant::now());
         loop {
-            if self.pending.is_empty() {
+            if self.queue.is_empty() {
+                if !self.recent.is_empty() && self.conn.is_none() {
+                    // Watch carbon while it may still hold what it read in memory: a
+                    // connection it closes (or a refused one) sends those batches again.
+                    self.connect(deadline)?;
+                }
                 return Ok(());
             }
-            let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) {
+            if self.interrupted(deadline) {
                 return Err(PushError::Deadline);
             }
-            if self.conn.is_none() {
-                if let Some(at) = self.backoff.next_attempt {
-                    if now < at {
-                        return Err(PushError::BackingOff(at - now));
+            match &self.conn {
+                None => {
+                    if let Some(at) = self.backoff.next_attempt {
+                        let now = Instant::now();
+                        if now < at {
+                            return Err(PushError::BackingOff(at - now));
+                        }
                     }
+                    self.connect(deadline)?;
                 }
-                self.connect(deadline)?;
-                continue;
-            }
-            match self.write_batch(deadline) {
-                Ok(()) => {}
-                Err(Interrupted::Stopped) => {
-                    // A half-written batch must not be continued on this connection: the
-                    // next line would be glued to its cut one. Start over on a new one.
-                    self.disconnect();
-                    return Err(PushError::Deadline);
-                }
-                Err(Interrupted::Io(source)) => {
-                    self.disconnect();
-                    let addr = self.addr.clone();
-                    return Err(self.failure(PushError::Write { addr, source }));
-                }
-            }
-            let Some(batch) = self.pending.pop_front() else {
-                return Ok(());
-            };
-            let points = batch.points;
-            self.pending_points -= points;
-            self.health.points_sent.add(points as i64);
-            if batch.resend {
-                self.health.points_resent.add(points as i64);
-            }
-            if !self.confirm_after.is_zero() {
-                self.unconfirmed_points += points;
-                self.unconfirmed.push_back((batch, Instant::now()));
-            }
-            self.update_buffered();
-            self.backoff.reset();
-            if let Some(outage) = self.outage.take() {
-                self.health.last_error.set("");
-                self.drops = Drops::default();
-                let failures = outage.failures;
-                log::warn!(
-                    target: "scales_graphite",
-                    "carbon at {} is reachable again after {failures} {} in {}",
-                    self.addr,
-                    if failures == 1 { "failure" } else { "failures" },
-                    Human(outage.started.elapsed())
-                );
+                Some(conn) if conn.closing => self.await_answer(deadline)?,
+                Some(_) => self.write_some(deadline)?,
             }
         }
     }
@@ -462,14 +649,9 @@ impl Outbox {
 /// Most bytes per `write` call: a push takes few calls.
 const WRITE_CHUNK: usize = 256 * 1024;
 
-/// Longest a blocked `write` waits before the deadline and stop request are looked at again.
+/// Longest a blocked `write` or `read` waits before the deadline and stop request are
+/// looked at again.
 const POLL: Duration = Duration::from_millis(100);
-
-/// Why a batch was not written completely.
-enum Interrupted {
-    Io(io::Error),
-    Stopped,
-}
 
 /// `timeout`, shortened to what is left before `deadline` (at least 1 ms: zero means
 /// "no timeout" to the socket calls).
@@ -478,18 +660,34 @@ fn capped(timeout: Duration, deadline: Option<Instant>) -> Duration {
     timeout.min(left).max(Duration::from_millis(1))
 }
 
+/// The error of a connection whose end of stream was read, if a reset followed it.
+fn reset_after_end(conn: &TcpStream) -> Option<io::Error> {
+    if let Err(e) = peer_open(conn) {
+        if e.kind() != io::ErrorKind::UnexpectedEof {
+            return Some(e);
+        }
+    }
+    match conn.take_error() {
+        Ok(error) => error,
+        Err(e) => Some(e),
+    }
+}
+
 /// Whether the peer still has the connection open: carbon never writes on the plaintext
 /// port, so a readable socket means end of stream (or an error).
-fn peer_open(conn: &TcpStream) -> Result<(), String> {
-    conn.set_nonblocking(true).map_err(|e| e.to_string())?;
+fn peer_open(conn: &TcpStream) -> Result<(), io::Error> {
+    conn.set_nonblocking(true)?;
     let mut byte = [0u8; 1];
     let result = match conn.peek(&mut byte) {
-        Ok(0) => Err("end of stream".to_owned()),
+        Ok(0) => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "end of stream",
+        )),
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e),
     };
-    conn.set_nonblocking(false).map_err(|e| e.to_string())?;
+    conn.set_nonblocking(false)?;
     result
 }
 
@@ -590,8 +788,14 @@ mod tests {
             "{}",
             all[3]
         );
-        // Carbon is back: one line says so.
-        let _listener = std::net::TcpListener::bind(addr).unwrap();
+        // Carbon is back (reading to the end of stream and closing, as carbon does): one line
+        // says so.
+        let listener = std::net::TcpListener::bind(addr).unwrap();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten().take(2) {
+                let _ = io::copy(&mut stream, &mut io::sink());
+            }
+        });
         outbox
             .flush_now(Instant::now() + Duration::from_secs(1))
             .unwrap();

@@ -14,7 +14,7 @@ use scales::{Registry, Snapshot};
 
 use crate::builder::{Builder, Config};
 use crate::health::{Health, HealthStats};
-use crate::outbox::{Batch, Outbox};
+use crate::outbox::{Batch, Next, Outbox, CHECK_EVERY};
 use crate::{BuildError, PushError};
 
 /// Pushes a registry's stats to carbon when asked, in the caller's thread (the original's
@@ -214,9 +214,6 @@ impl fmt::Debug for PeriodicPusher {
     }
 }
 
-/// How often the thread looks at the connection while batches are unconfirmed.
-const CHECK_EVERY: Duration = Duration::from_millis(250);
-
 impl PeriodicPusher {
     pub(crate) fn start(pusher: GraphitePusher) -> Result<Self, BuildError> {
         let signal = Arc::new(Signal {
@@ -324,28 +321,26 @@ fn run(mut pusher: GraphitePusher, signal: &Signal) -> GraphitePusher {
         if signal.stopping() {
             break;
         }
-        let now = SystemTime::now();
-        // A push gets until the next one is due for its network calls.
-        let budget = Instant::now() + period;
         let step = catch_unwind(AssertUnwindSafe(|| {
+            let now = SystemTime::now();
             if now >= next_due {
                 let timestamp = aligned_timestamp(now, period);
                 next_due = next_boundary(now, period);
                 if last_timestamp != Some(timestamp) {
                     last_timestamp = Some(timestamp);
-                    if pusher.render(timestamp).is_ok() {
-                        let _ = pusher.outbox.flush(Some(budget));
-                    }
+                    let _ = pusher.render(timestamp);
                 }
-            } else if pusher.outbox.pending_points() > 0
-                && pusher
-                    .outbox
-                    .next_attempt()
-                    .is_none_or(|at| at <= Instant::now())
-            {
-                let _ = pusher.outbox.flush(Some(budget));
-            } else if pusher.outbox.has_unconfirmed() {
-                pusher.outbox.check(Instant::now());
+            }
+            match pusher.outbox.next() {
+                Next::Flush => {
+                    // Until the next push is due; a flush cut short goes on where it was.
+                    let left = next_due
+                        .duration_since(SystemTime::now())
+                        .unwrap_or(Duration::ZERO);
+                    let _ = pusher.outbox.flush(Some(Instant::now() + left));
+                }
+                Next::Check => pusher.outbox.check(Instant::now()),
+                Next::Wait(_) => {}
             }
         }));
         if let Err(payload) = step {
@@ -355,21 +350,24 @@ fn run(mut pusher: GraphitePusher, signal: &Signal) -> GraphitePusher {
                 panic_message(payload.as_ref())
             );
         }
-        let now_wall = SystemTime::now();
-        let mut wait = next_due.duration_since(now_wall).unwrap_or(Duration::ZERO);
-        if pusher.outbox.pending_points() > 0 {
-            if let Some(at) = pusher.outbox.next_attempt() {
-                wait = wait.min(at.saturating_duration_since(Instant::now()));
-            }
+        let mut wait = next_due
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        match pusher.outbox.next() {
+            // Cut short by the deadline (the next push is due) or a failure with no backoff.
+            Next::Flush => wait = Duration::ZERO,
+            Next::Check => wait = wait.min(CHECK_EVERY),
+            Next::Wait(Some(at)) => wait = wait.min(at.saturating_duration_since(Instant::now())),
+            Next::Wait(None) => {}
         }
-        if pusher.outbox.has_unconfirmed() {
-            wait = wait.min(CHECK_EVERY);
+        if wait.is_zero() {
+            continue;
         }
         let guard = signal.lock.lock().unwrap_or_else(PoisonError::into_inner);
         if !signal.stopping() {
             let _ = signal
                 .wake
-                .wait_timeout(guard, wait.max(Duration::from_millis(1)))
+                .wait_timeout(guard, wait)
                 .unwrap_or_else(PoisonError::into_inner);
         }
     }

@@ -46,7 +46,13 @@ fn an_outage_logs_one_warning_then_debug_messages_then_one_recovery() {
         assert!(pusher.push_at(ts).is_err());
         std::thread::sleep(Duration::from_millis(2));
     }
-    let _listener = TcpListener::bind(addr).unwrap();
+    // Carbon is back: it reads to the end of stream and closes, as carbon does.
+    let listener = TcpListener::bind(addr).unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten().take(2) {
+            let _ = std::io::copy(&mut stream, &mut std::io::sink());
+        }
+    });
     std::thread::sleep(Duration::from_millis(2));
     pusher.push_at(4).unwrap();
 

@@ -5,6 +5,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod proxy;
+
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Command;
@@ -56,11 +58,64 @@ pub fn carbon(command: &str) {
     assert!(status.success(), "carbon.sh {command} failed: {status}");
 }
 
+/// Carbon's state directory (`CARBON_DIR`, as `scripts/services/carbon.sh` uses it).
+pub fn carbon_dir() -> PathBuf {
+    std::env::var_os("CARBON_DIR")
+        .map_or_else(|| repo_root().join("target/e2e/carbon"), PathBuf::from)
+}
+
+/// The pid of the running carbon-cache (the file `carbon.sh start` writes).
+pub fn carbon_pid() -> u32 {
+    let file = carbon_dir().join("run/carbon-cache.pid.shell");
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", file.display()));
+    text.trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{}: {text:?}: {e}", file.display()))
+}
+
+/// Sends `signal` (`STOP`, `CONT`, `KILL`) to process `pid`.
+pub fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("running kill");
+    assert!(status.success(), "kill -{signal} {pid}: {status}");
+}
+
+/// Kills carbon-cache with SIGKILL (a crash: no shutdown of its own, its memory cache
+/// lost) and waits until it is dead. Its pid files stay behind as after a real crash; they
+/// are removed here because in a container whose init does not reap orphans the killed
+/// process stays a zombie, which both `carbon.sh` and carbon itself take for running.
+pub fn crash_carbon() {
+    let pid = carbon_pid();
+    signal(pid, "KILL");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+        // The state is the field after the parenthesised command name.
+        let dead = state
+            .as_deref()
+            .and_then(|s| s.rsplit_once(") "))
+            .is_none_or(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X'));
+        if dead {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "carbon (pid {pid}) survived SIGKILL"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    for file in ["run/carbon-cache.pid.shell", "run/carbon-cache.pid"] {
+        let _ = std::fs::remove_file(carbon_dir().join(file));
+    }
+}
+
 /// The whisper file of an untagged metric.
 pub fn whisper_path(name: &str) -> PathBuf {
-    let base = std::env::var_os("CARBON_DIR")
-        .map_or_else(|| repo_root().join("target/e2e/carbon"), PathBuf::from);
-    let mut path = base.join("storage/whisper");
+    let mut path = carbon_dir().join("storage/whisper");
     let parts: Vec<&str> = name.split('.').collect();
     for part in &parts[..parts.len() - 1] {
         path.push(part);
