@@ -18,7 +18,8 @@ pub enum Mode {
     Forward,
     /// Accepts and never reads (the connection is held until the proxy closes).
     Hang,
-    /// Reads this many bytes, then resets the connection (SO_LINGER 0).
+    /// Forwards this many bytes to the target (cutting a line, most likely), then resets
+    /// the connection (SO_LINGER 0) and ends the one to the target.
     ResetAfter(usize),
 }
 
@@ -141,7 +142,14 @@ fn handle(shared: &Arc<Shared>, stream: TcpStream, mode: Mode) {
                     .set_read_timeout(Some(Duration::from_secs(10)))
                     .unwrap();
                 let mut head = vec![0u8; n];
-                let _ = stream.read_exact(&mut head);
+                let read = stream.read_exact(&mut head);
+                if let (Ok(()), Ok(mut upstream)) = (
+                    read,
+                    TcpStream::connect_timeout(&shared.target, Duration::from_secs(2)),
+                ) {
+                    let _ = upstream.write_all(&head);
+                    let _ = upstream.shutdown(Shutdown::Write);
+                }
                 socket2::SockRef::from(&stream)
                     .set_linger(Some(Duration::ZERO))
                     .unwrap();
