@@ -116,7 +116,11 @@ impl Builder {
         self
     }
 
-    /// Longest wait for one write to make progress; 10 s by default.
+    /// Longest wait for carbon to make progress on a connection: for a write to take a
+    /// byte, and for carbon to have read everything written once the pusher ended its side
+    /// (see the [crate docs](crate#delivery)); 10 s by default. Past it the connection is a
+    /// stall: counted in `stalls` and `failures`, reset, and its points sent again on a new
+    /// connection.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.config.write_timeout = timeout;
         self
@@ -128,9 +132,12 @@ impl Builder {
         self
     }
 
-    /// How long a written batch is kept in case its connection closes (see the
-    /// [crate docs](crate#outages-the-buffer)); 5 s by default. Zero disables resending
-    /// written batches.
+    /// How long a batch is kept after carbon has read it, in case carbon dies before
+    /// storing it (carbon holds points in memory before it writes them to whisper): any
+    /// failure in that time (a connection carbon closes or resets, a refused connect, a
+    /// stall) sends it again. 5 s by default; set it above the time your carbon takes to
+    /// write a point (see the [crate docs](crate#delivery)). Zero releases a batch as soon
+    /// as carbon has read it.
     pub fn confirm_after(mut self, duration: Duration) -> Self {
         self.config.confirm_after = duration;
         self

@@ -251,7 +251,15 @@ impl Outbox {
                 break;
             };
             if index < self.sent {
+                // A batch written completely: the connection goes on after the batch now
+                // last written (a half-written one is never removed).
                 self.sent -= 1;
+                if let (Some(conn), false) = (self.conn.as_mut(), partial) {
+                    conn.offset = self
+                        .sent
+                        .checked_sub(1)
+                        .map_or(0, |last| self.queue[last].data.len());
+                }
             }
             self.queue_points -= batch.points;
             self.health.points_dropped.add(batch.points as i64);

@@ -101,8 +101,9 @@ impl GraphitePusher {
     /// with whatever is still buffered. Returns the number of points of this push.
     ///
     /// # Errors
-    /// When carbon could not take everything; the points stay buffered (see
-    /// [`PushError`]).
+    /// When carbon did not read everything; the points stay buffered (see
+    /// [`PushError`]). Returns once carbon has read the push (one round trip after the
+    /// write), or at the first failure: a stall takes the write timeout.
     pub fn push(&mut self) -> Result<usize, PushError> {
         let timestamp = aligned_timestamp(SystemTime::now(), self.config.period);
         self.push_at(timestamp)
@@ -118,10 +119,10 @@ impl GraphitePusher {
         Ok(points)
     }
 
-    /// Sends what is buffered, until done or `timeout` has passed.
+    /// Sends what is buffered, until carbon has read it all or `timeout` has passed.
     ///
     /// # Errors
-    /// When carbon could not take everything in time.
+    /// When carbon did not read everything in time.
     pub fn flush(&mut self, timeout: Duration) -> Result<(), PushError> {
         self.outbox.flush(Some(Instant::now() + timeout))
     }
@@ -242,7 +243,8 @@ impl PeriodicPusher {
     }
 
     /// Stops the thread after it has sent what it can within the stop timeout, and returns
-    /// the final health (`points_buffered` is what could not be sent).
+    /// the final health (`points_buffered` is what carbon had not read by then: those
+    /// points are lost).
     pub fn stop(mut self) -> Health {
         self.shutdown();
         self.health.read()
