@@ -135,12 +135,16 @@ demo_serves() {   # PORT NAME
     curl -fsS --max-time 5 "http://127.0.0.1:$1/status/?format=json" -o target/e2e/demo.json 2>/dev/null &&
     python3 -c 'import json; d=json.load(open("target/e2e/demo.json")); assert d["web"]["success"] > 0 and d["processor"]["thread-0"]["finished"] >= 0' 2>/dev/null
 }
+# Built first, so that the polling below does not run out while cargo compiles (`cargo run
+# -p` may rebuild it with other features than the workspace build).
+cargo build --quiet --locked -p scales-demo --bin scales-demo
+DEMO_BIN=${CARGO_TARGET_DIR:-target}/debug/scales-demo
 for attempt in 1 2 3; do
   mapfile -t demo_ports < <(free_ports 2)
   [ ${#demo_ports[@]} -eq 2 ] || fail "cannot pick free ports for the demo (python3 missing?)"
   demo_name="scales-test-$$-$attempt-$RANDOM"
   echo "scales-demo --name $demo_name --port ${demo_ports[0]} --app-port ${demo_ports[1]}"
-  cargo run --quiet --locked --bin scales-demo -- --duration 8 --name "$demo_name" \
+  "$DEMO_BIN" --duration 8 --name "$demo_name" \
     --port "${demo_ports[0]}" --app-port "${demo_ports[1]}" >target/e2e/demo.log 2>&1 &
   DEMO_PID=$!
   demo_ok=
