@@ -3,7 +3,8 @@
 //! * `render/100k`: `format::graphite::render` of a ready snapshot of 100,000 `IntStat`s.
 //! * `snapshot_render/100k`: snapshot plus render (what a push does before the network).
 //! * `push_null_sink/100k`: `GraphitePusher::push_at` to a local TCP listener that discards
-//!   what it reads: snapshot, render and write.
+//!   what it reads: snapshot, render and write, until the listener has read it all (it
+//!   closes at the end of stream, as carbon does).
 //! * The buffer's memory is computed from the bytes of its batches and printed once.
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented function

@@ -12,8 +12,8 @@
 //! whisper files, 748 bytes each). Prints
 //!
 //! * (a) snapshot + render alone, best of 5 (the CPU work of a push before the network);
-//! * (b) `GraphitePusher::push_at`: snapshot, render and write, until the last byte is in
-//!   the kernel's send buffer (carbon has read all but at most a socket buffer of it);
+//! * (b) `GraphitePusher::push_at`: snapshot, render and write, until carbon has read all
+//!   of it (its answer to the pusher's end of stream, see the crate docs on delivery);
 //! * (c) carbon's own ingest: from the start of the push until all 100,000 whisper files
 //!   exist and each holds the pushed value (polled once a second, 5 minutes at most), with carbon's CPU
 //!   time and peak memory from `/proc` when its pid file is found;
@@ -286,7 +286,7 @@ fn main() -> ExitCode {
         ms(render_best)
     );
     println!(
-        "(b) push_at until written to the socket: {:.1} ms ({:.2} M metrics/s)",
+        "(b) push_at until carbon read it all: {:.1} ms ({:.2} M metrics/s)",
         ms(push_time),
         points as f64 / push_time.as_secs_f64() / 1e6
     );

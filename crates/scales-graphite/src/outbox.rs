@@ -446,11 +446,12 @@ impl Outbox {
         ))
     }
 
-    /// [`flush`](Self::flush) without waiting for the backoff: the last chance, at stop.
+    /// [`flush`](Self::flush) without waiting for the backoff and without watching carbon
+    /// afterwards: the last chance, at stop.
     pub(crate) fn flush_now(&mut self, deadline: Instant) -> Result<(), PushError> {
         self.backoff.next_attempt = None;
         self.cancel = None;
-        self.flush(Some(deadline))
+        self.send(Some(deadline), false)
     }
 
     /// Makes [`flush`](Self::flush) give up between chunks once `flag` is set (the
@@ -624,10 +625,16 @@ impl Outbox {
     /// `deadline`. Where writing stands is kept across calls: a call cut short by its
     /// deadline or the stop request goes on from there at the next call.
     pub(crate) fn flush(&mut self, deadline: Option<Instant>) -> Result<(), PushError> {
+        self.send(deadline, true)
+    }
+
+    /// [`flush`](Self::flush); `watch`: open the connection that watches carbon after it
+    /// read everything.
+    fn send(&mut self, deadline: Option<Instant>, watch: bool) -> Result<(), PushError> {
         self.check(Instant::now());
         loop {
             if self.queue.is_empty() {
-                if !self.recent.is_empty() && self.conn.is_none() {
+                if watch && !self.recent.is_empty() && self.conn.is_none() {
                     // Watch carbon while it may still hold what it read in memory: a
                     // connection it closes (or a refused one) sends those batches again.
                     self.connect(deadline)?;

@@ -6,7 +6,8 @@
 //!
 //! Its own test binary, because it freezes, kills and restarts the shared carbon.
 //! Rerun: `scripts/services/carbon.sh start`, export what `scripts/services/carbon.sh env`
-//! prints, then `SCALES_E2E=1 cargo test -p scales-graphite --test e2e_hang -- --nocapture`.
+//! prints, then `SCALES_E2E=1 cargo test -p scales-graphite --test e2e_hang -- --nocapture`
+//! (`SCALES_E2E_FREEZE_SECS=20` for a longer freeze than the default 8 s).
 
 mod support;
 
@@ -19,9 +20,16 @@ use scales::Registry;
 use scales_graphite::GraphitePusher;
 use support::{carbon, carbon_addr, carbon_pid, crash_carbon, enabled, now, run_id, wait_for};
 
-/// How long carbon stays frozen: eight periods, more than the pusher's default five
-/// seconds of keeping written batches.
-const FROZEN: Duration = Duration::from_secs(8);
+/// How long carbon stays frozen: eight periods by default, more than the pusher's default
+/// five seconds of watching carbon after it read a push; `SCALES_E2E_FREEZE_SECS` sets
+/// another (for measurements).
+fn frozen() -> Duration {
+    let secs = std::env::var("SCALES_E2E_FREEZE_SECS").map_or(8, |s| {
+        s.parse()
+            .unwrap_or_else(|e| panic!("SCALES_E2E_FREEZE_SECS={s}: {e}"))
+    });
+    Duration::from_secs(secs)
+}
 
 #[test]
 fn every_period_arrives_after_carbon_hangs_then_is_killed_and_restarted() {
@@ -71,7 +79,7 @@ fn every_period_arrives_after_carbon_hangs_then_is_killed_and_restarted() {
     let frozen_at = now();
     support::signal(pid, "STOP");
     phase.store(1, Ordering::Relaxed);
-    thread::sleep(FROZEN);
+    thread::sleep(frozen());
     let during = pusher.health();
     eprintln!("while frozen: {during:?}");
     crash_carbon();
