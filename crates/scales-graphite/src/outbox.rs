@@ -820,6 +820,75 @@ mod tests {
         assert!(all[4].starts_with(&back), "{}", all[4]);
     }
 
+    /// `lines` lines stamped `ts`, counted as `points` points.
+    fn batch_of(ts: u64, lines: usize, points: usize) -> Batch {
+        let mut data = Vec::with_capacity(lines * 64);
+        for i in 0..lines {
+            let name = format!("m.{ts}.{i}");
+            data.extend_from_slice(format!("{name:_<54} 1 {ts}\n").as_bytes());
+        }
+        Batch {
+            data,
+            points,
+            resend: false,
+        }
+    }
+
+    #[test]
+    fn an_overflow_while_a_batch_is_half_written_keeps_the_stream_whole() {
+        // A peer that does not read yet: the first batch (32 MB) stops half way.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let config = crate::GraphitePusher::builder(listener.local_addr().unwrap().to_string())
+            .buffer_points(30)
+            .into_config();
+        let health = HealthStats::declare(&scales::Registry::new(), None).unwrap();
+        let mut outbox = Outbox::new(&config, health.clone());
+        outbox.enqueue(batch_of(1, 500_000, 10));
+        let cut = Instant::now() + Duration::from_millis(500);
+        assert!(matches!(outbox.flush(Some(cut)), Err(PushError::Deadline)));
+        let offset = outbox.conn.as_ref().unwrap().offset;
+        assert!(
+            outbox.sent == 1 && offset > 0 && offset < 32_000_000,
+            "{offset}"
+        );
+        // Three more pushes overflow the buffer: the half-written one stays, the next
+        // oldest goes.
+        for ts in 2..=4 {
+            outbox.enqueue(batch_of(ts, 10, 10));
+        }
+        assert_eq!(health.read().points_dropped, 10);
+        assert_eq!(outbox.pending_points(), 30);
+        // The peer reads now: every line arrives whole, push 2 missing.
+        let reader = std::thread::spawn(move || {
+            // Every connection read to its end (the first ends after push 1: the pusher
+            // confirms every 4 MB), until push 4 came.
+            let mut all = Vec::new();
+            while !all.ends_with(b" 4\n") {
+                let (mut stream, _) = listener.accept().unwrap();
+                stream.read_to_end(&mut all).unwrap();
+            }
+            (all, listener) // the listener stays: carbon is still up
+        });
+        outbox
+            .flush(Some(Instant::now() + Duration::from_secs(20)))
+            .unwrap();
+        let (all, _listener) = reader.join().unwrap();
+        let text = String::from_utf8(all).unwrap();
+        let mut per_push = std::collections::BTreeMap::new();
+        for line in text.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(fields.len(), 3, "{line:?}");
+            *per_push.entry(fields[2].to_owned()).or_insert(0) += 1;
+        }
+        let expected: std::collections::BTreeMap<String, usize> =
+            [("1", 500_000), ("3", 10), ("4", 10)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
+        assert_eq!(per_push, expected);
+        assert_eq!(outbox.pending_points(), 0);
+    }
+
     #[test]
     fn jitter_varies() {
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(1));
