@@ -44,3 +44,12 @@ write_env() {
   for pair in "$@"; do printf '%s=%q\n' "${pair%%=*}" "${pair#*=}" >>"$file.tmp"; done
   mv "$file.tmp" "$file"
 }
+
+# alive PID: whether process PID runs (a zombie does not: where nothing reaps orphans, as
+# under a container's pid 1, a killed server stays a zombie and `kill -0` still succeeds).
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  local state
+  state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ "$state" != "Z" ]
+}

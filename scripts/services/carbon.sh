@@ -43,7 +43,7 @@ running_pid() {
   local pid
   [ -f "$PIDFILE.shell" ] || return 1
   pid=$(cat "$PIDFILE.shell")
-  kill -0 "$pid" 2>/dev/null && echo "$pid"
+  alive "$pid" && echo "$pid"
 }
 
 packages() {
@@ -137,7 +137,7 @@ start() {
     pid=$!
     echo "$pid" >"$PIDFILE.shell"
     for _ in $(seq 1 300); do
-      if ! kill -0 "$pid" 2>/dev/null; then
+      if ! alive "$pid"; then
         wait "$pid" 2>/dev/null || true
         rm -f "$PIDFILE.shell"
         if tail -c +"$((offset + 1))" "$LOG" | grep -q 'Address already in use'; then
@@ -179,7 +179,7 @@ stop() {
   fi
   kill -TERM "$pid"
   for _ in $(seq 1 100); do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! alive "$pid"; then
       wait "$pid" 2>/dev/null || true
       rm -f "$PIDFILE.shell"
       log "stopped (pid $pid)"

@@ -67,7 +67,7 @@ write_config() {
 }
 
 start() {
-  if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+  if [ -f "$PIDFILE" ] && alive "$(cat "$PIDFILE")"; then
     log "already running (pid $(cat "$PIDFILE"), port in $ENVFILE)"
     return 0
   fi
@@ -93,7 +93,7 @@ start() {
     pid=$!
     echo "$pid" >"$PIDFILE"
     for _ in $(seq 1 300); do
-      if ! kill -0 "$pid" 2>/dev/null; then
+      if ! alive "$pid"; then
         rm -f "$PIDFILE"
         if grep -q 'address already in use' "$DIR/prometheus.log"; then
           if [ -n "${PROM_PORT:-}" ]; then
@@ -130,13 +130,13 @@ stop() {
   [ -f "$PIDFILE" ] || return 0
   local pid
   pid=$(cat "$PIDFILE")
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     kill -TERM "$pid"
     for _ in $(seq 1 100); do
-      kill -0 "$pid" 2>/dev/null || break
+      alive "$pid" || break
       sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
+    if alive "$pid"; then kill -KILL "$pid"; fi
     log "stopped pid $pid"
   fi
   rm -f "$PIDFILE"
@@ -146,7 +146,7 @@ case "${1:-}" in
   packages) packages ;;
   start) start ;;
   env)
-    if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null && [ -f "$ENVFILE" ]; then cat "$ENVFILE"; fi
+    if [ -f "$PIDFILE" ] && alive "$(cat "$PIDFILE")" && [ -f "$ENVFILE" ]; then cat "$ENVFILE"; fi
     ;;
   stop) stop ;;
   *)
