@@ -29,6 +29,9 @@ pub struct Health {
     /// could be written, or what was written was not read, within the write timeout.
     /// Counted in `failures` too.
     pub stalls: i64,
+    /// Gauges left out of pushes because they did not return within the registry's gauge
+    /// timeout (see `scales::Registry::set_gauge_timeout`); their stats are not sent.
+    pub gauges_timed_out: i64,
     /// The last failure's message and when it happened in UTC, such as `cannot connect to
     /// carbon at 127.0.0.1:2003: Connection refused (os error 111) at
     /// 2026-12-01T21:40:03Z`; empty after a success.
@@ -46,6 +49,7 @@ pub(crate) struct HealthStats {
     pub(crate) reconnects: IntStat,
     pub(crate) failures: IntStat,
     pub(crate) stalls: IntStat,
+    pub(crate) gauges_timed_out: IntStat,
     pub(crate) last_error: Stat,
     /// Keeps the stats in the tree while the pusher lives.
     _scope: Scope,
@@ -67,6 +71,7 @@ impl HealthStats {
             reconnects: scope.int_stat("reconnects")?,
             failures: scope.int_stat("failures")?,
             stalls: scope.int_stat("stalls")?,
+            gauges_timed_out: scope.int_stat("gaugesTimedOut")?,
             last_error: scope.stat("lastError")?,
             _scope: scope,
         };
@@ -91,6 +96,7 @@ impl HealthStats {
             reconnects: self.reconnects.get(),
             failures: self.failures.get(),
             stalls: self.stalls.get(),
+            gauges_timed_out: self.gauges_timed_out.get(),
             last_error: match self.last_error.get() {
                 Ok(scales::Value::Str(s)) => s,
                 _ => String::new(),

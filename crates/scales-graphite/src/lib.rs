@@ -150,6 +150,7 @@
 //! | `reconnects` | connections opened to retry after a failure |
 //! | `failures` | refused or timed-out connects, resets, connections carbon closed, stalls |
 //! | `stalls` | connections on which carbon stopped reading (no progress, or no answer, within the write timeout) |
+//! | `gaugesTimedOut` | gauges left out of pushes because they did not return within the registry's gauge timeout (1 s by default): a hung gauge delays a push by at most that, once |
 //! | `lastError` | the last failure's message and time (`cannot connect to carbon at 127.0.0.1:2003: Connection refused (os error 111) at 2026-12-01T21:40:03Z`), empty once carbon read a push again |
 //!
 //! [`PeriodicPusher::health`] reads them directly. Failures are logged through the `log`

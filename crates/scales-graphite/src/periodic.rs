@@ -141,6 +141,10 @@ impl GraphitePusher {
     fn render(&mut self, timestamp: u64) -> Result<usize, PushError> {
         let result = catch_unwind(AssertUnwindSafe(|| {
             let snapshot = self.registry.snapshot();
+            let timed_out = snapshot.gauges_timed_out();
+            if timed_out > 0 {
+                self.health.gauges_timed_out.add(timed_out as i64);
+            }
             let mut text = String::with_capacity(self.line_capacity);
             let rendered = if self.config.interval_distributions {
                 let interval = match &self.previous {

@@ -252,3 +252,45 @@ fn a_detached_pusher_keeps_pushing() {
         "{pushes:?}"
     );
 }
+
+#[test]
+fn a_hung_gauge_delays_a_push_once_and_is_counted() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = sink(listener);
+    let reg = Registry::new();
+    reg.set_gauge_timeout(Duration::from_millis(200));
+    let scope = reg.collection("/app").unwrap();
+    scope.int_stat("requests").unwrap().add(7);
+    let (_release, wait) = std::sync::mpsc::sync_channel::<()>(1);
+    let wait = Mutex::new(wait);
+    scope
+        .gauge("hung", move || {
+            let _ = wait.lock().unwrap().recv();
+            1
+        })
+        .unwrap();
+    let mut pusher = GraphitePusher::builder(addr.to_string())
+        .prefix("t.")
+        .build(&reg)
+        .unwrap();
+    for _ in 0..2 {
+        pusher.push().unwrap();
+    }
+    let lines = wait_for(&received, |lines| {
+        lines
+            .iter()
+            .filter(|l| l.starts_with("t.app.requests 7 "))
+            .count()
+            == 2
+    });
+    assert!(!lines.iter().any(|l| l.contains("hung")), "{lines:#?}");
+    // Two pushes, the gauge left out of both (the second did not wait for it).
+    assert_eq!(pusher.health().gauges_timed_out, 2);
+    assert_eq!(
+        reg.snapshot()
+            .stat("/scales/graphite/gaugesTimedOut")
+            .map(|s| s.value.clone()),
+        Some(StatValue::Int(2))
+    );
+}
