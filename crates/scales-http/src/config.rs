@@ -38,11 +38,26 @@ impl From<([u8; 4], u16)> for BindAddr {
 }
 
 /// Limits that keep misbehaving clients from hurting the server or each other.
+///
+/// When `max_connections` are open and one more client connects, the server makes room by
+/// closing the open connection that is least likely to be a client in the middle of a
+/// request: first the connections that have not completed a request head yet (slow-header
+/// and idle connections), the oldest first; then connections idle between requests
+/// (keep-alive), the longest idle first. A connection is never closed for another while a
+/// request of its own is in progress (from its complete request head until its response has
+/// been handed to the socket); only when every open connection has one is the newcomer
+/// answered `503` (with `Retry-After: 1`) and closed. So clients that hold connections
+/// without completing requests cannot lock out a client that asks and waits for the answer,
+/// however many they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Open connections at most; one more is answered `503` and closed. Default 256.
+    /// Open connections at most; when full, a new one takes the place of an open one that
+    /// has no request in progress (see above), or else is answered `503` and closed.
+    /// Default 256.
     pub max_connections: usize,
-    /// Time a client has to send a request's headers. Default 10 s.
+    /// Time a client has to send a request's head (request line and headers), from the
+    /// connection's start or the end of its previous response; then the connection is
+    /// closed. Default 10 s.
     pub header_read_timeout: Duration,
     /// Longest life of one connection, keep-alive included; then it is closed (clients
     /// reconnect). Default 60 s.
@@ -53,6 +68,10 @@ pub struct Limits {
     /// Declared request body size at most (`Content-Length`); bigger is answered `413`.
     /// Bodies are never read. Default 64 KiB.
     pub max_body_bytes: u64,
+    /// Connections the kernel queues for the server to accept (the listen backlog; Linux
+    /// caps it at `net.core.somaxconn`, 4096 by default). Connections beyond it wait for
+    /// the client's retry, a second or more. Default 4096.
+    pub listen_backlog: u32,
 }
 
 impl Default for Limits {
@@ -63,6 +82,7 @@ impl Default for Limits {
             connection_lifetime: Duration::from_secs(60),
             max_header_bytes: 16 * 1024,
             max_body_bytes: 64 * 1024,
+            listen_backlog: 4096,
         }
     }
 }

@@ -1,24 +1,36 @@
 //! The background server: a thread with a single-threaded tokio runtime, an accept loop with
 //! a connection cap, per-connection timeouts, and a clean stop.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use axum::http::{Request, Response};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::watch;
+use tokio::task::{AbortHandle, JoinSet};
 
 use crate::config::{Config, Limits};
 use crate::Error;
 
 /// How long a stop waits for open requests to finish before closing their connections.
 const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Connections accepted in a row before the connections' tasks get their turn.
+const ACCEPT_BATCH: usize = 64;
+
+const EVENT_INTERVAL: u32 = 256;
 
 /// A running status server. Stops it when dropped, or on [`stop`](Self::stop); keep it for
 /// as long as the page should be served, or [`detach`](Self::detach) it to serve for the
@@ -98,25 +110,23 @@ impl Drop for ServerHandle {
 }
 
 pub(crate) fn spawn(config: Config, addr: SocketAddr) -> Result<ServerHandle, Error> {
-    let listener =
-        std::net::TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
-    listener.set_nonblocking(true).map_err(Error::Start)?;
-    let local_addr = listener.local_addr().map_err(Error::Start)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(4)
+        .event_interval(EVENT_INTERVAL)
         .thread_name("scales-http-render")
         .build()
         .map_err(Error::Start)?;
+    let listener = {
+        let _inside = runtime.enter();
+        listen(addr, config.limits.listen_backlog).map_err(|source| Error::Bind { addr, source })?
+    };
+    let local_addr = listener.local_addr().map_err(Error::Start)?;
     let (shutdown, stopped) = watch::channel(false);
     let thread = std::thread::Builder::new()
         .name("scales-http".to_owned())
         .spawn(move || {
             runtime.block_on(async move {
-                let listener = match TcpListener::from_std(listener) {
-                    Ok(listener) => listener,
-                    Err(_) => return,
-                };
                 let state = crate::routes::State::new(&config);
                 state.start_sampler();
                 let app = crate::routes::standalone(state);
@@ -132,18 +142,69 @@ pub(crate) fn spawn(config: Config, addr: SocketAddr) -> Result<ServerHandle, Er
     })
 }
 
+/// A listening socket with room for `backlog` connections waiting to be accepted (the
+/// kernel caps it at `net.core.somaxconn`), reusing the address as `std` does.
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog.max(1))
+}
+
+/// Where a connection stands in the eviction order: when the server is full and a client
+/// connects, the open connection with the lowest rank is closed to make room. Connections
+/// that never completed a request head come first, oldest first; then connections idle
+/// between requests, longest idle first. A connection with a request in progress is never
+/// closed for another, nor is one just accepted whose task has not had a turn to read yet
+/// (under a flood of connects, it would otherwise be closed before reading the request that
+/// was already there).
+struct Rank(AtomicU64);
+
+/// The rank of a connection with a request in progress: not to be closed.
+const BUSY: u64 = u64::MAX;
+/// Added to the rank of connections that have completed a request (idle keep-alive ones),
+/// so that connections that never completed one go first.
+const SERVED: u64 = 1 << 62;
+
+impl Rank {
+    fn evictable(&self) -> Option<u64> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|&rank| rank != BUSY)
+    }
+}
+
+/// An open connection, as the accept loop sees it.
+struct Open {
+    rank: Arc<Rank>,
+    abort: AbortHandle,
+}
+
 async fn accept_loop(
     listener: TcpListener,
     app: axum::Router,
     limits: Limits,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let max = limits.max_connections.max(1);
+    // Orders the ranks: a new connection, or one done with a request, takes the next number.
+    let clock = Arc::new(AtomicU64::new(0));
+    let mut open: HashMap<tokio::task::Id, Open> = HashMap::new();
     let mut connections = JoinSet::new();
+    let mut rejections = JoinSet::new();
+    let mut accepted_in_a_row = 0;
     loop {
         tokio::select! {
             _ = stopped.changed() => break,
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            Some(done) = connections.join_next_with_id(), if !connections.is_empty() => {
+                let id = match done {
+                    Ok((id, ())) => id,
+                    Err(error) => error.id(),
+                };
+                open.remove(&id);
+            }
+            Some(_) = rejections.join_next(), if !rejections.is_empty() => {}
             accepted = listener.accept() => {
                 let stream = match accepted {
                     Ok((stream, _)) => stream,
@@ -154,24 +215,39 @@ async fn accept_loop(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                match permits.clone().try_acquire_owned() {
-                    Ok(permit) => {
-                        let app = app.clone();
-                        let limits = limits.clone();
-                        let stopped = stopped.clone();
-                        connections.spawn(async move {
-                            serve_connection(stream, app, &limits, stopped).await;
-                            drop(permit);
-                        });
+                if open.len() >= max && !evict_one(&mut open) {
+                    // Every connection has a request in progress.
+                    if rejections.len() < max {
+                        rejections.spawn(reject_busy(stream));
                     }
-                    Err(_) => {
-                        connections.spawn(reject_busy(stream));
-                    }
+                    continue;
+                }
+                // Not to be closed before its task has had a turn to read (see `Rank`).
+                let rank = Arc::new(Rank(AtomicU64::new(BUSY)));
+                let conn = Conn {
+                    app: app.clone(),
+                    rank: rank.clone(),
+                    clock: clock.clone(),
+                };
+                let limits = limits.clone();
+                let stopped = stopped.clone();
+                let abort = connections.spawn(async move {
+                    serve_connection(stream, conn, &limits, stopped).await;
+                });
+                open.insert(abort.id(), Open { rank, abort });
+                // Let the connections run every few accepts: a flood of connects must not
+                // keep a new connection from reading its request until it is the oldest one
+                // and closed for the next.
+                accepted_in_a_row += 1;
+                if accepted_in_a_row >= ACCEPT_BATCH {
+                    accepted_in_a_row = 0;
+                    tokio::task::yield_now().await;
                 }
             }
         }
     }
     drop(listener);
+    rejections.abort_all();
     let drain = async { while connections.join_next().await.is_some() {} };
     if tokio::time::timeout(STOP_GRACE + Duration::from_millis(500), drain)
         .await
@@ -181,13 +257,114 @@ async fn accept_loop(
     }
 }
 
+/// Closes the open connection that goes first in the eviction order ([`Rank`]); false when
+/// every one has a request in progress.
+fn evict_one(open: &mut HashMap<tokio::task::Id, Open>) -> bool {
+    let first = open
+        .iter()
+        .filter_map(|(id, conn)| Some((conn.rank.evictable()?, *id)))
+        .min();
+    match first.and_then(|(_, id)| open.remove(&id)) {
+        Some(conn) => {
+            // The task is dropped at its next turn, and its socket closed with it.
+            conn.abort.abort();
+            true
+        }
+        None => false,
+    }
+}
+
+/// What a connection needs: the routes, its rank, and the clock that orders ranks.
+struct Conn {
+    app: axum::Router,
+    rank: Arc<Rank>,
+    clock: Arc<AtomicU64>,
+}
+
+/// The routes for one connection, marking it busy from a complete request head to the end of
+/// its response's body.
+#[derive(Clone)]
+struct Tracked {
+    inner: TowerToHyperService<axum::Router>,
+    rank: Arc<Rank>,
+    clock: Arc<AtomicU64>,
+}
+
+impl hyper::service::Service<Request<Incoming>> for Tracked {
+    type Response = Response<TrackedBody>;
+    type Error = std::convert::Infallible;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        self.rank.0.store(BUSY, Ordering::Relaxed);
+        let done = Done {
+            rank: self.rank.clone(),
+            clock: self.clock.clone(),
+        };
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await?;
+            Ok(response.map(|body| TrackedBody { body, _done: done }))
+        })
+    }
+}
+
+/// Marks the connection idle between requests when dropped (with its response's body, or
+/// with the request if the connection goes away first).
+struct Done {
+    rank: Arc<Rank>,
+    clock: Arc<AtomicU64>,
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        let now = self.clock.fetch_add(1, Ordering::Relaxed);
+        self.rank.0.store(SERVED + now, Ordering::Relaxed);
+    }
+}
+
+/// A response body that marks its connection idle once it is sent (dropped).
+struct TrackedBody {
+    body: axum::body::Body,
+    _done: Done,
+}
+
+impl hyper::body::Body for TrackedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 async fn serve_connection(
     stream: TcpStream,
-    app: axum::Router,
+    conn: Conn,
     limits: &Limits,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let service = TowerToHyperService::new(app);
+    // The first turn: from now on, the connection is in the eviction order (the request
+    // head may already be there, and then it is busy before this turn ends).
+    let now = conn.clock.fetch_add(1, Ordering::Relaxed);
+    conn.rank.0.store(now, Ordering::Relaxed);
+    let service = Tracked {
+        inner: TowerToHyperService::new(conn.app),
+        rank: conn.rank,
+        clock: conn.clock,
+    };
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
