@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 const DEMO: &str = env!("CARGO_BIN_EXE_scales-demo");
 
-/// Runs the demo to its end (it must end within 30 s) with a quiet default log filter.
-fn run(args: &[&str]) -> Output {
-    let mut child = Command::new(DEMO)
+/// Starts the demo with a quiet default log filter, stdout and stderr piped.
+fn spawn(args: &[&str]) -> Child {
+    Command::new(DEMO)
         .args(args)
         .env_remove("RUST_LOG")
         .env_remove("RUST_BACKTRACE")
@@ -25,7 +25,12 @@ fn run(args: &[&str]) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs the demo to its end (it must end within 30 s) with a quiet default log filter.
+fn run(args: &[&str]) -> Output {
+    let mut child = spawn(args);
     let deadline = Instant::now() + Duration::from_secs(30);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
@@ -155,15 +160,7 @@ struct Running {
 
 impl Running {
     fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(DEMO)
-            .args(args)
-            .env_remove("RUST_LOG")
-            .env_remove("RUST_BACKTRACE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(args);
         let (send, lines) = mpsc::channel();
         let out = child.stdout.take().unwrap();
         thread::spawn(move || {

@@ -527,21 +527,36 @@ impl Outbox {
                 }
                 Ok(())
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                if conn.progress_at.elapsed() >= self.write_timeout {
+            Err(e) => {
+                let progress_at = conn.progress_at;
+                self.unfinished(e, progress_at, |addr, source| PushError::Write {
+                    addr,
+                    source,
+                })
+            }
+        }
+    }
+
+    /// A write or read on the connection that failed: a timeout is no failure until the
+    /// write timeout passed without progress (then the connection stalled), an interruption
+    /// is retried, any other error fails the connection as `error`.
+    fn unfinished(
+        &mut self,
+        e: io::Error,
+        progress_at: Instant,
+        error: fn(String, io::Error) -> PushError,
+    ) -> Result<(), PushError> {
+        match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                if progress_at.elapsed() >= self.write_timeout {
                     return Err(self.stalled());
                 }
                 Ok(())
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
-            Err(source) => {
+            io::ErrorKind::Interrupted => Ok(()),
+            _ => {
                 let addr = self.addr.clone();
-                Err(self.fail(PushError::Write { addr, source }, Retry::Backoff))
+                Err(self.fail(error(addr, e), Retry::Backoff))
             }
         }
     }
@@ -570,21 +585,12 @@ impl Outbox {
                 self.confirmed();
                 Ok(())
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                if conn.progress_at.elapsed() >= self.write_timeout {
-                    return Err(self.stalled());
-                }
-                Ok(())
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
-            Err(source) => {
-                let addr = self.addr.clone();
-                Err(self.fail(PushError::Closed { addr, source }, Retry::Backoff))
+            Err(e) => {
+                let progress_at = conn.progress_at;
+                self.unfinished(e, progress_at, |addr, source| PushError::Closed {
+                    addr,
+                    source,
+                })
             }
         }
     }
