@@ -117,6 +117,7 @@ pub struct Config {
     pub(crate) link_prefix: Option<String>,
     pub(crate) history: HistoryOptions,
     pub(crate) limits: Limits,
+    pub(crate) low_priority: bool,
 }
 
 impl Config {
@@ -133,6 +134,7 @@ impl Config {
                 max_series: 2_000,
             },
             limits: Limits::default(),
+            low_priority: true,
         }
     }
 
@@ -172,6 +174,17 @@ impl Config {
     /// Replaces the connection limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Whether the background server's threads (the one serving connections and the ones
+    /// rendering) run at the lowest CPU priority, nice 19 on Linux (default `true`): when the
+    /// host's own threads want every core, they get it, and the page waits; when cores are
+    /// idle, the page is as fast as ever. `false` keeps the priority of the thread that
+    /// started the server. Routes mounted in the host's own axum application
+    /// ([`Config::router`]) run on the host's runtime, at its priority.
+    pub fn low_priority(mut self, low: bool) -> Self {
+        self.low_priority = low;
         self
     }
 

@@ -30,7 +30,12 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 /// Connections accepted in a row before the connections' tasks get their turn.
 const ACCEPT_BATCH: usize = 64;
 
+/// Tasks the runtime runs before it polls for I/O again (and returns to the accept loop):
+/// enough that every connection accepted in a batch gets its turn before the next batch.
 const EVENT_INTERVAL: u32 = 256;
+/// Threads taking snapshots and rendering them: a slow gauge holds up one of them, not every
+/// client.
+const RENDER_THREADS: usize = 4;
 
 /// A running status server. Stops it when dropped, or on [`stop`](Self::stop); keep it for
 /// as long as the page should be served, or [`detach`](Self::detach) it to serve for the
@@ -110,13 +115,17 @@ impl Drop for ServerHandle {
 }
 
 pub(crate) fn spawn(config: Config, addr: SocketAddr) -> Result<ServerHandle, Error> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let low_priority = config.low_priority;
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder
         .enable_all()
-        .max_blocking_threads(4)
+        .max_blocking_threads(RENDER_THREADS)
         .event_interval(EVENT_INTERVAL)
-        .thread_name("scales-http-render")
-        .build()
-        .map_err(Error::Start)?;
+        .thread_name("scales-http-render");
+    if low_priority {
+        builder.on_thread_start(lower_priority);
+    }
+    let runtime = builder.build().map_err(Error::Start)?;
     let listener = {
         let _inside = runtime.enter();
         listen(addr, config.limits.listen_backlog).map_err(|source| Error::Bind { addr, source })?
@@ -126,6 +135,9 @@ pub(crate) fn spawn(config: Config, addr: SocketAddr) -> Result<ServerHandle, Er
     let thread = std::thread::Builder::new()
         .name("scales-http".to_owned())
         .spawn(move || {
+            if low_priority {
+                lower_priority();
+            }
             runtime.block_on(async move {
                 let state = crate::routes::State::new(&config);
                 state.start_sampler();
@@ -140,6 +152,16 @@ pub(crate) fn spawn(config: Config, addr: SocketAddr) -> Result<ServerHandle, Er
         shutdown: Some(shutdown),
         thread: Some(thread),
     })
+}
+
+/// Lowers the calling thread's CPU priority to the lowest there is (nice 19, on Linux; other
+/// systems keep it), so that the host's own threads come first whenever they want the CPU.
+/// Only lowering needs no privilege; the thread keeps it to its end.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
+    }
 }
 
 /// A listening socket with room for `backlog` connections waiting to be accepted (the
