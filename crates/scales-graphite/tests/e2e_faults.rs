@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use scales::Registry;
 use scales_graphite::{GraphitePusher, Health, PeriodicPusher};
 use support::proxy::{Mode, Proxy};
-use support::{carbon_addr, enabled, run_id, wait_for, whisper_path};
+use support::{carbon_addr, enabled, missing, run_id, wait_for, wait_for_push, whisper_path};
 
 fn carbon() -> SocketAddr {
     carbon_addr().parse().unwrap()
@@ -60,14 +60,10 @@ fn stop_and_check_every_period(pusher: PeriodicPusher, prefix: &str) -> (Vec<(u6
     let health = pusher.stop();
     let last_push = (health.pushes - 1) as f64;
     let name = format!("{prefix}.scales.graphite.pushes");
-    let stored = wait_for(&name, Duration::from_secs(15), |p| {
-        p.last().is_some_and(|&(_, v)| v >= last_push)
-    });
+    let stored = wait_for_push(&name, last_push);
     let (first_ts, first_value) = stored[0];
     let (last_ts, _) = *stored.last().unwrap();
-    let missing: Vec<u64> = (first_ts..=last_ts)
-        .filter(|ts| !stored.iter().any(|(t, _)| t == ts))
-        .collect();
+    let missing = missing(&stored);
     eprintln!(
         "{prefix}: stored {first_ts}..{last_ts}, the first from push {first_value}, {} \
          periods missing {missing:?}; final {health:?}",

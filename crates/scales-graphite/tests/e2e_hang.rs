@@ -18,7 +18,10 @@ use std::time::{Duration, Instant};
 
 use scales::Registry;
 use scales_graphite::GraphitePusher;
-use support::{carbon, carbon_addr, carbon_pid, crash_carbon, enabled, now, run_id, wait_for};
+use support::{
+    carbon, carbon_addr, carbon_pid, crash_carbon, enabled, missing, now, run_id, wait_for,
+    wait_for_push,
+};
 
 /// How long carbon stays frozen: eight periods by default, more than the pusher's default
 /// five seconds of watching carbon after it read a push; `SCALES_E2E_FREEZE_SECS` sets
@@ -99,14 +102,10 @@ fn every_period_arrives_after_carbon_hangs_then_is_killed_and_restarted() {
     let health = pusher.stop();
 
     let last_push = (health.pushes - 1) as f64;
-    let stored = wait_for(&pushes, Duration::from_secs(15), |p| {
-        p.last().is_some_and(|&(_, v)| v >= last_push)
-    });
+    let stored = wait_for_push(&pushes, last_push);
     let (first_ts, first_value) = stored[0];
     let (last_ts, _) = *stored.last().unwrap();
-    let missing: Vec<u64> = (first_ts..=last_ts)
-        .filter(|ts| !stored.iter().any(|(t, _)| t == ts))
-        .collect();
+    let missing = missing(&stored);
     let in_fault = (frozen_at..=killed_at).count();
     let lost_in_fault = missing
         .iter()

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use scales::Registry;
 use scales_graphite::GraphitePusher;
-use support::{carbon, carbon_addr, enabled, now, run_id, wait_for};
+use support::{carbon, carbon_addr, enabled, now, run_id, wait_for, wait_for_push};
 
 /// Recording statistics of one phase: operations done and the slowest batch of 1,000.
 #[derive(Debug, Default, Clone, Copy)]
@@ -96,9 +96,7 @@ fn every_period_arrives_once_through_an_outage_and_recording_never_waits() {
 
     // Everything the pusher sent is on disk within a few seconds.
     let last_push = (health.pushes - 1) as f64;
-    let stored = wait_for(&pushes, Duration::from_secs(15), |p| {
-        p.last().is_some_and(|&(_, v)| v >= last_push)
-    });
+    let stored = wait_for_push(&pushes, last_push);
     let (first_ts, first_value) = stored[0];
     let (last_ts, _) = *stored.last().unwrap();
     eprintln!(

@@ -172,6 +172,23 @@ pub fn fetch(name: &str) -> Vec<(u64, f64)> {
 }
 
 /// Waits until `done` holds for the metric's points (carbon writes within about a second).
+/// Waits at most 15 s until the pushes series `name` holds push `last_push` (its values
+/// count the pushes before each), and returns its points.
+pub fn wait_for_push(name: &str, last_push: f64) -> Vec<(u64, f64)> {
+    wait_for(name, Duration::from_secs(15), |p| {
+        p.last().is_some_and(|&(_, v)| v >= last_push)
+    })
+}
+
+/// The timestamps from the first to the last point of `stored` that have no point.
+pub fn missing(stored: &[(u64, f64)]) -> Vec<u64> {
+    let (first_ts, _) = stored[0];
+    let (last_ts, _) = *stored.last().unwrap();
+    (first_ts..=last_ts)
+        .filter(|ts| !stored.iter().any(|(t, _)| t == ts))
+        .collect()
+}
+
 pub fn wait_for(
     name: &str,
     timeout: Duration,
