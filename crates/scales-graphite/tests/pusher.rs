@@ -197,18 +197,18 @@ fn health_stats_are_in_the_pushed_tree() {
         .unwrap();
     pusher.push_at(10).unwrap();
     pusher.push_at(20).unwrap();
-    let lines = sink.wait_lines(2 * 10);
-    // 2 stats and 8 numeric health stats (`lastError` is a string); each push reports the
+    let lines = sink.wait_lines(2 * 11);
+    // 2 stats and 9 numeric health stats (`lastError` is a string); each push reports the
     // pushes before it.
     assert!(
-        lines.contains(&"scales.graphite.pointsSent 10 20".to_owned()),
+        lines.contains(&"scales.graphite.pointsSent 11 20".to_owned()),
         "{lines:#?}"
     );
     assert!(lines.contains(&"scales.graphite.pushes 1 20".to_owned()));
     let snapshot = registry.snapshot();
     assert_eq!(
         snapshot.stat("/scales/graphite/pointsSent").unwrap().value,
-        scales::StatValue::Int(20)
+        scales::StatValue::Int(22)
     );
 }
 
