@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use scales::Registry;
 
+use crate::auth::{Credentials, Secret};
 use crate::server::{self, ServerHandle};
 use crate::Error;
 
@@ -118,6 +119,7 @@ pub struct Config {
     pub(crate) history: HistoryOptions,
     pub(crate) limits: Limits,
     pub(crate) low_priority: bool,
+    pub(crate) credentials: Credentials,
 }
 
 impl Config {
@@ -135,6 +137,7 @@ impl Config {
             },
             limits: Limits::default(),
             low_priority: true,
+            credentials: Credentials::default(),
         }
     }
 
@@ -174,6 +177,47 @@ impl Config {
     /// Replaces the connection limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Requires `Authorization: Bearer <token>` on every request to the routes (the page,
+    /// every format, `/metrics` and the history), for scrapers and scripts: Prometheus's
+    /// `authorization: {credentials: ..}`, `curl -H "Authorization: Bearer $TOKEN"`. Other
+    /// requests get `401` with `WWW-Authenticate: Bearer realm="scales"`. With
+    /// [`basic_auth`](Self::basic_auth) too, either one lets a request in. The token is
+    /// kept only as its SHA-256 digest and compared in constant time. Use a long random
+    /// token, and TLS in front of the server (see the crate docs): over plain HTTP, anyone
+    /// on the path reads it.
+    ///
+    /// # Panics
+    /// When `token` is empty.
+    pub fn bearer_token(mut self, token: &str) -> Self {
+        assert!(!token.is_empty(), "scales_http: an empty bearer token");
+        self.credentials.bearer = Some(Secret::new(token.as_bytes()));
+        self
+    }
+
+    /// Requires HTTP basic authentication (`Authorization: Basic ..`) with this user name and
+    /// password on every request to the routes, for people with browsers: the browser asks
+    /// once, then sends them with every request, the page's own live refresh included. Other
+    /// requests get `401` with `WWW-Authenticate: Basic realm="scales", charset="UTF-8"`.
+    /// With [`bearer_token`](Self::bearer_token) too, either one lets a request in. Both are
+    /// kept only as SHA-256 digests and compared in constant time. Basic credentials are
+    /// only base64-encoded on the wire: put TLS in front of the server (see the crate docs).
+    ///
+    /// # Panics
+    /// When `password` is empty, or `user` holds a `:` (which basic authentication cannot
+    /// carry in a user name).
+    pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
+        assert!(!password.is_empty(), "scales_http: an empty password");
+        assert!(
+            !user.contains(':'),
+            "scales_http: a basic-auth user name cannot hold ':'"
+        );
+        self.credentials.basic = Some((
+            Secret::new(user.as_bytes()),
+            Secret::new(password.as_bytes()),
+        ));
         self
     }
 

@@ -102,11 +102,45 @@
 //! clients asking one page after the other, 64 slow readers and 1,000 slow and idle
 //! connections, where it kept about 30 to 55 % at the host's priority).
 //!
-//! Routes mounted in the host's own axum application ([`router`]) get the security headers,
-//! but the connection limits and priority are then the host's server's.
+//! Routes mounted in the host's own axum application ([`router`]) get the security headers
+//! and, when set, authentication, but the connection limits and priority are then the host's
+//! server's.
+//!
+//! # Security
+//!
+//! **What the page shows.** Anyone who reaches the routes reads, without writing anything
+//! (they answer `GET` only): every stat's name and value, collapsed groups included (one
+//! click or URL away); whatever the host's gauge closures return, and the messages of those
+//! that fail or panic; the server name (in the page title); every stat's kind; the last ten
+//! minutes of every number (`?format=history`); the same again as Prometheus text at
+//! `/metrics`. Nothing else: no environment, files, process or request data. Each request
+//! also runs the host's gauges (within the gauge timeout), so a stranger who can reach the
+//! page can make the host do that work.
+//!
+//! **Binding beyond localhost.** The server binds 127.0.0.1 unless told otherwise, and that
+//! is the safe place for it. To serve other machines, require credentials on every route
+//! (every format, `/metrics` and the history too): [`Config::basic_auth`] for people with
+//! browsers (the browser asks once; the page and its live refresh then work as usual) and
+//! [`Config::bearer_token`] for scrapers and scripts; either one lets a request in when both
+//! are set. Others get `401` with a `WWW-Authenticate` challenge and no stats. Secrets are
+//! kept only as SHA-256 digests and compared in constant time (`subtle`), but failed attempts
+//! are not slowed down: use long random secrets (`openssl rand -hex 16`). Neither scheme
+//! hides anything on the wire, so put a TLS-terminating reverse proxy (nginx, Caddy, Envoy)
+//! in front, with the status server bound to loopback behind it, or at least limit who can
+//! connect with a firewall.
+//!
+//! ```no_run
+//! let server = scales_http::Config::new("my-server")
+//!     .basic_auth("ops", &std::env::var("STATUS_PASSWORD")?)
+//!     .bearer_token(&std::env::var("STATUS_TOKEN")?)
+//!     .serve_in_background(([127, 0, 0, 1], 8765))?; // the TLS proxy forwards here
+//! # server.detach();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![forbid(unsafe_code)]
 
+mod auth;
 mod config;
 mod error;
 mod history;

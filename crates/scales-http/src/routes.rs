@@ -18,6 +18,7 @@ use percent_encoding::percent_decode_str;
 use scales::format::{json, prometheus, query};
 use scales::{Group, Node, Registry, Snapshot, StatSnapshot, StatValue, Value};
 
+use crate::auth::Credentials;
 use crate::config::Config;
 use crate::history::{History, SEP};
 use crate::page::{self, PageRequest, CSP};
@@ -41,6 +42,7 @@ struct Inner {
     link_prefix: Option<String>,
     history: History,
     max_body_bytes: u64,
+    credentials: Credentials,
     sampler_started: AtomicBool,
 }
 
@@ -53,6 +55,7 @@ impl State {
                 link_prefix: config.link_prefix.clone(),
                 history: History::new(config.history),
                 max_body_bytes: config.limits.max_body_bytes,
+                credentials: config.credentials.clone(),
                 sampler_started: AtomicBool::new(false),
             }),
         }
@@ -129,18 +132,31 @@ fn routes(state: State) -> axum::Router {
         .with_state(state)
 }
 
-/// Rejects declared bodies over the limit and adds the security headers to every response.
+/// Asks for credentials when they are set and missing or wrong, rejects declared bodies over
+/// the limit, and adds the security headers to every response.
 async fn guard(
     axum::extract::State(state): axum::extract::State<State>,
     request: Request,
     next: Next,
 ) -> Response {
+    let credentials = &state.inner.credentials;
     let too_big = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
         .is_some_and(|len| len > state.inner.max_body_bytes);
-    let mut response = if too_big {
+    let mut response = if !credentials.allow(request.headers()) {
+        let mut response = text(
+            StatusCode::UNAUTHORIZED,
+            "Authentication required to see the stats\n".to_owned(),
+        );
+        for challenge in credentials.challenges() {
+            response
+                .headers_mut()
+                .append(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    } else if too_big {
         text(
             StatusCode::PAYLOAD_TOO_LARGE,
             "Request body too large: the status server reads no bodies\n".to_owned(),

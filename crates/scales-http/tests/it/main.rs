@@ -1,10 +1,12 @@
 //! Integration and end-to-end tests of the status server, one binary.
 //!
-//! `routes`, `keys`, `mounting`, `concurrency` and `limits` need nothing but the server. `browser` (headless Chromium) and
+//! `routes`, `keys`, `mounting`, `auth`, `concurrency` and `limits` need nothing but the
+//! server. `browser` (headless Chromium) and
 //! `prometheus` (a real Prometheus, on the port in `PROM_URL`) run when `SCALES_E2E=1`, as
 //! `scripts/test.sh` sets after starting the services, and fail if a tool is missing then;
 //! without it they print why they skip.
 
+mod auth;
 mod browser;
 mod concurrency;
 mod keys;
