@@ -1,6 +1,8 @@
 // scales status page enhancements: live refresh, readable numbers, trend lines.
 // The page is complete without this script. Everything taken from the server's data is
 // written with textContent / setAttribute on numbers and URL-encoded paths, never as HTML.
+// Names from the server (`__proto__`, `constructor`, `toString` are names like any other)
+// only ever index Maps and Sets, or are looked up as an object's own properties.
 (function () {
   'use strict';
   var SEP = '\u001f';
@@ -13,15 +15,15 @@
   var linkBase = tree.getAttribute('data-link-base') || '';
   var SVG = 'http://www.w3.org/2000/svg';
   var TIME_NAME = /(latency|time|duration|delay|elapsed|wait|seconds|secs)/i;
-  var DIST_KEYS = { min: 1, max: 1, mean: 1, stddev: 1, median: 1, '75percentile': 1,
-    '95percentile': 1, '98percentile': 1, '99percentile': 1, '999percentile': 1 };
-  var RATE_KEYS = { m1: 1, m5: 1, m15: 1, mean: 1 };
+  var DIST_KEYS = new Set(['min', 'max', 'mean', 'stddev', 'median', '75percentile',
+    '95percentile', '98percentile', '99percentile', '999percentile']);
+  var RATE_KEYS = new Set(['m1', 'm5', 'm15', 'mean']);
   var CHOICES = [0, 1, 2, 5, 10, 30, 60];
 
-  var leaves = {};          // leaf key -> { div, span, path }
-  var collapsed = {};       // level key -> [link divs] (collapsed groups are not in the JSON)
-  var kinds = null;         // stat key -> kind name, from ?format=history
-  var series = {};          // leaf key -> [number|null]
+  var leaves = new Map();    // leaf key -> { div, span, path }
+  var collapsed = new Map(); // level key -> [link divs] (collapsed groups are not in the JSON)
+  var kinds = null;          // stat key -> kind name (a Map), from ?format=history
+  var series = new Map();    // leaf key -> [number|null]
   var historyStep = 5;      // seconds between history samples
   var lastHistory = 0;
   var timer = null;
@@ -30,8 +32,22 @@
   function join(path) { return path.join(SEP); }
   function el(tag, cls) { var e = document.createElement(tag); if (cls) { e.className = cls; } return e; }
   function isObject(v) { return v !== null && typeof v === 'object' && !Array.isArray(v); }
+  function hasOwn(o, k) { return Object.prototype.hasOwnProperty.call(o, k); }
   function isError(v) {
-    return isObject(v) && Object.keys(v).length === 1 && typeof v.error === 'string';
+    return isObject(v) && Object.keys(v).length === 1 && hasOwn(v, 'error') &&
+      typeof v.error === 'string';
+  }
+  // A JSON object's own entries as a Map (JSON.parse makes `__proto__` an own property).
+  function toMap(obj) {
+    var m = new Map();
+    if (isObject(obj)) { Object.keys(obj).forEach(function (k) { m.set(k, obj[k]); }); }
+    return m;
+  }
+  // { k: v } for any k, `__proto__` included.
+  function wrap(k, v) {
+    var o = {};
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+    return o;
   }
 
   // ---- number formatting -------------------------------------------------------------
@@ -69,8 +85,8 @@
   function statOf(path) {
     if (!kinds) { return null; }
     for (var n = path.length; n > 0; n--) {
-      var kind = kinds[join(path.slice(0, n))];
-      if (kind) { return { kind: kind, name: path[n - 1], inner: path.length - n }; }
+      var kind = kinds.get(join(path.slice(0, n)));
+      if (typeof kind === 'string') { return { kind: kind, name: path[n - 1], inner: path.length - n }; }
     }
     return null;
   }
@@ -78,10 +94,10 @@
     var last = path[path.length - 1];
     var stat = statOf(path);
     if (!stat) { return /^m(1|5|15)$/.test(last) ? 'rate' : ''; }
-    if (/Pmf/.test(stat.kind) && DIST_KEYS[last] && TIME_NAME.test(stat.name)) { return 'duration'; }
+    if (/Pmf/.test(stat.kind) && DIST_KEYS.has(last) && TIME_NAME.test(stat.name)) { return 'duration'; }
     if (stat.kind === 'StateTimeStat' && stat.inner === 1) { return 'duration'; }
     if (stat.inner === 0 && /(seconds|secs)$/i.test(stat.name)) { return 'duration'; }
-    if (/^Meter/.test(stat.kind) && RATE_KEYS[last]) { return 'rate'; }
+    if (/^Meter/.test(stat.kind) && RATE_KEYS.has(last)) { return 'rate'; }
     return '';
   }
   function formatNumber(v, path) {
@@ -113,7 +129,10 @@
       text = 'error: ' + v.error;
       raw = '';
     } else if (typeof v === 'number') {
-      if (span.className !== 'int' && span.className !== 'float') { span.className = typeClass(v); }
+      // (classList: the span may also be highlighted as `changed`, which stays.)
+      if (!span.classList.contains('int') && !span.classList.contains('float')) {
+        span.className = typeClass(v);
+      }
       text = formatNumber(v, leaf.path);
       raw = String(v);
     } else {
@@ -146,7 +165,7 @@
   function isNodePath(path) {
     // A group key is a node of the stat tree (so it has a page) unless it lies inside a stat.
     if (!kinds) { return false; }
-    for (var n = 1; n < path.length; n++) { if (kinds[join(path.slice(0, n))]) { return false; } }
+    for (var n = 1; n < path.length; n++) { if (kinds.has(join(path.slice(0, n)))) { return false; } }
     return true;
   }
   function href(path) { return linkBase + path.map(encodeURIComponent).join('/'); }
@@ -167,7 +186,11 @@
       var e = kids[i];
       if (e.classList.contains('key')) {
         if (e.querySelector('a') && !e.getAttribute('data-linked')) {
-          if (first) { (collapsed[join(path)] = collapsed[join(path)] || []).push(e); }
+          if (first) {
+            var at = join(path);
+            if (!collapsed.has(at)) { collapsed.set(at, []); }
+            collapsed.get(at).push(e);
+          }
           continue;
         }
         var next = kids[i + 1];
@@ -183,7 +206,7 @@
         var lp = path.concat([key]);
         e.classList.add('leaf');
         var leaf = { div: e, span: e.children[1], path: lp, shown: false };
-        leaves[join(lp)] = leaf;
+        leaves.set(join(lp), leaf);
         if (first) {
           var v = initialValue(leaf.span);
           if (typeof v === 'number') { show(leaf, v); }
@@ -211,14 +234,14 @@
         level.appendChild(d);
       }
     });
-    (collapsed[join(path)] || []).forEach(function (d) { level.appendChild(d); });
+    (collapsed.get(join(path)) || []).forEach(function (d) { level.appendChild(d); });
     return level;
   }
   function flatten(v, path, out) {
     if (isObject(v) && !isError(v)) {
       Object.keys(v).forEach(function (k) { flatten(v[k], path.concat([k]), out); });
     } else if (path.length) {
-      out[join(path)] = v;
+      out.set(join(path), v);
     }
   }
   function groups(v, path, out) {
@@ -233,19 +256,19 @@
     if (statName !== null) {
       // The JSON of a stat (or of keys inside one) is its value: wrap it in its names, as
       // the server renders it.
-      [statName].concat(statKeys).reverse().forEach(function (k) { var w = {}; w[k] = data; data = w; });
+      [statName].concat(statKeys).reverse().forEach(function (k) { data = wrap(k, data); });
     }
     if (!isObject(data)) { return; }
-    var flat = {};
+    var flat = new Map();
     flatten(data, [], flat);
-    var keys = Object.keys(flat);
+    var keys = Array.from(flat.keys());
     var newShape = keys.sort().join('\n') + '\n\n' + groups(data, [], []).sort().join('\n');
     var same = shape === newShape ||
-      (shape === null && keys.length === Object.keys(leaves).length &&
-       keys.every(function (k) { return leaves[k]; }));
+      (shape === null && keys.length === leaves.size &&
+       keys.every(function (k) { return leaves.has(k); }));
     if (!same) {
       var y = window.scrollY;
-      leaves = {};
+      leaves = new Map();
       var root = build(data, []);
       while (tree.firstChild) { tree.removeChild(tree.firstChild); }
       tree.appendChild(root);
@@ -253,7 +276,7 @@
       window.scrollTo(window.scrollX, y);
     }
     shape = newShape;
-    keys.forEach(function (k) { if (leaves[k]) { show(leaves[k], flat[k]); } });
+    keys.forEach(function (k) { if (leaves.has(k)) { show(leaves.get(k), flat.get(k)); } });
     if (!same) { drawSparks(); }
   }
 
@@ -296,13 +319,18 @@
     if (!old) { leaf.span.after(svg); }
   }
   function drawSparks() {
-    Object.keys(leaves).forEach(function (k) {
-      if (series[k]) { drawSpark(leaves[k], series[k]); }
+    leaves.forEach(function (leaf, k) {
+      var values = series.get(k);
+      if (Array.isArray(values)) { drawSpark(leaf, values); }
     });
   }
   function url(format) {
     var u = new URL(location.href);
     u.hash = '';
+    // fetch() refuses a URL with credentials in it (http://user:password@host/status/);
+    // without them, the browser sends the basic-auth credentials it has for the page.
+    u.username = '';
+    u.password = '';
     u.searchParams.set('format', format);
     if (format === 'history') { u.searchParams.delete('query'); }
     return u.toString();
@@ -318,15 +346,14 @@
     lastHistory = Date.now();
     return getJSON('history').then(function (h) {
       var firstKinds = kinds === null;
-      kinds = h.kinds || {};
-      series = h.series || {};
+      kinds = toMap(h.kinds);
+      series = toMap(h.series);
       historyStep = h.interval_seconds || historyStep;
       if (firstKinds) {
         // Now that stat paths are known: link groups, and format by unit.
         var root = tree.querySelector('.level');
         if (root) { index(root, [], false); }
-        Object.keys(leaves).forEach(function (k) {
-          var leaf = leaves[k];
+        leaves.forEach(function (leaf) {
           var v = initialValue(leaf.span);
           var raw = leaf.span.getAttribute('title');
           if (raw !== null && !isNaN(Number(raw))) { v = Number(raw); }

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -199,7 +199,8 @@ fn the_page_in_headless_chromium() {
     );
     assert!(root.contains(r#"id="scales-bar""#));
     assert!(root.contains("every 5 s"), "refresh interval control");
-    assert!(root.contains("updated "), "a live refresh happened");
+    // A live refresh happened (the status line, not the script's text).
+    assert!(status_line(&root).starts_with("updated "), "{root}");
     // Stats, readable numbers with the raw value as tooltip, trend lines.
     assert!(root.contains(r#"<span class="key">success</span>"#));
     assert!(
@@ -255,4 +256,172 @@ fn the_page_in_headless_chromium() {
     screenshot(&format!("{base}web"), "status-web.png");
     stop.store(true, Ordering::Relaxed);
     mover.join().unwrap();
+}
+
+/// Names that are properties of every JavaScript object: a script that indexes plain objects
+/// by stat names breaks on them.
+const PROTOTYPE_NAMES: [&str; 4] = ["__proto__", "constructor", "toString", "hasOwnProperty"];
+
+/// A gauge whose value is the number of times it was read: every read (the page's render,
+/// each refresh, each history sample) shows a new value.
+fn counting_gauge(scope: &scales::Scope, name: &str) -> scales::Stat {
+    let reads = AtomicI64::new(0);
+    scope
+        .gauge(name, move || reads.fetch_add(1, Ordering::Relaxed) + 1)
+        .unwrap()
+}
+
+/// `/<a>/<b>` for every pair of prototype names, `/nested/__proto__/constructor/toString/
+/// hasOwnProperty`, and `/dict/__proto__`, a stat whose keys are the names (and `valueOf`):
+/// all of them counting gauges. `/dict/plain` holds 12,345,678.
+fn prototype_tree(registry: &scales::Registry) -> Vec<scales::Scope> {
+    let mut scopes = Vec::new();
+    for group in PROTOTYPE_NAMES {
+        let scope = registry.scope(&format!("/{group}")).unwrap();
+        for name in PROTOTYPE_NAMES {
+            counting_gauge(&scope, name);
+        }
+        scopes.push(scope);
+    }
+    let nested = registry
+        .scope("/nested/__proto__/constructor/toString")
+        .unwrap();
+    counting_gauge(&nested, "hasOwnProperty");
+    let dict = registry.scope("/dict").unwrap();
+    let reads = AtomicI64::new(0);
+    dict.gauge("__proto__", move || {
+        let n = reads.fetch_add(1, Ordering::Relaxed) + 1;
+        scales::Value::Map(
+            PROTOTYPE_NAMES
+                .iter()
+                .chain(&["valueOf"])
+                .map(|k| ((*k).to_owned(), scales::Value::Int(n)))
+                .collect(),
+        )
+    })
+    .unwrap();
+    dict.int_stat("plain").unwrap().add(12_345_678);
+    scopes.extend([nested, dict]);
+    scopes
+}
+
+/// How many leaves named `name` the script updated in place on its refresh (their value
+/// changed since the server rendered the page).
+fn updated(dom: &str, name: &str) -> usize {
+    dom.matches(&format!(
+        r#"<span class="key">{name}</span> <span class="int changed">"#
+    ))
+    .count()
+}
+
+/// What the toolbar's status says (`updated 10:42:07`, `update failed: ..`).
+fn status_line(dom: &str) -> &str {
+    let Some(at) = dom.find(r#"<span id="scales-status""#) else {
+        return "";
+    };
+    let rest = &dom[at..];
+    let start = rest.find('>').map_or(0, |i| i + 1);
+    let end = rest.find("</span>").unwrap_or(rest.len());
+    &rest[start..end]
+}
+
+/// The page's refresh ran, and nothing failed.
+fn assert_refreshed(dom: &str, page: &str) {
+    assert!(
+        dom.contains(r#"data-enhanced="1""#),
+        "{page}: no script: {dom}"
+    );
+    let status = status_line(dom);
+    assert!(
+        status.starts_with("updated "),
+        "{page}: the refresh said {status:?}: {dom}"
+    );
+}
+
+#[test]
+fn names_of_object_properties_refresh_like_any_other() {
+    if !e2e("browser::names_of_object_properties_refresh_like_any_other") {
+        return;
+    }
+    let registry = scales::Registry::new();
+    let _scopes = prototype_tree(&registry);
+    let server = serve(&registry);
+    let base = server.url();
+    std::thread::sleep(Duration::from_millis(600)); // a few history samples: trend lines
+
+    let root = dom(&base);
+    assert_refreshed(&root, "/status/");
+    for (name, leaves) in [
+        ("__proto__", 5),
+        ("constructor", 5),
+        ("toString", 5),
+        ("hasOwnProperty", 6),
+        ("valueOf", 1),
+    ] {
+        assert_eq!(updated(&root, name), leaves, "{name}: {root}");
+    }
+    for group in PROTOTYPE_NAMES {
+        assert!(
+            root.contains(&format!(
+                r#"<a href="/status/{group}" title="open this sub-tree">{group}</a>"#
+            )),
+            "{group} is not linked: {root}"
+        );
+    }
+    assert!(root.contains(
+        r#"<a href="/status/nested/__proto__/constructor" title="open this sub-tree">constructor</a>"#
+    ));
+    assert!(
+        root.matches(r#"<svg class="spark""#).count() >= 22,
+        "trend lines: {root}"
+    );
+    assert!(root.contains(r#"title="12345678">12,345,678</span>"#));
+
+    // A group page: its leaves are keyed by the bare names.
+    let group = dom(&format!("{base}__proto__"));
+    assert_refreshed(&group, "/status/__proto__");
+    for name in PROTOTYPE_NAMES {
+        assert_eq!(updated(&group, name), 1, "{name}: {group}");
+    }
+    assert_eq!(group.matches(r#"<svg class="spark""#).count(), 4, "{group}");
+
+    // A stat named `__proto__`, and a key of it.
+    let stat = dom(&format!("{base}dict/__proto__"));
+    assert_refreshed(&stat, "/status/dict/__proto__");
+    for name in PROTOTYPE_NAMES.iter().chain(&["valueOf"]) {
+        assert_eq!(updated(&stat, name), 1, "{name}: {stat}");
+    }
+    let key = dom(&format!("{base}dict/__proto__/constructor"));
+    assert_refreshed(&key, "/status/dict/__proto__/constructor");
+    assert_eq!(updated(&key, "constructor"), 1, "{key}");
+}
+
+#[test]
+fn the_page_refreshes_behind_basic_authentication() {
+    if !e2e("browser::the_page_refreshes_behind_basic_authentication") {
+        return;
+    }
+    let registry = scales::Registry::new();
+    let _scopes = prototype_tree(&registry);
+    let server = crate::support::config(&registry)
+        .basic_auth("ops", "s3cret pass")
+        .serve_in_background(0)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(600)); // a few history samples: trend lines
+    let addr = server.local_addr();
+
+    // Without credentials the browser gets the 401 (and would ask for them): no stats.
+    let refused = dom(&server.url());
+    assert!(!refused.contains("scales-tree"), "{refused}");
+    assert!(!refused.contains("__proto__"), "{refused}");
+
+    // With them (as a person types them into the browser's prompt), the page and every
+    // request of its script are let in: the refresh updates the values and draws the
+    // trend lines.
+    let page = dom(&format!("http://ops:s3cret%20pass@{addr}/status/__proto__"));
+    assert_refreshed(&page, "/status/__proto__ behind basic auth");
+    for name in PROTOTYPE_NAMES {
+        assert_eq!(updated(&page, name), 1, "{name}: {page}");
+    }
+    assert_eq!(page.matches(r#"<svg class="spark""#).count(), 4, "{page}");
 }
