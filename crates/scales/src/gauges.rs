@@ -40,12 +40,17 @@ pub(crate) type GaugeResult = Result<Value, String>;
 
 /// The gauges of one snapshot, shared by the snapshot thread and the worker running them.
 struct Batch {
-    gauges: Vec<Arc<ValueCell>>,
+    /// How many gauges the batch has.
+    len: usize,
     state: Mutex<BatchState>,
     progress: Condvar,
 }
 
 struct BatchState {
+    /// The gauges not started yet. A worker takes a gauge out to run it and drops it when it
+    /// returns, before publishing the result, so that no snapshot's batch keeps a gauge (its
+    /// closure, and what the closure owns) alive after the snapshot.
+    cells: Vec<Option<Arc<ValueCell>>>,
     /// The next gauge to start.
     next: usize,
     results: Vec<Option<GaugeResult>>,
@@ -140,22 +145,25 @@ impl Pool {
 /// A worker's part: run the batch's gauges in order until done or given up on.
 fn run(batch: &Batch, generation: u64) {
     loop {
-        let index = {
+        let (index, cell) = {
             let mut state = batch.lock();
-            if state.generation != generation || state.next >= batch.gauges.len() {
+            if state.generation != generation || state.next >= batch.len {
                 return;
             }
             let index = state.next;
             state.next += 1;
             state.running = Some((index, Instant::now()));
-            index
+            let cell = state.cells[index]
+                .take()
+                .expect("each gauge is started once");
+            (index, cell)
         };
-        let cell = &batch.gauges[index];
-        let key = Arc::as_ptr(cell) as usize;
+        let key = Arc::as_ptr(&cell) as usize;
         RUNNING_HERE.with(|running| running.borrow_mut().push(key));
         let result = cell.evaluate();
         RUNNING_HERE.with(|running| running.borrow_mut().retain(|&k| k != key));
         cell.finish_run(Some(result.clone()));
+        drop(cell);
         let mut state = batch.lock();
         if state.generation != generation {
             // The snapshot gave up on this gauge and moved on without this worker.
@@ -202,8 +210,9 @@ pub(crate) fn evaluate(gauges: Vec<Arc<ValueCell>>, timeout: Duration) -> Vec<Ga
     if !runnable.is_empty() {
         let count = runnable.len();
         let batch = Arc::new(Batch {
-            gauges: runnable,
+            len: count,
             state: Mutex::new(BatchState {
+                cells: runnable.into_iter().map(Some).collect(),
                 next: 0,
                 results: vec![None; count],
                 running: None,
@@ -233,11 +242,14 @@ pub(crate) fn evaluate(gauges: Vec<Arc<ValueCell>>, timeout: Duration) -> Vec<Ga
 fn wait(batch: &Arc<Batch>, timeout: Duration) -> Vec<GaugeResult> {
     let no_worker = || Err("gauge not read: no thread available to run it".to_owned());
     if !POOL.submit(batch.clone(), 0) {
-        return batch
-            .gauges
-            .iter()
+        let mut state = batch.lock();
+        return state
+            .cells
+            .iter_mut()
             .map(|cell| {
-                cell.finish_run(None);
+                if let Some(cell) = cell.take() {
+                    cell.finish_run(None);
+                }
                 no_worker()
             })
             .collect();
@@ -258,16 +270,18 @@ fn wait(batch: &Arc<Batch>, timeout: Duration) -> Vec<GaugeResult> {
                 state.running = None;
                 state.generation += 1;
                 let generation = state.generation;
-                if state.next < batch.gauges.len() {
+                if state.next < batch.len {
                     drop(state);
                     let moved = POOL.submit(batch.clone(), generation);
                     state = batch.lock();
                     if !moved {
-                        for index in state.next..batch.gauges.len() {
-                            batch.gauges[index].finish_run(None);
+                        for index in state.next..batch.len {
+                            if let Some(cell) = state.cells[index].take() {
+                                cell.finish_run(None);
+                            }
                             state.results[index] = Some(no_worker());
                         }
-                        state.next = batch.gauges.len();
+                        state.next = batch.len;
                     }
                 }
                 continue;
