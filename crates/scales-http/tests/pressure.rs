@@ -592,12 +592,7 @@ fn recorders(
     done: &Arc<AtomicU64>,
     stop: &Arc<std::sync::atomic::AtomicBool>,
 ) -> Vec<std::thread::JoinHandle<()>> {
-    let latency = f
-        .registry
-        .scope("/web")
-        .unwrap()
-        .pmf_stat("latency")
-        .unwrap();
+    let latency = f.latency.clone();
     (0..threads)
         .map(|_| {
             let success = f.success.clone();

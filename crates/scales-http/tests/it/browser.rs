@@ -145,12 +145,7 @@ fn the_page_in_headless_chromium() {
     let mover = {
         let stop = stop.clone();
         let success = f.success.clone();
-        let latency = f
-            .registry
-            .scope("/web")
-            .unwrap()
-            .pmf_stat("latency")
-            .unwrap();
+        let latency = f.latency.clone();
         std::thread::spawn(move || {
             let mut i = 0u32;
             while !stop.load(Ordering::Relaxed) {

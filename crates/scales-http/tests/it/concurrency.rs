@@ -16,12 +16,7 @@ fn many_clients_while_threads_record() {
     let f = fixture();
     let server = serve(&f.registry);
     let url = format!("{}web?format=json", server.url());
-    let latency = f
-        .registry
-        .scope("/web")
-        .unwrap()
-        .pmf_stat("latency")
-        .unwrap();
+    let latency = f.latency.clone();
     let started = Instant::now();
     let go = Arc::new(AtomicBool::new(false));
     std::thread::scope(|s| {

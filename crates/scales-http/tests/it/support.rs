@@ -18,6 +18,7 @@ pub(crate) struct Fixture {
     /// Keeps the declared stats alive.
     _scopes: Vec<Scope>,
     pub(crate) success: scales::IntStat,
+    pub(crate) latency: scales::PmfStat,
 }
 
 pub(crate) fn fixture() -> Fixture {
@@ -63,6 +64,7 @@ pub(crate) fn fixture() -> Fixture {
         registry,
         _scopes: scopes,
         success,
+        latency,
     }
 }
 
