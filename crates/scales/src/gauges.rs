@@ -35,6 +35,12 @@ thread_local! {
     static RUNNING_HERE: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// How the error of a gauge past its timeout begins (what [`Snapshot::gauges_timed_out`]
+/// counts).
+///
+/// [`Snapshot::gauges_timed_out`]: crate::Snapshot::gauges_timed_out
+pub(crate) const TIMED_OUT: &str = "gauge timed out";
+
 /// What a snapshot got for each gauge, in the order asked.
 pub(crate) type GaugeResult = Result<Value, String>;
 
@@ -264,7 +270,7 @@ fn wait(batch: &Arc<Batch>, timeout: Duration) -> Vec<GaugeResult> {
             Some((index, started)) if now.duration_since(started) >= timeout => {
                 // Give up on this gauge; the rest of the batch moves to another worker.
                 state.results[index] = Some(Err(format!(
-                    "gauge timed out: no value within {}",
+                    "{TIMED_OUT}: no value within {}",
                     seconds(timeout)
                 )));
                 state.running = None;
@@ -306,7 +312,7 @@ fn wait(batch: &Arc<Batch>, timeout: Duration) -> Vec<GaugeResult> {
 
 fn still_running(timeout: Duration) -> String {
     format!(
-        "gauge timed out: still running from an earlier read (timeout {})",
+        "{TIMED_OUT}: still running from an earlier read (timeout {})",
         seconds(timeout)
     )
 }

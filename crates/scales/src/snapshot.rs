@@ -117,7 +117,7 @@ impl Snapshot {
         self.stats()
             .iter()
             .filter(|(_, stat)| {
-                matches!(&stat.value, StatValue::Error(message) if message.starts_with("gauge timed out"))
+                matches!(&stat.value, StatValue::Error(message) if message.starts_with(crate::gauges::TIMED_OUT))
             })
             .count()
     }
