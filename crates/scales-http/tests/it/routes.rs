@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{fixture, get, serve, Got, HOSTILE_KEY};
+use crate::support::{fixture, get, serve, serve_app, Got, HOSTILE_KEY};
 
 const HTML: &str = "text/html; charset=utf-8";
 const JSON: &str = "application/json";
@@ -267,25 +267,8 @@ fn the_router_mounts_in_an_axum_app() {
                 .link_prefix("/admin/status/")
                 .router(),
         );
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-    });
+    let served = serve_app(app);
+    let addr = served.addr;
     assert_eq!(get(&format!("http://{addr}/")).body, "the app");
     let json = get(&format!("http://{addr}/status/?format=json")).json();
     assert_eq!(json["web"]["success"], 3);
@@ -297,8 +280,7 @@ fn the_router_mounts_in_an_axum_app() {
     let redirect = get(&format!("http://{addr}/admin/status"));
     assert_eq!(redirect.status, 308);
     assert_eq!(redirect.header("location"), Some("status/"));
-    stop.send(()).unwrap();
-    thread.join().unwrap();
+    served.stop();
 }
 
 #[test]

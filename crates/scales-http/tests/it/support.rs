@@ -244,6 +244,14 @@ pub(crate) fn serve_app(app: axum::Router) -> App {
     }
 }
 
+impl App {
+    /// Stops the server and checks its thread ended without a panic.
+    pub(crate) fn stop(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.thread.take().unwrap().join().unwrap();
+    }
+}
+
 impl Drop for App {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
