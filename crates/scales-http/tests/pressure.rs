@@ -88,15 +88,7 @@ fn attack(
             runtime.block_on(async move {
                 let until = tokio::time::Instant::from_std(until);
                 let mut tasks = tokio::task::JoinSet::new();
-                for i in 0..slow + idle {
-                    let counts = counts.clone();
-                    let is_slow = i < slow;
-                    tasks.spawn(async move {
-                        while tokio::time::Instant::now() < until {
-                            attacker(addr, is_slow, until, &counts).await;
-                        }
-                    });
-                }
+                spawn_attackers(&mut tasks, addr, slow, idle, until, &counts);
                 // Whatever is still waiting (a connect, a read) a second after the end is
                 // dropped with the runtime.
                 let all = async { while tasks.join_next().await.is_some() {} };
@@ -105,6 +97,26 @@ fn attack(
         })
     };
     (counts, thread)
+}
+
+/// `slow` slow-header and `idle` idle attackers, each reconnecting until `until`.
+fn spawn_attackers(
+    tasks: &mut tokio::task::JoinSet<()>,
+    addr: SocketAddr,
+    slow: usize,
+    idle: usize,
+    until: tokio::time::Instant,
+    counts: &Arc<AttackCounts>,
+) {
+    for i in 0..slow + idle {
+        let counts = counts.clone();
+        let is_slow = i < slow;
+        tasks.spawn(async move {
+            while tokio::time::Instant::now() < until {
+                attacker(addr, is_slow, until, &counts).await;
+            }
+        });
+    }
 }
 
 /// One attacking connection, from connect to the server closing it (or `until`).
@@ -547,15 +559,7 @@ fn load(
                         }
                     });
                 }
-                for i in 0..slow + idle {
-                    let counts = attack_counts.clone();
-                    let is_slow = i < slow;
-                    tasks.spawn(async move {
-                        while tokio::time::Instant::now() < until {
-                            attacker(addr, is_slow, until, &counts).await;
-                        }
-                    });
-                }
+                spawn_attackers(&mut tasks, addr, slow, idle, until, &attack_counts);
                 // Whatever is still waiting (a connect, a read) a second after the end is
                 // dropped with the runtime.
                 let all = async { while tasks.join_next().await.is_some() {} };
