@@ -10,8 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use scales::Registry;
 use scales_graphite::{GraphitePusher, Health, PeriodicPusher, PushError};
+
+mod support;
+
+use support::registry_with;
 
 /// A listener that reads each connection to its end, then closes it, as carbon does, and
 /// keeps the complete lines.
@@ -79,15 +82,6 @@ impl Deaf {
         listener.set_nonblocking(false).unwrap();
         listener
     }
-}
-
-fn registry_with(n: usize) -> (Registry, scales::Scope) {
-    let registry = Registry::new();
-    let scope = registry.scope("/app").unwrap();
-    for i in 0..n {
-        scope.int_stat(&format!("stat{i}")).unwrap().add(i as i64);
-    }
-    (registry, scope)
 }
 
 fn wait_health(pusher: &PeriodicPusher, done: impl Fn(&Health) -> bool) -> Health {

@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 use scales::Registry;
 use scales_graphite::{GraphitePusher, Health, PeriodicPusher, PushError};
 
+mod support;
+
+use support::registry_with;
+
 /// A listener that keeps what each connection sent.
 struct Sink {
     addr: SocketAddr,
@@ -123,15 +127,6 @@ impl BlackHole {
             _queued: queued,
         }
     }
-}
-
-fn registry_with(n: usize) -> (Registry, scales::Scope) {
-    let registry = Registry::new();
-    let scope = registry.scope("/app").unwrap();
-    for i in 0..n {
-        scope.int_stat(&format!("stat{i}")).unwrap().add(i as i64);
-    }
-    (registry, scope)
 }
 
 /// Stops `pusher`, checking that stopping took less than `limit`; its final health.

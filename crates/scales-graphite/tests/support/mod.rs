@@ -207,3 +207,14 @@ pub fn wait_for(
         thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A registry with `n` counters under `/app` (`stat0` = 0, `stat1` = 1, ...), and the scope
+/// that keeps them in the tree.
+pub fn registry_with(n: usize) -> (scales::Registry, scales::Scope) {
+    let registry = scales::Registry::new();
+    let scope = registry.scope("/app").unwrap();
+    for i in 0..n {
+        scope.int_stat(&format!("stat{i}")).unwrap().add(i as i64);
+    }
+    (registry, scope)
+}
