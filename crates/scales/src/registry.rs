@@ -182,10 +182,10 @@ impl<'a> Reading<'a> {
     fn new(plan: &Plan, clock: &'a Clock, timeout: Duration) -> Self {
         let mut cells = Vec::new();
         collect_gauges(plan, &mut cells);
-        let keys: Vec<_> = cells.iter().map(Arc::as_ptr).collect();
         let gauges = if cells.is_empty() {
             HashMap::new()
         } else {
+            let keys: Vec<_> = cells.iter().map(Arc::as_ptr).collect();
             keys.into_iter()
                 .zip(gauges::evaluate(cells, timeout))
                 .collect()
@@ -206,7 +206,7 @@ fn collect_gauges(plan: &Plan, out: &mut Vec<Arc<stats::ValueCell>>) {
     }
 }
 
-fn evaluate(plan: Plan, reading: &Reading<'_>) -> Node {
+fn evaluate(plan: Plan, reading: &mut Reading<'_>) -> Node {
     match plan {
         Plan::Stat(core) => Node::Stat(read_stat(&core, reading)),
         // Alone (not inside a group), an aggregation has no descendants to add up.
@@ -220,11 +220,12 @@ fn evaluate(plan: Plan, reading: &Reading<'_>) -> Node {
     }
 }
 
-fn read_stat(core: &StatCore, reading: &Reading<'_>) -> StatSnapshot {
+fn read_stat(core: &StatCore, reading: &mut Reading<'_>) -> StatSnapshot {
+    // Each gauge stands once in the plan, so its result is taken, not copied.
     let value = match core {
-        StatCore::Value(cell) => match reading.gauges.get(&Arc::as_ptr(cell)) {
-            Some(Ok(value)) => crate::StatValue::Value(value.clone()),
-            Some(Err(message)) => crate::StatValue::Error(message.clone()),
+        StatCore::Value(cell) => match reading.gauges.remove(&Arc::as_ptr(cell)) {
+            Some(Ok(value)) => crate::StatValue::Value(value),
+            Some(Err(message)) => crate::StatValue::Error(message),
             None => core.read(reading.clock),
         },
         core => core.read(reading.clock),
@@ -235,7 +236,11 @@ fn read_stat(core: &StatCore, reading: &Reading<'_>) -> StatSnapshot {
     }
 }
 
-fn evaluate_group(entries: Vec<(String, Plan)>, collapsed: bool, reading: &Reading<'_>) -> Group {
+fn evaluate_group(
+    entries: Vec<(String, Plan)>,
+    collapsed: bool,
+    reading: &mut Reading<'_>,
+) -> Group {
     let mut group = Group {
         entries: Vec::with_capacity(entries.len()),
         collapsed,
@@ -385,10 +390,10 @@ impl Registry {
     /// [gauge timeout](Self::set_gauge_timeout) each; one that takes longer reads as an error.
     pub fn snapshot(&self) -> Snapshot {
         let plan = self.lock().root.plan();
-        let reading = Reading::new(&plan, self.clock(), self.gauge_timeout());
+        let mut reading = Reading::new(&plan, self.clock(), self.gauge_timeout());
         Snapshot::new(
             Vec::new(),
-            evaluate(plan, &reading),
+            evaluate(plan, &mut reading),
             self.clock().wall_time(),
         )
     }
@@ -422,8 +427,8 @@ impl Registry {
             Entry::Stat(_) => (parent_node.plan(), true),
         };
         drop(tree);
-        let reading = Reading::new(&plan, self.clock(), self.gauge_timeout());
-        let node = match evaluate(plan, &reading) {
+        let mut reading = Reading::new(&plan, self.clock(), self.gauge_timeout());
+        let node = match evaluate(plan, &mut reading) {
             Node::Group(mut group) if is_stat => {
                 let index = group.entries.iter().position(|(name, _)| name == last)?;
                 group.entries.swap_remove(index).1
