@@ -7,6 +7,8 @@
 //! secret's length (hashing takes time by the length of what the client sent, which the
 //! client knows anyway). A basic-auth user name and password are compared each on its own,
 //! and both always.
+//!
+//! Depends on no other module of the crate.
 
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderValue};

@@ -1,4 +1,9 @@
-//! Server configuration: which registry, the server name, limits and history size.
+//! Server configuration: which registry, the server name, limits and history size. Plain
+//! data and its builder methods; what a [`Config`] starts is implemented where that
+//! behaviour lives ([`Config::router`] in `routes`, [`Config::serve_in_background`] in
+//! `server`).
+//!
+//! Depends on: `auth` (the secrets it keeps), and nothing else of the crate.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -6,8 +11,6 @@ use std::time::Duration;
 use scales::Registry;
 
 use crate::auth::{Credentials, Secret};
-use crate::server::{self, ServerHandle};
-use crate::Error;
 
 /// Where to listen: a port on 127.0.0.1 (`8765.into()`), or any socket address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,20 +233,5 @@ impl Config {
     pub fn low_priority(mut self, low: bool) -> Self {
         self.low_priority = low;
         self
-    }
-
-    /// The routes, to merge into or nest in an axum application. See
-    /// [`router`](crate::router).
-    pub fn router(&self) -> axum::Router {
-        crate::routes::router(self)
-    }
-
-    /// Starts serving on `addr` (a port on 127.0.0.1, or a socket address) from a new
-    /// thread running its own single-threaded runtime.
-    ///
-    /// # Errors
-    /// When the address cannot be bound, or the runtime or thread cannot start.
-    pub fn serve_in_background(self, addr: impl Into<BindAddr>) -> Result<ServerHandle, Error> {
-        server::spawn(self, addr.into().0)
     }
 }

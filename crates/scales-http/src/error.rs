@@ -1,4 +1,6 @@
 //! Errors of starting a status server.
+//!
+//! Depends on no other module of the crate.
 
 use std::net::SocketAddr;
 

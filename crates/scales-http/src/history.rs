@@ -5,6 +5,8 @@
 //! `samples` values. At most `max_series` leaves are kept: leaves first seen after that get
 //! no history. A leaf that disappears gets `null`s and is forgotten once its ring holds only
 //! `null`s. Memory is bounded by `samples × max_series` numbers plus the names.
+//!
+//! Depends on: `config` (its `HistoryOptions`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};

@@ -143,6 +143,12 @@
 
 #![forbid(unsafe_code)]
 
+// The modules' dependencies point one way (each module's doc says what it uses):
+// `server` → `routes`, `config`, `error`; `routes` → `config`, `auth`, `history`, `page`;
+// `history` → `config`; `config` → `auth`; `auth`, `page` and `error` use none. The
+// entry points that tie them together are here and in `impl Config` blocks of the module
+// that owns the behaviour (`Config::router` in `routes`, `Config::serve_in_background` in
+// `server`).
 mod auth;
 mod config;
 mod error;

@@ -2,6 +2,8 @@
 //! document head, breadcrumbs, links to the other formats, and the inline stylesheet and
 //! script that add live refresh, readable numbers and trend lines. Also the
 //! Content-Security-Policy that allows exactly those inline blocks, by hash.
+//!
+//! Depends on no other module of the crate.
 
 use std::fmt::Write as _;
 use std::sync::LazyLock;

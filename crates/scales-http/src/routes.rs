@@ -4,6 +4,9 @@
 //! Snapshots and rendering run on the blocking pool (`spawn_blocking`): a slow gauge or a
 //! huge tree never holds up the async thread that serves other clients, and a panic there
 //! becomes a 500 for that one request.
+//!
+//! Depends on: `config` (the settings the routes are built from), `auth`, `history` and
+//! `page`. Implements [`Config::router`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -104,14 +107,18 @@ async fn sample_forever(inner: Weak<Inner>) {
     }
 }
 
-/// The routes for an application to merge or nest: only `/status`, `/status/`,
-/// `/status/*` and `/metrics`, and no fallback, so every other URL stays the application's
-/// (axum cannot merge two routers that both have a fallback). The guard is a route layer,
-/// so the application's own responses do not pass through it.
-pub(crate) fn router(config: &Config) -> axum::Router {
-    let state = State::new(config);
-    let guard_state = state.clone();
-    routes(state).route_layer(middleware::from_fn_with_state(guard_state, guard))
+impl Config {
+    /// The routes, to merge into or nest in an axum application. See
+    /// [`router`](crate::router).
+    pub fn router(&self) -> axum::Router {
+        // Only `/status`, `/status/`, `/status/*` and `/metrics`, and no fallback, so every
+        // other URL stays the application's (axum cannot merge two routers that both have a
+        // fallback). The guard is a route layer, so the application's own responses do not
+        // pass through it.
+        let state = State::new(self);
+        let guard_state = state.clone();
+        routes(state).route_layer(middleware::from_fn_with_state(guard_state, guard))
+    }
 }
 
 /// The background server's whole application: the routes and a plain-text 404 for

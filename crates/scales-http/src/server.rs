@@ -1,5 +1,8 @@
 //! The background server: a thread with a single-threaded tokio runtime, an accept loop with
 //! a connection cap, per-connection timeouts, and a clean stop.
+//!
+//! Depends on: `config` (the settings), `routes` (the application it serves) and `error`.
+//! Implements [`Config::serve_in_background`].
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -21,8 +24,9 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinSet};
 
-use crate::config::{Config, Limits};
-use crate::Error;
+use crate::config::{BindAddr, Config, Limits};
+use crate::error::Error;
+use crate::routes;
 
 /// How long a stop waits for open requests to finish before closing their connections.
 const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -114,7 +118,18 @@ impl Drop for ServerHandle {
     }
 }
 
-pub(crate) fn spawn(config: Config, addr: SocketAddr) -> Result<ServerHandle, Error> {
+impl Config {
+    /// Starts serving on `addr` (a port on 127.0.0.1, or a socket address) from a new
+    /// thread running its own single-threaded runtime.
+    ///
+    /// # Errors
+    /// When the address cannot be bound, or the runtime or thread cannot start.
+    pub fn serve_in_background(self, addr: impl Into<BindAddr>) -> Result<ServerHandle, Error> {
+        spawn(self, addr.into().0)
+    }
+}
+
+fn spawn(config: Config, addr: SocketAddr) -> Result<ServerHandle, Error> {
     let low_priority = config.low_priority;
     let mut builder = tokio::runtime::Builder::new_current_thread();
     builder
@@ -139,9 +154,9 @@ pub(crate) fn spawn(config: Config, addr: SocketAddr) -> Result<ServerHandle, Er
                 lower_priority();
             }
             runtime.block_on(async move {
-                let state = crate::routes::State::new(&config);
+                let state = routes::State::new(&config);
                 state.start_sampler();
-                let app = crate::routes::standalone(state);
+                let app = routes::standalone(state);
                 accept_loop(listener, app, config.limits, stopped).await;
             });
             // Dropping the runtime here ends the sampler and any connection still open.

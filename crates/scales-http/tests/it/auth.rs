@@ -69,6 +69,7 @@ fn assert_refused(got: &Got, challenges: &[&str], url: &str) {
 
 #[test]
 fn a_bearer_token_guards_every_route_and_format() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let server = config(&f.registry)
         .bearer_token(TOKEN)
@@ -105,6 +106,7 @@ fn a_bearer_token_guards_every_route_and_format() {
 
 #[test]
 fn basic_credentials_guard_every_route_and_either_works_when_both_are_set() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let server = config(&f.registry)
         .basic_auth(USER, PASSWORD)
@@ -142,6 +144,7 @@ fn basic_credentials_guard_every_route_and_either_works_when_both_are_set() {
 
 #[test]
 fn mounted_routes_ask_for_credentials_and_the_hosts_routes_do_not() {
+    let _shared = crate::support::shared();
     use axum::routing::get as route;
 
     let f = fixture();
@@ -164,6 +167,7 @@ fn mounted_routes_ask_for_credentials_and_the_hosts_routes_do_not() {
 
 #[test]
 fn secrets_do_not_show_in_debug_output() {
+    let _shared = crate::support::shared();
     let config = scales_http::Config::new("x")
         .bearer_token(TOKEN)
         .basic_auth(USER, PASSWORD);
@@ -175,11 +179,13 @@ fn secrets_do_not_show_in_debug_output() {
 #[test]
 #[should_panic(expected = "empty bearer token")]
 fn an_empty_token_is_refused() {
+    let _shared = crate::support::shared();
     let _ = scales_http::Config::new("x").bearer_token("");
 }
 
 #[test]
 #[should_panic(expected = "cannot hold ':'")]
 fn a_user_name_with_a_colon_is_refused() {
+    let _shared = crate::support::shared();
     let _ = scales_http::Config::new("x").basic_auth("a:b", "pw");
 }

@@ -133,6 +133,7 @@ fn screenshot(url: &str, name: &str) {
 
 #[test]
 fn the_page_in_headless_chromium() {
+    let _shared = crate::support::shared();
     if !e2e("browser::the_page_in_headless_chromium") {
         return;
     }
@@ -335,6 +336,7 @@ fn assert_refreshed(dom: &str, page: &str) {
 
 #[test]
 fn names_of_object_properties_refresh_like_any_other() {
+    let _shared = crate::support::shared();
     if !e2e("browser::names_of_object_properties_refresh_like_any_other") {
         return;
     }
@@ -393,6 +395,7 @@ fn names_of_object_properties_refresh_like_any_other() {
 
 #[test]
 fn the_page_refreshes_behind_basic_authentication() {
+    let _shared = crate::support::shared();
     if !e2e("browser::the_page_refreshes_behind_basic_authentication") {
         return;
     }

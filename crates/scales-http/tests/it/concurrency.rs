@@ -13,6 +13,7 @@ const INCREMENTS: i64 = 50_000;
 
 #[test]
 fn many_clients_while_threads_record() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let server = serve(&f.registry);
     let url = format!("{}web?format=json", server.url());

@@ -9,6 +9,7 @@ const SEP: char = '\u{1f}';
 
 #[test]
 fn a_key_of_a_stat_in_every_format() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let server = serve(&f.registry);
     let base = server.url();
@@ -87,6 +88,7 @@ fn a_key_of_a_stat_in_every_format() {
 
 #[test]
 fn keys_holding_a_slash_are_percent_encoded() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let server = serve(&f.registry);
     let base = server.url();
@@ -114,6 +116,7 @@ fn keys_holding_a_slash_are_percent_encoded() {
 
 #[test]
 fn keys_at_any_depth_and_unknown_keys() {
+    let _shared = crate::support::shared();
     let registry = scales::Registry::new();
     let scope = registry.scope("/x").unwrap();
     let dists = scope.named_pmf_dict_stat("dists").unwrap();
@@ -201,6 +204,7 @@ fn series_keys(h: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn history_answers_for_the_node_asked_for() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let server = serve(&f.registry);
     let base = server.url();

@@ -8,6 +8,7 @@ use crate::support::{config, fixture, get, raw, serve};
 
 #[test]
 fn oversized_headers_are_431() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let server = serve(&f.registry);
     let request = format!(
@@ -21,6 +22,7 @@ fn oversized_headers_are_431() {
 
 #[test]
 fn malformed_requests_are_400() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let server = serve(&f.registry);
     for request in [
@@ -45,6 +47,7 @@ fn malformed_requests_are_400() {
 
 #[test]
 fn slow_clients_do_not_stall_others_and_time_out() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let server = config(&f.registry)
         .limits(scales_http::Limits {
@@ -142,6 +145,7 @@ fn served(addr: std::net::SocketAddr) -> TcpStream {
 
 #[test]
 fn a_full_server_closes_connections_without_a_request_oldest_first_then_idle_ones() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let server = config(&f.registry)
         .limits(scales_http::Limits {
@@ -186,6 +190,7 @@ fn a_full_server_closes_connections_without_a_request_oldest_first_then_idle_one
 
 #[test]
 fn connections_over_the_cap_get_503_only_when_all_are_busy_and_slots_come_back() {
+    let _shared = crate::support::shared();
     let f = fixture();
     f.registry.set_gauge_timeout(Duration::from_secs(5));
     let slow = f.registry.scope("/slow").unwrap();
@@ -243,6 +248,7 @@ fn connections_over_the_cap_get_503_only_when_all_are_busy_and_slots_come_back()
 
 #[test]
 fn connections_are_closed_after_their_lifetime() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let server = config(&f.registry)
         .limits(scales_http::Limits {

@@ -46,6 +46,7 @@ fn script_url(page: &str, format: &str) -> String {
 
 #[test]
 fn the_script_builds_its_requests_from_the_page_url() {
+    let _shared = crate::support::shared();
     // What `script_url` mirrors: no absolute path in the script's requests.
     let script = include_str!("../../assets/status.js");
     assert!(script.contains("var u = new URL(location.href);"));
@@ -60,6 +61,7 @@ fn the_script_builds_its_requests_from_the_page_url() {
 
 #[test]
 fn merges_into_an_app_with_its_own_fallback() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let teapot = || async { (StatusCode::IM_A_TEAPOT, "the host's fallback") };
     // The host's fallback before the merge (axum panicked when both had one) and after it.
@@ -116,6 +118,7 @@ fn merges_into_an_app_with_its_own_fallback() {
 
 #[test]
 fn without_a_fallback_the_hosts_unknown_urls_are_axums_404() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let app = serve_app(
         Router::new()
@@ -156,6 +159,7 @@ fn check_links(base: &str, page: &str, prefix: &str) -> Got {
 
 #[test]
 fn nested_under_a_prefix_its_links_and_script_follow() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let app = serve_app(
         Router::new()
@@ -226,6 +230,7 @@ fn nested_under_a_prefix_its_links_and_script_follow() {
 
 #[test]
 fn a_configured_link_prefix_overrides_the_mount_point() {
+    let _shared = crate::support::shared();
     // Behind a proxy that serves /stats/status/ from the server's /status/, say.
     let f = fixture();
     let app = serve_app(
@@ -255,6 +260,7 @@ fn a_configured_link_prefix_overrides_the_mount_point() {
 
 #[test]
 fn a_detached_server_keeps_serving() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let addr = {
         let server = serve(&f.registry);

@@ -71,6 +71,7 @@ impl Drop for Target {
 
 #[test]
 fn prometheus_scrapes_the_recorded_values() {
+    let _shared = crate::support::shared();
     if !e2e("prometheus::prometheus_scrapes_the_recorded_values") {
         return;
     }

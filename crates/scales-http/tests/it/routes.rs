@@ -22,6 +22,7 @@ fn assert_hygiene(got: &Got) {
 
 #[test]
 fn root_page_is_the_original_layout_escaped_and_enhanced() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let _broken = crate::support::broken_gauge(&f.registry);
     let server = serve(&f.registry);
@@ -51,6 +52,7 @@ fn root_page_is_the_original_layout_escaped_and_enhanced() {
 
 #[test]
 fn sub_paths_with_and_without_trailing_slash() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let server = serve(&f.registry);
     let base = server.url();
@@ -84,6 +86,7 @@ fn sub_paths_with_and_without_trailing_slash() {
 
 #[test]
 fn redirect_from_status_without_slash() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let server = serve(&f.registry);
     let url = format!("http://{}/status", server.local_addr());
@@ -96,6 +99,7 @@ fn redirect_from_status_without_slash() {
 
 #[test]
 fn json_formats() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let _broken = crate::support::broken_gauge(&f.registry);
     let server = serve(&f.registry);
@@ -123,6 +127,7 @@ fn json_formats() {
 
 #[test]
 fn prometheus_formats() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let server = serve(&f.registry);
     let metrics = get(&format!("http://{}/metrics", server.local_addr()));
@@ -144,6 +149,7 @@ fn prometheus_formats() {
 
 #[test]
 fn history_format() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let server = serve(&f.registry);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -169,6 +175,7 @@ fn history_format() {
 
 #[test]
 fn queries_filter_and_bad_ones_are_400() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let server = serve(&f.registry);
     let base = server.url();
@@ -217,6 +224,7 @@ fn queries_filter_and_bad_ones_are_400() {
 
 #[test]
 fn unknown_paths_formats_and_methods() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let server = serve(&f.registry);
     let missing = get(&format!("{}nope", server.url()));
@@ -254,6 +262,7 @@ fn unknown_paths_formats_and_methods() {
 
 #[test]
 fn the_router_mounts_in_an_axum_app() {
+    let _shared = crate::support::shared();
     use axum::routing::get as route_get;
 
     let f = fixture();
@@ -285,6 +294,7 @@ fn the_router_mounts_in_an_axum_app() {
 
 #[test]
 fn stop_frees_the_port_and_drop_stops_too() {
+    let _shared = crate::support::shared();
     let f = fixture();
     let server = serve(&f.registry);
     let addr = server.local_addr();

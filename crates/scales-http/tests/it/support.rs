@@ -3,9 +3,27 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use scales::{Registry, Scope};
+
+/// Who has the cores: the tests of this binary run side by side, except the pressure tests,
+/// which measure and must run alone (as they did in a binary of their own).
+static CORES: RwLock<()> = RwLock::new(());
+
+/// Held for the whole of every test but the pressure tests (their first line is
+/// `let _shared = crate::support::shared();`): they run side by side, never beside a
+/// pressure test.
+pub(crate) fn shared() -> RwLockReadGuard<'static, ()> {
+    CORES.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Held for the whole of a pressure test: it runs once every other test running has ended,
+/// and no other starts until it ends.
+pub(crate) fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    CORES.write().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// The server name used by the fixtures: hostile on purpose, it must show as text.
 pub(crate) const HOSTILE_NAME: &str = "test<img src=x onerror=alert(1)>-42";

@@ -1,13 +1,15 @@
 //! Faults a production status server meets, by the thousand: slow and idle clients that try
-//! to hold every connection slot, and load while the host records. A test binary of its own,
-//! so that no other test shares the two cores while these measure; its tests run one at a
-//! time. They are heavy, so they run when `SCALES_E2E=1` (as `scripts/test.sh` sets);
-//! without it they print why they skip. Both print their figures; the timing figures are
-//! measurements, asserted only against generous sanity bounds, except the one promise the
-//! server makes (normal requests answered within 1 s while attacked).
+//! to hold every connection slot, and load while the host records. These tests measure, so
+//! each has the cores to itself: it holds `support::exclusive()` while it runs and every
+//! other test of the binary holds `support::shared()`, so no other test runs beside it (as
+//! when they were a binary of their own) and they run one at a time. They are heavy, so they
+//! run when `SCALES_E2E=1` (as `scripts/test.sh` sets); without it they print why they skip,
+//! taking no lock. Both print their figures; the timing figures are measurements, asserted
+//! only against generous sanity bounds, except the one promise the server makes (normal
+//! requests answered within 1 s while attacked).
 //!
 //! Rerun with the figures printed:
-//! `SCALES_E2E=1 cargo test -p scales-http --test pressure -- --nocapture`
+//! `SCALES_E2E=1 cargo test -p scales-http --test it pressure:: -- --nocapture`
 //! (add `--release` for the figures of an optimised build). The load test takes
 //! `SCALES_LOAD_RECORDERS=2` (recording threads, default 1: the host busy on one of two
 //! cores), `SCALES_LOAD_LOW_PRIORITY=0` (the server at the host's priority, as before
@@ -16,25 +18,15 @@
 //! host's). Both want a machine that is otherwise quiet: a build beside them shows in the
 //! figures.
 
-#[path = "it/support.rs"]
-#[allow(dead_code)]
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
-use support::{e2e, fixture};
-
-/// The tests here measure: one at a time.
-fn one_at_a_time() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(PoisonError::into_inner)
-}
+use crate::support::{self, e2e, exclusive, fixture};
 
 /// Raises the soft limit on open files to `needed` when it is lower (up to the hard limit);
 /// returns the soft limit in force.
@@ -353,10 +345,10 @@ const IDLE: usize = 2_000;
 
 #[test]
 fn slow_and_idle_clients_by_the_thousand_do_not_lock_out_normal_requests() {
-    if !e2e("slow_and_idle_clients_by_the_thousand_do_not_lock_out_normal_requests") {
+    if !e2e("pressure::slow_and_idle_clients_by_the_thousand_do_not_lock_out_normal_requests") {
         return;
     }
-    let _one = one_at_a_time();
+    let _alone = exclusive();
     // Attackers' and server's ends of every connection are in this process.
     let needed = 2 * (SLOW + IDLE) as u64 + 1_000;
     let limit = raise_fd_limit(needed);
@@ -628,10 +620,10 @@ fn rate(done: &AtomicU64, length: Duration) -> f64 {
 
 #[test]
 fn recording_goes_on_at_its_idle_rate_under_load() {
-    if !e2e("recording_goes_on_at_its_idle_rate_under_load") {
+    if !e2e("pressure::recording_goes_on_at_its_idle_rate_under_load") {
         return;
     }
-    let _one = one_at_a_time();
+    let _alone = exclusive();
     const BUSY: usize = 64;
     const SLOW_READERS: usize = 64;
     const LOAD_SLOW: usize = 500;
