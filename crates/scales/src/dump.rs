@@ -4,11 +4,8 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::UNIX_EPOCH;
 
-use serde_json::Value as Json;
-
-use crate::format::json::{self, Style};
+use crate::format::json;
 use crate::snapshot::Snapshot;
 
 /// Writes `snapshot` as compact JSON to `path`, adding a top-level `last-updated` key (Unix
@@ -22,15 +19,7 @@ use crate::snapshot::Snapshot;
 pub(crate) fn write_dump(snapshot: &Snapshot, path: &Path) -> io::Result<()> {
     let destination = regular_file_destination(path)?;
     let path = destination.as_path();
-    let mut value = json::to_value(snapshot.root());
-    if let Json::Object(map) = &mut value {
-        let seconds = snapshot
-            .taken_at()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
-        map.insert("last-updated".to_owned(), Json::from(seconds));
-    }
-    let text = json::render(&value, Style::Compact);
+    let text = json::to_string(snapshot, json::Options::default().with_last_updated());
 
     let file_name = path
         .file_name()

@@ -36,7 +36,7 @@
 //!
 //! let snapshot = scales::snapshot();
 //! assert_eq!(snapshot.stat("/web/success").unwrap().value, scales::StatValue::Int(1));
-//! println!("{}", scales::format::json::to_string(&snapshot, Default::default()));
+//! println!("{}", scales::format::json::to_string(&snapshot, scales::format::json::Style::Compact));
 //! # Ok::<(), scales::Error>(())
 //! ```
 //!

@@ -114,13 +114,18 @@ impl AtomicBuckets {
 /// plus `offset`.
 fn collect_octaves(octaves: &LazyBoxes<Octave, OCTAVES>, offset: u32, out: &mut Vec<(u32, u64)>) {
     for (octave_index, octave) in octaves.iter() {
-        for (sub, count) in octave.iter().enumerate() {
+        let base = (octave_index * SUBS) as u32 + offset;
+        // Compacted without a branch per bucket: which buckets are empty is data, and a
+        // mispredicted branch costs more than the store.
+        let mut buffer = [(0u32, 0u64); SUBS];
+        let mut filled = 0;
+        for (sub, count) in (0u32..).zip(octave.iter()) {
             // Relaxed: independent tallies (a reader may run beside the writer).
             let count = count.load(Ordering::Relaxed);
-            if count > 0 {
-                out.push(((octave_index * SUBS + sub) as u32 + offset, count));
-            }
+            buffer[filled] = (base + sub, count);
+            filled += usize::from(count > 0);
         }
+        out.extend_from_slice(&buffer[..filled]);
     }
 }
 
@@ -168,7 +173,8 @@ pub(crate) struct AtomicSketch {
     // Allocated on first use: with per-thread blocks, most distributions only see folds.
     positive: OnceLock<AtomicBuckets>,
     negative: OnceLock<AtomicBuckets>,
-    outliers: Mutex<Outliers>,
+    // Allocated by the first value outside the window (rare), so reads skip the lock.
+    outliers: OnceLock<Box<Mutex<Outliers>>>,
     zeros: AtomicU64,
     dropped: AtomicU64,
     sum: AtomicU64,
@@ -183,7 +189,7 @@ impl AtomicSketch {
         Self {
             positive: OnceLock::new(),
             negative: OnceLock::new(),
-            outliers: Mutex::new(Outliers::default()),
+            outliers: OnceLock::new(),
             zeros: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             sum: AtomicU64::new(0f64.to_bits()),
@@ -210,7 +216,11 @@ impl AtomicSketch {
             match window_index(abs) {
                 Some(index) => buckets.get_or_init(AtomicBuckets::new).add(index, 1),
                 None => {
-                    let mut outliers = self.outliers.lock().unwrap_or_else(PoisonError::into_inner);
+                    let mut outliers = self
+                        .outliers
+                        .get_or_init(Box::default)
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
                     let side = if value > 0.0 {
                         &mut outliers.positive
                     } else {
@@ -240,8 +250,8 @@ impl AtomicSketch {
         if let Some(buckets) = self.negative.get() {
             buckets.collect(&mut negative);
         }
-        {
-            let outliers = self.outliers.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(outliers) = self.outliers.get() {
+            let outliers = outliers.lock().unwrap_or_else(PoisonError::into_inner);
             let as_list =
                 |map: &BTreeMap<u32, u64>| map.iter().map(|(&i, &c)| (i, c)).collect::<Vec<_>>();
             merge_buckets(&mut positive, &as_list(&outliers.positive), |a, b| a + b);
@@ -366,17 +376,24 @@ impl LocalSketch {
         // as "unknown" and the other threads' (or the next read's) extremes stand.
         let (min, max) = self.extremes().unwrap_or((f64::NAN, f64::NAN));
         let (sum, sum_squares) = self.sums();
-        snapshot.merge(&SketchSnapshot {
+        let block = SketchSnapshot {
             count,
             sum,
             sum_squares,
             min,
             max,
             zeros: 0,
-            positive,
+            positive: Vec::new(),
             negative: Vec::new(),
             dropped: 0,
-        });
+        };
+        snapshot.merge(&block);
+        // The common case, one thread's block alone: its buckets move in, uncopied.
+        if snapshot.positive.is_empty() {
+            snapshot.positive = positive;
+        } else {
+            merge_buckets(&mut snapshot.positive, &positive, |a, b| a + b);
+        }
     }
 }
 
@@ -544,43 +561,94 @@ impl SketchSnapshot {
     }
 
     fn value_at_rank(&self, rank: u64) -> f64 {
-        // The lowest and highest ranks are the exact min and max, when known.
-        if rank == 0 {
-            if let Some(min) = self.min() {
-                return min;
-            }
-        }
-        if rank + 1 >= self.count {
-            if let Some(max) = self.max() {
-                return max;
-            }
-        }
+        let mut value = [0.0];
+        self.values_at_ranks(&[rank], &mut value);
+        value[0]
+    }
+
+    /// The estimated value at each of `ranks` (at most 16, in any order), in one walk over
+    /// the buckets. The lowest and highest ranks are the exact min and max, when known.
+    fn values_at_ranks(&self, ranks: &[u64], out: &mut [f64]) {
+        assert!(ranks.len() <= 16 && out.len() == ranks.len());
+        let mut order: [usize; 16] = std::array::from_fn(|i| i);
+        let order = &mut order[..ranks.len()];
+        order.sort_unstable_by_key(|&i| ranks[i]);
+        let mut next = 0;
         let mut seen = 0;
-        // Negative values, most negative first: largest magnitude index first.
-        for &(index, count) in self.negative.iter().rev() {
+        // Negative values, most negative first (largest magnitude index first), then the
+        // zeros, then the positive values.
+        let negative = self
+            .negative
+            .iter()
+            .rev()
+            .map(|&(i, c)| (-bucket_estimate(i), c));
+        let zeros = std::iter::once((0.0, self.zeros));
+        let positive = self.positive.iter().map(|&(i, c)| (bucket_estimate(i), c));
+        for (estimate, count) in negative.chain(zeros).chain(positive) {
             seen += count;
-            if rank < seen {
-                return -bucket_estimate(index);
+            while next < order.len() && ranks[order[next]] < seen {
+                out[order[next]] = estimate;
+                next += 1;
+            }
+            if next == order.len() {
+                break;
             }
         }
-        seen += self.zeros;
-        if rank < seen {
-            return 0.0;
+        for &i in &order[next..] {
+            out[i] = self.max;
         }
-        for &(index, count) in &self.positive {
-            seen += count;
-            if rank < seen {
-                return bucket_estimate(index);
+        for (rank, value) in ranks.iter().zip(out.iter_mut()) {
+            if *rank == 0 {
+                if let Some(min) = self.min() {
+                    *value = min;
+                    continue;
+                }
+            }
+            if rank + 1 >= self.count {
+                if let Some(max) = self.max() {
+                    *value = max;
+                }
             }
         }
-        self.max
+    }
+
+    /// The original's summary quantiles ([`PERCENTILE_KEYS`]: median … 99.9th), estimated
+    /// as [`quantile`](Self::quantile) does, in one walk over the buckets. `None` when empty.
+    pub fn percentile_values(&self) -> Option<[f64; PERCENTILE_KEYS.len()]> {
+        if self.count == 0 {
+            return None;
+        }
+        const N: usize = PERCENTILE_KEYS.len();
+        let mut ranks = [0u64; 2 * N];
+        let mut fractions = [0.0; N];
+        for (k, &(_, q)) in PERCENTILE_KEYS.iter().enumerate() {
+            let h = q * (self.count - 1) as f64;
+            let lower = h.floor();
+            fractions[k] = h - lower;
+            ranks[2 * k] = lower as u64;
+            ranks[2 * k + 1] = (lower as u64 + 1).min(self.count - 1);
+        }
+        let mut values = [0.0; 2 * N];
+        self.values_at_ranks(&ranks, &mut values);
+        let (min, max) = (self.min(), self.max());
+        Some(std::array::from_fn(|k| {
+            let (low, high) = (values[2 * k], values[2 * k + 1]);
+            let estimate = if fractions[k] > 0.0 {
+                low + fractions[k] * (high - low)
+            } else {
+                low
+            };
+            estimate.clamp(min.unwrap_or(estimate), max.unwrap_or(estimate))
+        }))
     }
 
     /// The summary keys of the original (`median` … `999percentile`) with their estimates.
     pub fn percentiles(&self) -> impl Iterator<Item = (&'static str, f64)> + '_ {
+        let values = self.percentile_values();
         PERCENTILE_KEYS
             .iter()
-            .filter_map(|&(key, q)| self.quantile(q).map(|v| (key, v)))
+            .zip(values.into_iter().flatten())
+            .map(|(&(key, _), v)| (key, v))
     }
 
     /// Adds `other`'s values to this snapshot, as if both had been recorded into one sketch.
@@ -644,6 +712,10 @@ fn max_ignoring_nan(a: f64, b: f64) -> f64 {
 /// Combines sorted sparse bucket lists in place with `op(mine, theirs)`.
 fn merge_buckets(mine: &mut Vec<(u32, u64)>, theirs: &[(u32, u64)], op: fn(u64, u64) -> u64) {
     if theirs.is_empty() {
+        return;
+    }
+    if mine.is_empty() {
+        mine.extend(theirs.iter().map(|&(index, count)| (index, op(0, count))));
         return;
     }
     let mut merged = Vec::with_capacity(mine.len() + theirs.len());
@@ -814,5 +886,36 @@ mod tests {
         assert_eq!(s.quantile(0.5), None);
         assert_eq!(s.mean(), None);
         assert_eq!(s.min(), None);
+    }
+
+    #[test]
+    fn one_walk_percentiles_equal_quantile_one_by_one() {
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut uniform = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for n in [1usize, 2, 3, 4, 5, 10, 99, 1000, 5000] {
+            for signed in [false, true] {
+                let values: Vec<f64> = (0..n)
+                    .map(|i| {
+                        let v = (uniform() * 20.0 - 10.0).exp();
+                        match (signed, i % 7) {
+                            (true, 0) => 0.0,
+                            (true, 1 | 2) => -v,
+                            _ => v,
+                        }
+                    })
+                    .collect();
+                let s = SketchSnapshot::from_values(values);
+                let together = s.percentile_values().expect("not empty");
+                for ((_, q), value) in PERCENTILE_KEYS.iter().zip(together) {
+                    assert_eq!(Some(value), s.quantile(*q), "n={n} signed={signed} q={q}");
+                }
+            }
+        }
+        assert_eq!(SketchSnapshot::default().percentile_values(), None);
     }
 }

@@ -47,6 +47,8 @@
 use crate::snapshot::{Group, Node, StatSnapshot, StatValue};
 use crate::value::Value;
 
+use super::number::python_float;
+
 /// The original's link prefix for collapsed groups.
 pub const DEFAULT_LINK_PREFIX: &str = "/status/";
 
@@ -283,37 +285,6 @@ fn python_repr(value: &Value) -> String {
     }
 }
 
-/// A float as Python 3's `str(float)`: the shortest text that reads back as the same float,
-/// with `.0` on integral values, and exponent notation below 1e-4 and from 1e16 on
-/// (`0.0`, `2.5`, `1e-05`, `1e+16`, `nan`, `inf`).
-pub(crate) fn python_float(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".to_owned();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf" } else { "-inf" }.to_owned();
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0" } else { "0.0" }.to_owned();
-    }
-    // `{:e}` is the shortest round-trip form in scientific notation: "1.5e-5", "1e16".
-    let scientific = format!("{f:e}");
-    let (mantissa, exponent) = scientific
-        .split_once('e')
-        .expect("`{:e}` of a finite float has an exponent");
-    let exponent: i32 = exponent.parse().expect("the exponent is an integer");
-    if (-4..16).contains(&exponent) {
-        let mut fixed = f.to_string();
-        if !fixed.contains('.') {
-            fixed.push_str(".0");
-        }
-        fixed
-    } else {
-        let sign = if exponent < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exponent.unsigned_abs())
-    }
-}
-
 /// Appends `text` escaped for HTML text and attribute values: `&`, `<`, `>`, `"`, `'`.
 ///
 /// ```
@@ -361,34 +332,6 @@ fn percent_encode_into(out: &mut String, segment: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn floats_like_python_str() {
-        let cases = [
-            (0.0, "0.0"),
-            (-0.0, "-0.0"),
-            (2.5, "2.5"),
-            (2.0, "2.0"),
-            (1e-5, "1e-05"),
-            (0.0001, "0.0001"),
-            (0.004999995231628418, "0.004999995231628418"),
-            (0.1 + 0.2, "0.30000000000000004"),
-            (1234567890.5, "1234567890.5"),
-            (1e15, "1000000000000000.0"),
-            (1e16, "1e+16"),
-            (1.5e20, "1.5e+20"),
-            (-2.5e-7, "-2.5e-07"),
-            (1e100, "1e+100"),
-            (f64::MAX, "1.7976931348623157e+308"),
-            (5e-324, "5e-324"),
-            (f64::NAN, "nan"),
-            (f64::INFINITY, "inf"),
-            (f64::NEG_INFINITY, "-inf"),
-        ];
-        for (value, text) in cases {
-            assert_eq!(python_float(value), text, "{value:e}");
-        }
-    }
 
     #[test]
     fn escapes_quotes_and_tags() {

@@ -6,24 +6,32 @@
 //! escaped as `\uXXXX`, and a newline ends the document. Unlike the original, the output is
 //! always valid JSON: NaN and infinities become `null`.
 //!
+//! The text is streamed straight from the snapshot into any [`io::Write`]: no intermediate
+//! JSON value is built.
+//!
 //! ```
+//! use scales::format::json;
+//!
 //! let reg = scales::Registry::new();
 //! let here = reg.scope("/here")?;
 //! here.int_stat("count")?.inc();
 //! # let _keep = &here;
-//! let text = scales::format::json::to_string(&reg.snapshot(), scales::format::json::Style::Compact);
-//! assert_eq!(text, "{\"here\": {\"count\": 1}}\n");
-//! # Ok::<(), scales::Error>(())
+//! assert_eq!(json::to_string(&reg.snapshot(), json::Style::Compact), "{\"here\": {\"count\": 1}}\n");
+//!
+//! let mut out = Vec::new();
+//! json::write(&reg.snapshot(), json::Options::pretty(), &mut out)?;
+//! assert_eq!(out, b"{\n  \"here\": {\n    \"count\": 1\n  }\n}\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::io;
+use std::io::{self, Write};
+use std::time::UNIX_EPOCH;
 
-use serde::Serialize;
-use serde_json::ser::{Formatter, PrettyFormatter};
-use serde_json::Value as Json;
-
-use crate::snapshot::{Node, Snapshot, StatSnapshot};
+use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
+use crate::snapshot::{MeterSnapshot, Node, Snapshot, StatSnapshot, StatValue};
 use crate::value::Value;
+
+use super::number::{write_int, write_json_float};
 
 /// Layout of the JSON text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,207 +43,485 @@ pub enum Style {
     Pretty,
 }
 
-/// Renders a snapshot as JSON text ending in a newline.
-pub fn to_string(snapshot: &Snapshot, style: Style) -> String {
-    render(&to_value(snapshot.root()), style)
+/// How to write JSON. A [`Style`] converts into options with everything else at its default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Options {
+    /// Layout of the text.
+    pub style: Style,
+    /// Adds a top-level `last-updated` key with the snapshot's time in Unix seconds, as the
+    /// original's dumps do (replacing a top-level entry of that name).
+    pub last_updated: bool,
 }
 
-/// Renders any JSON value in the given style (with the trailing newline).
-pub fn render(value: &Json, style: Style) -> String {
-    let mut out = Vec::with_capacity(4096);
-    let result = match style {
-        Style::Compact => value.serialize(&mut serde_json::Serializer::with_formatter(
-            &mut out,
-            AsciiFormatter(PythonCompact),
-        )),
-        Style::Pretty => value.serialize(&mut serde_json::Serializer::with_formatter(
-            &mut out,
-            AsciiFormatter(PrettyFormatter::with_indent(b"  ")),
-        )),
-    };
-    // Writing to a Vec cannot fail, and every value serialises.
-    result.expect("serialising a JSON value into memory");
-    out.push(b'\n');
-    String::from_utf8(out).expect("the formatter writes ASCII only")
-}
+impl Options {
+    /// Indented text.
+    pub fn pretty() -> Self {
+        Style::Pretty.into()
+    }
 
-/// The JSON value of a snapshot node. Collapsed groups below `node` are left out.
-pub fn to_value(node: &Node) -> Json {
-    match node {
-        Node::Stat(stat) => stat_value(stat),
-        Node::Group(group) => Json::Object(
-            group
-                .entries
-                .iter()
-                .filter(|(_, child)| !matches!(child, Node::Group(g) if g.collapsed))
-                .map(|(name, child)| (name.clone(), to_value(child)))
-                .collect(),
-        ),
+    /// These options with the top-level `last-updated` key (see [`Options::last_updated`]).
+    pub fn with_last_updated(mut self) -> Self {
+        self.last_updated = true;
+        self
     }
 }
 
-/// The JSON value of one stat (see [`StatSnapshot::to_value`] for the shapes).
-pub fn stat_value(stat: &StatSnapshot) -> Json {
-    value(&stat.to_value())
-}
-
-/// A float as JSON; NaN and infinities become `null`.
-fn float(f: f64) -> Json {
-    serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)
-}
-
-/// A [`Value`] as JSON.
-pub fn value(v: &Value) -> Json {
-    match v {
-        Value::Null => Json::Null,
-        Value::Bool(b) => Json::Bool(*b),
-        Value::Int(i) => Json::from(*i),
-        Value::Float(f) => float(*f),
-        Value::Str(s) => Json::String(s.clone()),
-        Value::List(items) => Json::Array(items.iter().map(value).collect()),
-        Value::Map(entries) => {
-            Json::Object(entries.iter().map(|(k, v)| (k.clone(), value(v))).collect())
+impl From<Style> for Options {
+    fn from(style: Style) -> Self {
+        Self {
+            style,
+            last_updated: false,
         }
     }
 }
 
-/// Python's compact separators: `", "` between items and `": "` after keys.
-struct PythonCompact;
-
-impl Formatter for PythonCompact {
-    fn begin_array_value<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            w.write_all(b", ")
-        }
-    }
-
-    fn begin_object_key<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            w.write_all(b", ")
-        }
-    }
-
-    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        w.write_all(b": ")
-    }
-}
-
-/// Wraps a formatter to escape every non-ASCII character as `\uXXXX` (Python's `ensure_ascii`).
-struct AsciiFormatter<F>(F);
-
-impl<F: Formatter> Formatter for AsciiFormatter<F> {
-    fn write_string_fragment<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        fragment: &str,
-    ) -> io::Result<()> {
-        let mut start = 0;
-        for (index, ch) in fragment.char_indices() {
-            if ch.is_ascii() {
-                continue;
+/// Writes a snapshot as JSON text ending in a newline. Collapsed groups are left out.
+///
+/// # Errors
+/// Only those of `out`.
+pub fn write<W: Write + ?Sized>(
+    snapshot: &Snapshot,
+    options: impl Into<Options>,
+    out: &mut W,
+) -> io::Result<()> {
+    let options = options.into();
+    let mut json = Writer::new(out, options.style);
+    let last_updated = options.last_updated.then(|| {
+        snapshot
+            .taken_at()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    });
+    match (snapshot.root(), last_updated) {
+        (Node::Group(group), Some(seconds)) => {
+            json.begin(b'{')?;
+            let mut first = true;
+            for entry in &group.entries {
+                if entry.0 != "last-updated" && !is_collapsed(&entry.1) {
+                    json.key(&entry.0, first)?;
+                    json.node(&entry.1)?;
+                    first = false;
+                }
             }
-            w.write_all(&fragment.as_bytes()[start..index])?;
+            json.key("last-updated", first)?;
+            write_json_float(json.out, seconds)?;
+            json.end(b'}', true)?;
+        }
+        (node, _) => json.node(node)?,
+    }
+    json.out.write_all(b"\n")
+}
+
+/// Writes one node of a snapshot (a sub-tree, or what a query kept) as JSON text ending in
+/// a newline.
+///
+/// # Errors
+/// Only those of `out`.
+pub fn write_node<W: Write + ?Sized>(
+    node: &Node,
+    options: impl Into<Options>,
+    out: &mut W,
+) -> io::Result<()> {
+    let mut json = Writer::new(out, options.into().style);
+    json.node(node)?;
+    json.out.write_all(b"\n")
+}
+
+/// Writes one stat's JSON value, without the trailing newline (for embedding).
+///
+/// # Errors
+/// Only those of `out`.
+pub fn write_stat<W: Write + ?Sized>(
+    stat: &StatSnapshot,
+    options: impl Into<Options>,
+    out: &mut W,
+) -> io::Result<()> {
+    Writer::new(out, options.into().style).stat(stat)
+}
+
+/// Writes one [`Value`] as JSON, without the trailing newline.
+///
+/// # Errors
+/// Only those of `out`.
+pub fn write_value<W: Write + ?Sized>(
+    value: &Value,
+    options: impl Into<Options>,
+    out: &mut W,
+) -> io::Result<()> {
+    Writer::new(out, options.into().style).value(value)
+}
+
+/// Renders a snapshot as JSON text ending in a newline (see [`write`]).
+pub fn to_string(snapshot: &Snapshot, options: impl Into<Options>) -> String {
+    into_string(|out| write(snapshot, options, out))
+}
+
+/// Renders one node as JSON text ending in a newline (see [`write_node`]).
+pub fn node_to_string(node: &Node, options: impl Into<Options>) -> String {
+    into_string(|out| write_node(node, options, out))
+}
+
+fn into_string(write: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
+    let mut out = Vec::with_capacity(4096);
+    write(&mut out).expect("writing into memory cannot fail");
+    String::from_utf8(out).expect("the JSON writer writes ASCII only")
+}
+
+fn is_collapsed(node: &Node) -> bool {
+    matches!(node, Node::Group(group) if group.collapsed)
+}
+
+/// A JSON text being written: separators and indentation by style.
+struct Writer<'w, W: ?Sized> {
+    out: &'w mut W,
+    pretty: bool,
+    depth: usize,
+}
+
+impl<'w, W: Write + ?Sized> Writer<'w, W> {
+    fn new(out: &'w mut W, style: Style) -> Self {
+        Self {
+            out,
+            pretty: style == Style::Pretty,
+            depth: 0,
+        }
+    }
+
+    fn begin(&mut self, bracket: u8) -> io::Result<()> {
+        self.depth += 1;
+        self.out.write_all(&[bracket])
+    }
+
+    /// Closes an object or array; `any` says whether it had members.
+    fn end(&mut self, bracket: u8, any: bool) -> io::Result<()> {
+        self.depth -= 1;
+        if self.pretty && any {
+            self.newline()?;
+        }
+        self.out.write_all(&[bracket])
+    }
+
+    fn newline(&mut self) -> io::Result<()> {
+        const SPACES: &[u8; 64] = &[b' '; 64];
+        self.out.write_all(b"\n")?;
+        let mut indent = 2 * self.depth;
+        while indent > 0 {
+            let n = indent.min(SPACES.len());
+            self.out.write_all(&SPACES[..n])?;
+            indent -= n;
+        }
+        Ok(())
+    }
+
+    /// Starts a member of an array.
+    fn item(&mut self, first: bool) -> io::Result<()> {
+        if self.pretty {
+            if !first {
+                self.out.write_all(b",")?;
+            }
+            self.newline()
+        } else if first {
+            Ok(())
+        } else {
+            self.out.write_all(b", ")
+        }
+    }
+
+    /// Starts a member of an object: separator, key and colon.
+    fn key(&mut self, key: &str, first: bool) -> io::Result<()> {
+        self.item(first)?;
+        write_string(self.out, key)?;
+        self.out.write_all(b": ")
+    }
+
+    fn node(&mut self, node: &Node) -> io::Result<()> {
+        match node {
+            Node::Stat(stat) => self.stat(stat),
+            Node::Group(group) => {
+                self.begin(b'{')?;
+                let mut first = true;
+                for (name, child) in &group.entries {
+                    if !is_collapsed(child) {
+                        self.key(name, first)?;
+                        self.node(child)?;
+                        first = false;
+                    }
+                }
+                self.end(b'}', !first)
+            }
+        }
+    }
+
+    fn stat(&mut self, stat: &StatSnapshot) -> io::Result<()> {
+        match &stat.value {
+            StatValue::Int(i) => write_int(self.out, *i),
+            StatValue::Float(f) => write_json_float(self.out, *f),
+            StatValue::Value(v) => self.value(v),
+            StatValue::Counts(counts) => self.map(counts, |w, &i| write_int(w.out, i)),
+            StatValue::Strings(strings) => self.map(strings, |w, s| write_string(w.out, s)),
+            StatValue::Distribution(d) => self.distribution(d),
+            StatValue::Distributions(ds) => self.map(ds, Self::distribution),
+            StatValue::Meter(m) => self.meter(m),
+            StatValue::Meters(ms) => self.map(ms, Self::meter),
+            StatValue::Durations(ds) => self.map(ds, |w, &f| write_json_float(w.out, f)),
+            StatValue::Error(message) => {
+                self.begin(b'{')?;
+                self.key("error", true)?;
+                write_string(self.out, message)?;
+                self.end(b'}', true)
+            }
+        }
+    }
+
+    fn map<T>(
+        &mut self,
+        entries: &[(String, T)],
+        mut write: impl FnMut(&mut Self, &T) -> io::Result<()>,
+    ) -> io::Result<()> {
+        self.begin(b'{')?;
+        for (index, (key, value)) in entries.iter().enumerate() {
+            self.key(key, index == 0)?;
+            write(self, value)?;
+        }
+        self.end(b'}', !entries.is_empty())
+    }
+
+    fn float_field(&mut self, key: &str, value: Option<f64>) -> io::Result<()> {
+        self.key(key, false)?;
+        match value {
+            Some(f) => write_json_float(self.out, f),
+            None => self.out.write_all(b"null"),
+        }
+    }
+
+    /// `{"count": n}` when empty, else count, min, max, mean, stddev and the percentiles.
+    fn distribution(&mut self, d: &SketchSnapshot) -> io::Result<()> {
+        self.begin(b'{')?;
+        self.key("count", true)?;
+        write_int(self.out, i64::try_from(d.count()).unwrap_or(i64::MAX))?;
+        if let Some(percentiles) = d.percentile_values() {
+            self.float_field("min", d.min())?;
+            self.float_field("max", d.max())?;
+            self.float_field("mean", d.mean())?;
+            self.float_field("stddev", d.stddev())?;
+            for ((key, _), value) in PERCENTILE_KEYS.iter().zip(percentiles) {
+                self.float_field(key, Some(value))?;
+            }
+        }
+        self.end(b'}', true)
+    }
+
+    fn meter(&mut self, m: &MeterSnapshot) -> io::Result<()> {
+        self.begin(b'{')?;
+        self.key("unit", true)?;
+        self.out.write_all(b"\"per second\"")?;
+        self.key("count", false)?;
+        write_int(self.out, i64::try_from(m.count).unwrap_or(i64::MAX))?;
+        self.float_field("m1", Some(m.m1))?;
+        self.float_field("m5", Some(m.m5))?;
+        self.float_field("m15", Some(m.m15))?;
+        self.float_field("mean", Some(m.mean))?;
+        self.end(b'}', true)
+    }
+
+    fn value(&mut self, value: &Value) -> io::Result<()> {
+        match value {
+            Value::Null => self.out.write_all(b"null"),
+            Value::Bool(b) => self.out.write_all(if *b { b"true" } else { b"false" }),
+            Value::Int(i) => write_int(self.out, *i),
+            Value::Float(f) => write_json_float(self.out, *f),
+            Value::Str(s) => write_string(self.out, s),
+            Value::List(items) => {
+                self.begin(b'[')?;
+                for (index, item) in items.iter().enumerate() {
+                    self.item(index == 0)?;
+                    self.value(item)?;
+                }
+                self.end(b']', !items.is_empty())
+            }
+            Value::Map(entries) => self.map(entries, Self::value),
+        }
+    }
+}
+
+/// Writes `text` as a JSON string, escaping every non-ASCII character as `\uXXXX` (Python's
+/// `ensure_ascii`), and `"`, `\` and control characters as JSON requires.
+fn write_string<W: Write + ?Sized>(out: &mut W, text: &str) -> io::Result<()> {
+    out.write_all(b"\"")?;
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => b"",
+            // Continuation bytes belong to the character escaped at its first byte.
+            0x80..=0xbf => continue,
+            0xc0.. => b"",
+            _ => continue,
+        };
+        out.write_all(&bytes[start..index])?;
+        start = index + 1;
+        if !escape.is_empty() {
+            out.write_all(escape)?;
+        } else if byte < 0x80 {
+            write!(out, "\\u{byte:04x}")?;
+        } else {
+            let ch = text[index..]
+                .chars()
+                .next()
+                .expect("a UTF-8 lead byte starts a character");
             let mut units = [0u16; 2];
             for unit in ch.encode_utf16(&mut units) {
-                write!(w, "\\u{unit:04x}")?;
+                write!(out, "\\u{unit:04x}")?;
             }
             start = index + ch.len_utf8();
         }
-        w.write_all(&fragment.as_bytes()[start..])
     }
+    out.write_all(&bytes[start..])?;
+    out.write_all(b"\"")
+}
 
-    fn begin_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.begin_array(w)
+// Shims for the status server until it writes through the functions above.
+#[doc(hidden)]
+pub fn to_value(node: &Node) -> serde_json::Value {
+    serde_json::from_str(&node_to_string(node, Style::Compact)).expect("valid JSON")
+}
+#[doc(hidden)]
+pub fn stat_value(stat: &StatSnapshot) -> serde_json::Value {
+    let mut out = Vec::new();
+    write_stat(stat, Style::Compact, &mut out).expect("in memory");
+    serde_json::from_slice(&out).expect("valid JSON")
+}
+#[doc(hidden)]
+pub fn value(v: &Value) -> serde_json::Value {
+    let mut out = Vec::new();
+    write_value(v, Style::Compact, &mut out).expect("in memory");
+    serde_json::from_slice(&out).expect("valid JSON")
+}
+#[doc(hidden)]
+pub fn render(value: &serde_json::Value, style: Style) -> String {
+    fn convert(v: &serde_json::Value) -> Value {
+        match v {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => n
+                .as_i64()
+                .map_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN)), Value::Int),
+            serde_json::Value::String(s) => Value::Str(s.clone()),
+            serde_json::Value::Array(items) => Value::List(items.iter().map(convert).collect()),
+            serde_json::Value::Object(map) => {
+                Value::Map(map.iter().map(|(k, v)| (k.clone(), convert(v))).collect())
+            }
+        }
     }
-
-    fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.end_array(w)
-    }
-
-    fn begin_array_value<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        self.0.begin_array_value(w, first)
-    }
-
-    fn end_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.end_array_value(w)
-    }
-
-    fn begin_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.begin_object(w)
-    }
-
-    fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.end_object(w)
-    }
-
-    fn begin_object_key<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        self.0.begin_object_key(w, first)
-    }
-
-    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.begin_object_value(w)
-    }
-
-    fn end_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.end_object_value(w)
-    }
+    let mut text = into_string(|out| write_value(&convert(value), style, out));
+    text.push('\n');
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn string(text: &str) -> String {
+        let mut out = Vec::new();
+        write_string(&mut out, text).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn value(v: &Value, style: Style) -> String {
+        let mut out = Vec::new();
+        write_value(v, style, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn escapes_non_ascii_like_python() {
-        let text = render(&Json::String("萬知堂 😀".into()), Style::Compact);
-        assert_eq!(text, "\"\\u842c\\u77e5\\u5802 \\ud83d\\ude00\"\n");
+        let text = string("萬知堂 😀");
+        assert_eq!(text, "\"\\u842c\\u77e5\\u5802 \\ud83d\\ude00\"");
         let back: String = serde_json::from_str(&text).unwrap();
         assert_eq!(back, "萬知堂 😀");
     }
 
     #[test]
+    fn strings_escape_as_serde_json_then_ascii() {
+        let cases = [
+            "",
+            "plain",
+            "q\"uote",
+            "back\\slash",
+            "\n\r\t\u{8}\u{c}",
+            "\0\u{1}\u{1f}\u{7f}",
+            "é",
+            "a\u{80}b",
+            "\u{ffff}",
+            "\u{10ffff}",
+            "mixed é \"😀\" \\ end",
+        ];
+        for case in cases {
+            let ours = string(case);
+            assert!(ours.is_ascii(), "{ours}");
+            assert_eq!(serde_json::from_str::<String>(&ours).unwrap(), case);
+            // Where serde_json needs no \u escape, the text is byte for byte serde_json's.
+            if case.is_ascii() {
+                assert_eq!(ours, serde_json::to_string(case).unwrap());
+            }
+        }
+    }
+
+    #[test]
     fn binary_garbage_round_trips() {
         let garbage = "\u{c2}\u{c2} ROAR!! \0\0";
-        let text = render(&Json::String(garbage.into()), Style::Compact);
-        assert_eq!(serde_json::from_str::<String>(&text).unwrap(), garbage);
+        assert_eq!(
+            serde_json::from_str::<String>(&string(garbage)).unwrap(),
+            garbage
+        );
     }
 
     #[test]
     fn non_finite_floats_become_null() {
-        assert_eq!(float(f64::NAN), Json::Null);
-        assert_eq!(float(f64::INFINITY), Json::Null);
+        let list = Value::List(vec![Value::Float(f64::NAN), Value::Float(f64::INFINITY)]);
+        assert_eq!(value(&list, Style::Compact), "[null, null]");
     }
 
     #[test]
     fn pretty_matches_python_layout() {
-        let value: Json = serde_json::from_str(r#"{"a": {"b": 1, "c": [1, 2]}, "d": {}}"#).unwrap();
+        let v = Value::Map(vec![
+            (
+                "a".into(),
+                Value::Map(vec![
+                    ("b".into(), Value::Int(1)),
+                    ("c".into(), Value::List(vec![Value::Int(1), Value::Int(2)])),
+                ]),
+            ),
+            ("d".into(), Value::Map(vec![])),
+            ("e".into(), Value::List(vec![])),
+        ]);
         assert_eq!(
-            render(&value, Style::Pretty),
-            "{\n  \"a\": {\n    \"b\": 1,\n    \"c\": [\n      1,\n      2\n    ]\n  },\n  \"d\": {}\n}\n"
+            value(&v, Style::Pretty),
+            "{\n  \"a\": {\n    \"b\": 1,\n    \"c\": [\n      1,\n      2\n    ]\n  },\n  \"d\": {},\n  \"e\": []\n}"
         );
         assert_eq!(
-            render(&value, Style::Compact),
-            "{\"a\": {\"b\": 1, \"c\": [1, 2]}, \"d\": {}}\n"
+            value(&v, Style::Compact),
+            "{\"a\": {\"b\": 1, \"c\": [1, 2]}, \"d\": {}, \"e\": []}"
         );
+    }
+
+    #[test]
+    fn deep_values_indent_past_the_spaces_table() {
+        let mut v = Value::Int(7);
+        for _ in 0..40 {
+            v = Value::List(vec![v]);
+        }
+        let text = value(&v, Style::Pretty);
+        assert!(text.contains(&format!("\n{}7\n", " ".repeat(80))));
+        assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok());
     }
 }

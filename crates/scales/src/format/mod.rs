@@ -5,5 +5,6 @@
 pub mod graphite;
 pub mod html;
 pub mod json;
+mod number;
 pub mod prometheus;
 pub mod query;

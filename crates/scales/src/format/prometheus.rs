@@ -82,7 +82,7 @@ use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
 use crate::snapshot::{MeterSnapshot, Snapshot, StatSnapshot, StatValue};
 use crate::value::Value;
 
-use super::html::python_float;
+use super::number::{push_prometheus_float, python_float};
 
 /// The content type of this format, for an HTTP response.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -512,13 +512,9 @@ fn meters<'a, 'm>(
 
 /// A sample value: Python-style shortest float text, or `NaN`, `+Inf`, `-Inf`.
 fn float(f: f64) -> String {
-    if f.is_nan() {
-        "NaN".to_owned()
-    } else if f.is_infinite() {
-        if f > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
-    } else {
-        python_float(f)
-    }
+    let mut out = String::new();
+    push_prometheus_float(&mut out, f);
+    out
 }
 
 /// HELP text escaping: `\` and newline.

@@ -141,7 +141,7 @@ impl Query {
             }
             Value::Float(f) => match c.number {
                 Some(rhs) => c.op.holds(f.partial_cmp(&rhs)),
-                None => text_holds(c, &super::html::python_float(*f), false),
+                None => text_holds(c, &super::number::python_float(*f), false),
             },
             Value::Str(s) => text_holds(c, s, false),
             Value::Bool(b) => text_holds(c, if *b { "true" } else { "false" }, true),
