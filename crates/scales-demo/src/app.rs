@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use scales::Stats;
 
-use crate::rng::Rng;
 use crate::workers::{Job, Queue};
 
 #[derive(Stats)]
@@ -50,11 +49,11 @@ static HANDLER: scales::Collection<HandlerStats> = scales::Collection::new("/han
 
 struct App {
     queue: Queue,
-    rng: Mutex<Rng>,
+    rng: Mutex<fastrand::Rng>,
 }
 
 impl App {
-    fn random(&self, f: impl FnOnce(&mut Rng) -> f64) -> f64 {
+    fn random(&self, f: impl FnOnce(&mut fastrand::Rng) -> f64) -> f64 {
         f(&mut self.rng.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
@@ -68,7 +67,7 @@ pub(crate) fn router(queue: Queue) -> Result<axum::Router, scales::Error> {
     }
     let app = Arc::new(App {
         queue,
-        rng: Mutex::new(Rng::new(7)),
+        rng: Mutex::new(fastrand::Rng::new()),
     });
     Ok(axum::Router::new()
         .route("/", get(index))
@@ -148,13 +147,29 @@ async fn record(request: Request, next: Next) -> Response {
     response.map(|inner| Body::new(Counted { inner, sent }))
 }
 
-async fn pause(app: &App, f: impl FnOnce(&mut Rng) -> f64) {
+/// Uniform in [lo, hi).
+fn uniform(rng: &mut fastrand::Rng, lo: f64, hi: f64) -> f64 {
+    lo + (hi - lo) * rng.f64()
+}
+
+/// A long-tailed value around `median` (log-normal, sigma 0.8): most near it, a few
+/// several times above.
+fn long_tail(rng: &mut fastrand::Rng, median: f64) -> f64 {
+    // Box-Muller: a standard normal from two uniforms.
+    let u1 = rng.f64().max(1e-12);
+    let u2 = rng.f64();
+    let normal = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+    median * (0.8 * normal).exp()
+}
+
+/// Waits for the milliseconds `f` draws, as a handler doing work.
+async fn pause(app: &App, f: impl FnOnce(&mut fastrand::Rng) -> f64) {
     let ms = app.random(f);
     tokio::time::sleep(Duration::from_secs_f64(ms / 1000.0)).await;
 }
 
 async fn index(State(app): State<Shared>) -> &'static str {
-    pause(&app, |r| r.range(0.2, 3.0)).await;
+    pause(&app, |r| uniform(r, 0.2, 3.0)).await;
     "scales-demo: try /search?q=x, /slow, /flaky, /work\n"
 }
 
@@ -168,18 +183,18 @@ async fn search(State(app): State<Shared>, Query(params): Query<SearchParams>) -
     if q.is_empty() {
         return (StatusCode::BAD_REQUEST, "missing ?q=\n").into_response();
     }
-    pause(&app, |r| r.long_tail(25.0).min(2000.0)).await;
+    pause(&app, |r| long_tail(r, 25.0).min(2000.0)).await;
     format!("results for {q:?}: none, this is a demo\n").into_response()
 }
 
 async fn slow(State(app): State<Shared>) -> &'static str {
-    pause(&app, |r| r.range(150.0, 450.0)).await;
+    pause(&app, |r| uniform(r, 150.0, 450.0)).await;
     "finally\n"
 }
 
 async fn flaky(State(app): State<Shared>) -> Response {
-    pause(&app, |r| r.range(5.0, 40.0)).await;
-    if app.random(Rng::unit) < 0.3 {
+    pause(&app, |r| uniform(r, 5.0, 40.0)).await;
+    if app.random(fastrand::Rng::f64) < 0.3 {
         (StatusCode::INTERNAL_SERVER_ERROR, "flaky failed\n").into_response()
     } else {
         "ok\n".into_response()
@@ -187,7 +202,7 @@ async fn flaky(State(app): State<Shared>) -> Response {
 }
 
 async fn work(State(app): State<Shared>) -> Response {
-    let millis = app.random(|r| r.long_tail(40.0).min(1500.0)) as u64;
+    let millis = app.random(|r| long_tail(r, 40.0).min(1500.0)) as u64;
     if app.queue.submit(Job { millis }) {
         (StatusCode::ACCEPTED, "queued\n").into_response()
     } else {
@@ -215,6 +230,28 @@ mod tests {
         let head = String::from_utf8_lossy(&response[..end]).to_lowercase();
         assert!(!head.contains("transfer-encoding"), "{head}");
         response.split_off(end + 4)
+    }
+
+    #[test]
+    fn latencies_are_uniform_or_long_tailed_as_drawn() {
+        // Seeded, so the check sees the same draws every run.
+        let mut rng = fastrand::Rng::with_seed(7);
+        let uniform: Vec<f64> = (0..10_000)
+            .map(|_| super::uniform(&mut rng, 150.0, 450.0))
+            .collect();
+        assert!(uniform.iter().all(|x| (150.0..450.0).contains(x)));
+        let mean = uniform.iter().sum::<f64>() / uniform.len() as f64;
+        assert!((mean - 300.0).abs() < 5.0, "{mean}");
+
+        let mut tail: Vec<f64> = (0..20_001)
+            .map(|_| super::long_tail(&mut rng, 25.0))
+            .collect();
+        tail.sort_by(f64::total_cmp);
+        let median = tail[tail.len() / 2];
+        assert!((median - 25.0).abs() < 1.0, "{median}");
+        // Log-normal with sigma 0.8: P(x > 2 * median) = P(Z > ln 2 / 0.8) ~ 0.193.
+        let above = tail.iter().filter(|&&x| x > 50.0).count() as f64 / tail.len() as f64;
+        assert!((0.17..0.22).contains(&above), "{above}");
     }
 
     #[test]

@@ -22,7 +22,6 @@
 #![forbid(unsafe_code)]
 
 mod app;
-mod rng;
 mod traffic;
 mod workers;
 

@@ -10,8 +10,6 @@ use std::time::{Duration, Instant};
 
 use scales::Stats;
 
-use crate::rng::Rng;
-
 /// The client's stats: global, so they stay in the tree after the client stopped.
 static CLIENT: scales::Collection<ClientStats> = scales::Collection::new("/client");
 
@@ -40,15 +38,29 @@ impl Client {
     }
 }
 
-const ENDPOINTS: &[(&str, f64)] = &[
-    ("/", 40.0),
-    ("/search?q=rust", 15.0),
-    ("/search?q=metrics", 10.0),
-    ("/search", 2.0),
-    ("/slow", 5.0),
-    ("/flaky", 13.0),
-    ("/work", 15.0),
+/// The paths the client asks for, with their weights (percent of the requests).
+const ENDPOINTS: &[(&str, u32)] = &[
+    ("/", 40),
+    ("/search?q=rust", 15),
+    ("/search?q=metrics", 10),
+    ("/search", 2),
+    ("/slow", 5),
+    ("/flaky", 13),
+    ("/work", 15),
 ];
+
+/// One of `items`, chosen with a probability proportional to its weight.
+fn pick<'a, T>(rng: &mut fastrand::Rng, items: &'a [(T, u32)]) -> &'a T {
+    let total: u32 = items.iter().map(|(_, weight)| weight).sum();
+    let mut x = rng.u32(..total);
+    for (item, weight) in items {
+        if x < *weight {
+            return item;
+        }
+        x -= weight;
+    }
+    unreachable!("x is below the total of the weights")
+}
 
 /// Starts four client threads sending `rate` requests per second in all to `addr`.
 pub(crate) fn start(addr: SocketAddr, rate: u32) -> Result<Client, Box<dyn std::error::Error>> {
@@ -66,17 +78,17 @@ pub(crate) fn start(addr: SocketAddr, rate: u32) -> Result<Client, Box<dyn std::
             thread::Builder::new()
                 .name(format!("client-{i}"))
                 .spawn(move || {
-                    let mut rng = Rng::new(u64::from(i) + 1);
+                    let mut rng = fastrand::Rng::new();
                     while !stop.load(Ordering::Relaxed) {
                         let started = Instant::now();
-                        let path = rng.pick(ENDPOINTS);
+                        let path = pick(&mut rng, ENDPOINTS);
                         stats.sent.inc();
                         match request(addr, path) {
                             Ok(()) => stats.round_trip.record(started.elapsed().as_secs_f64()),
                             Err(_) => stats.failed.inc(),
                         }
-                        // Bursty: the pause varies around the mean.
-                        nap(pause.mul_f64(rng.range(0.2, 1.8)), &stop);
+                        // Bursty: the pause varies around the mean, uniform in [0.2, 1.8).
+                        nap(pause.mul_f64(0.2 + 1.6 * rng.f64()), &stop);
                     }
                 })?,
         );
@@ -114,5 +126,32 @@ fn request(addr: SocketAddr, path: &str) -> std::io::Result<()> {
         Ok(())
     } else {
         Err(std::io::Error::other("not an HTTP response"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn endpoints_are_picked_by_weight() {
+        // Seeded, so the check sees the same draws every run.
+        let mut rng = fastrand::Rng::with_seed(1);
+        let draws = 100_000;
+        let mut counts = vec![0u32; super::ENDPOINTS.len()];
+        for _ in 0..draws {
+            let path = super::pick(&mut rng, super::ENDPOINTS);
+            counts[super::ENDPOINTS
+                .iter()
+                .position(|(p, _)| p == path)
+                .unwrap()] += 1;
+        }
+        let total: u32 = super::ENDPOINTS.iter().map(|(_, w)| w).sum();
+        for ((path, weight), count) in super::ENDPOINTS.iter().zip(counts) {
+            let expected = f64::from(*weight) / f64::from(total);
+            let seen = f64::from(count) / f64::from(draws);
+            assert!(
+                (seen - expected).abs() < 0.01,
+                "{path}: {seen} against {expected}"
+            );
+        }
     }
 }

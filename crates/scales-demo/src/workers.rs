@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use scales::Stats;
 
-use crate::rng::Rng;
-
 #[derive(Stats)]
 struct ProcessorStats {
     /// How many threads are in each state.
@@ -134,7 +132,7 @@ fn work(
     depth: &AtomicUsize,
     details: &DetailStats,
 ) {
-    let mut rng = Rng::new(index as u64 + 100);
+    let mut rng = fastrand::Rng::new();
     loop {
         set_state(stats, "waitingForTask");
         let job = {
@@ -156,7 +154,7 @@ fn work(
         details
             .last_job
             .set(format!("{} ms on thread-{index}", job.millis));
-        let roll = rng.unit();
+        let roll = rng.f64();
         if roll < 0.05 {
             stats.errors_by_kind.inc("timeout");
         } else if roll < 0.08 {
@@ -164,9 +162,9 @@ fn work(
         } else {
             stats.finished.inc();
         }
-        if rng.unit() < 0.1 {
+        if rng.f64() < 0.1 {
             set_state(stats, "sleeping");
-            thread::sleep(Duration::from_millis(rng.range(50.0, 300.0) as u64));
+            thread::sleep(Duration::from_millis(rng.u64(50..300)));
         }
     }
 }

@@ -1,0 +1,3 @@
+//! The integration tests of `scales-derive`, one binary.
+
+mod ui;

@@ -1,0 +1,8 @@
+//! `name` without a name.
+#[derive(scales::Stats)]
+struct WebStats {
+    #[stat(name)]
+    requests: scales::IntStat,
+}
+
+fn main() {}

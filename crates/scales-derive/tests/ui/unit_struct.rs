@@ -1,0 +1,5 @@
+//! A unit struct declares no stat.
+#[derive(scales::Stats)]
+struct WebStats;
+
+fn main() {}
