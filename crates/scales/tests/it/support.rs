@@ -56,34 +56,29 @@ pub(crate) fn map<const N: usize>(pairs: [(&str, i64); N]) -> BTreeMap<String, i
     pairs.iter().map(|&(k, v)| (k.to_owned(), v)).collect()
 }
 
-/// xorshift64* with Box–Muller normals: deterministic, dependency-free test data.
-pub(crate) struct Rng(u64);
+/// Deterministic test data: a seeded small generator from `rand`, with normal deviates from
+/// `rand_distr`.
+pub(crate) struct Rng(rand::rngs::SmallRng);
 
 impl Rng {
     pub(crate) fn new(seed: u64) -> Self {
-        // Any non-zero state works; mix the seed so small seeds differ a lot.
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        use rand::SeedableRng as _;
+        Self(rand::rngs::SmallRng::seed_from_u64(seed))
     }
 
     pub(crate) fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        rand::RngCore::next_u64(&mut self.0)
     }
 
     /// Uniform in `(0, 1]`.
     pub(crate) fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
+        1.0 - rand::Rng::random::<f64>(&mut self.0)
     }
 
-    /// A normal deviate with the given mean and standard deviation (Box–Muller).
+    /// A normal deviate with the given mean and standard deviation.
     pub(crate) fn gauss(&mut self, mean: f64, sd: f64) -> f64 {
-        let (u1, u2) = (self.uniform(), self.uniform());
-        let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-        mean + sd * z
+        let normal = rand_distr::Normal::new(mean, sd).expect("a finite, non-negative deviation");
+        rand_distr::Distribution::sample(&normal, &mut self.0)
     }
 }
 
