@@ -1,35 +1,24 @@
-//! [`Builder`]: every setting of a pusher, frozen into a config when built.
+//! [`Builder`]: every setting of a pusher, and the methods that build one
+//! ([`Builder::build`], [`Builder::spawn`], and [`GraphitePusher::builder`] to start). It
+//! sits on top: it uses the pushers, which never use it.
 
 use std::time::Duration;
 
-use scales::format::graphite::{Options, Rules};
+use scales::format::graphite::Rules;
 use scales::Registry;
 
+use crate::config::Config;
+use crate::error::BuildError;
 use crate::periodic::{GraphitePusher, PeriodicPusher};
-use crate::BuildError;
 
-/// The default push period: one minute, as the original.
-pub const DEFAULT_PERIOD: Duration = Duration::from_secs(60);
-
-/// The default buffer size in points: ten pushes of a 10,000-leaf tree (see the
-/// [crate docs](crate#outages-the-buffer)).
-pub const DEFAULT_BUFFER_POINTS: usize = 100_000;
-
-/// The frozen settings.
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub(crate) addr: String,
-    pub(crate) options: Options,
-    pub(crate) period: Duration,
-    pub(crate) buffer_points: usize,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) write_timeout: Duration,
-    pub(crate) stop_timeout: Duration,
-    pub(crate) confirm_after: Duration,
-    pub(crate) backoff_min: Duration,
-    pub(crate) backoff_max: Duration,
-    pub(crate) interval_distributions: bool,
-    pub(crate) health_path: Option<String>,
+impl GraphitePusher {
+    /// Settings for a pusher to carbon's plaintext port at `addr` (`"host:port"`, usually
+    /// port 2003).
+    pub fn builder(addr: impl Into<String>) -> Builder {
+        Builder {
+            config: Config::new(addr.into()),
+        }
+    }
 }
 
 /// Settings of a [`GraphitePusher`] or [`PeriodicPusher`]; start with
@@ -57,25 +46,6 @@ pub struct Builder {
 }
 
 impl Builder {
-    pub(crate) fn new(addr: impl Into<String>) -> Self {
-        Self {
-            config: Config {
-                addr: addr.into(),
-                options: Options::default(),
-                period: DEFAULT_PERIOD,
-                buffer_points: DEFAULT_BUFFER_POINTS,
-                connect_timeout: Duration::from_secs(5),
-                write_timeout: Duration::from_secs(10),
-                stop_timeout: Duration::from_secs(5),
-                confirm_after: Duration::from_secs(5),
-                backoff_min: Duration::from_millis(100),
-                backoff_max: Duration::from_secs(30),
-                interval_distributions: false,
-                health_path: Some("/scales/graphite".to_owned()),
-            },
-        }
-    }
-
     /// Prepended to every metric name (`"my.server."`); a `.` is added if missing. Empty by
     /// default (the original defaulted to the host name).
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -96,15 +66,16 @@ impl Builder {
         self
     }
 
-    /// Time between pushes; [`DEFAULT_PERIOD`] (60 s) by default, at least one second.
-    /// Timestamps are aligned to it.
+    /// Time between pushes; [`DEFAULT_PERIOD`](crate::config::DEFAULT_PERIOD) (60 s) by
+    /// default, at least one second. Timestamps are aligned to it.
     pub fn period(mut self, period: Duration) -> Self {
         self.config.period = period;
         self
     }
 
-    /// Buffer size in points; [`DEFAULT_BUFFER_POINTS`] by default. When full, the oldest
-    /// pushes are dropped (and counted).
+    /// Buffer size in points;
+    /// [`DEFAULT_BUFFER_POINTS`](crate::config::DEFAULT_BUFFER_POINTS) by default. When
+    /// full, the oldest pushes are dropped (and counted).
     pub fn buffer_points(mut self, points: usize) -> Self {
         self.config.buffer_points = points;
         self
@@ -167,12 +138,6 @@ impl Builder {
     pub fn health_path(mut self, path: Option<&str>) -> Self {
         self.config.health_path = path.map(str::to_owned);
         self
-    }
-
-    /// The settings, unchecked (for unit tests of the parts).
-    #[cfg(test)]
-    pub(crate) fn into_config(self) -> Config {
-        self.config
     }
 
     fn validate(&self) -> Result<(), BuildError> {

@@ -15,12 +15,12 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use crate::builder::Config;
+use crate::config::Config;
+use crate::error::PushError;
 use crate::health::HealthStats;
 use crate::text::Human;
-use crate::PushError;
 
 /// Repeated warnings of one kind (an outage going on, a buffer still overflowing) are
 /// logged at most this often; the retries in between are debug messages.
@@ -58,37 +58,27 @@ struct Backoff {
     max: Duration,
     step: Duration,
     next_attempt: Option<Instant>,
-    rng: u64,
+    /// The jitter's source, seeded at random (from the thread's generator), so that the
+    /// pushers of many hosts restarted together do not retry in step.
+    rng: fastrand::Rng,
 }
 
 impl Backoff {
     fn new(min: Duration, max: Duration) -> Self {
-        let seed = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0x9e37_79b9_7f4a_7c15, |d| d.as_nanos() as u64)
-            | 1;
         Self {
             min,
             max,
             step: min,
             next_attempt: None,
-            rng: seed,
+            rng: fastrand::Rng::new(),
         }
-    }
-
-    /// A uniform number in [0, 1) (xorshift64*).
-    fn random(&mut self) -> f64 {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        let x = self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        (x >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// Records a failure: the next attempt waits between half and all of the current step,
     /// and the step doubles up to `max`.
     fn fail(&mut self, now: Instant) -> Duration {
-        let wait = self.step.mul_f64(0.5 + 0.5 * self.random());
+        // `f64()` is uniform in [0, 1).
+        let wait = self.step.mul_f64(0.5 + 0.5 * self.rng.f64());
         self.next_attempt = Some(now + wait);
         self.step = (self.step * 2).min(self.max);
         wait
@@ -758,10 +748,12 @@ mod tests {
             .unwrap()
             .local_addr()
             .unwrap();
-        let config = crate::GraphitePusher::builder(addr.to_string())
-            .buffer_points(2)
-            .backoff(Duration::from_millis(1), Duration::from_millis(1))
-            .into_config();
+        let config = Config {
+            buffer_points: 2,
+            backoff_min: Duration::from_millis(1),
+            backoff_max: Duration::from_millis(1),
+            ..Config::new(addr.to_string())
+        };
         let health = HealthStats::declare(&scales::Registry::new(), None).unwrap();
         let mut outbox = Outbox::new(&config, health);
         let batch = || Batch {
@@ -844,9 +836,10 @@ mod tests {
     fn an_overflow_while_a_batch_is_half_written_keeps_the_stream_whole() {
         // A peer that does not read yet: the first batch (32 MB) stops half way.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let config = crate::GraphitePusher::builder(listener.local_addr().unwrap().to_string())
-            .buffer_points(30)
-            .into_config();
+        let config = Config {
+            buffer_points: 30,
+            ..Config::new(listener.local_addr().unwrap().to_string())
+        };
         let health = HealthStats::declare(&scales::Registry::new(), None).unwrap();
         let mut outbox = Outbox::new(&config, health.clone());
         outbox.enqueue(batch_of(1, 500_000, 10));

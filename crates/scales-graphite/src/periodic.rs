@@ -1,5 +1,6 @@
 //! [`GraphitePusher`] (push now, in the caller's thread) and [`PeriodicPusher`] (a
-//! background thread).
+//! background thread). Built by the builder (`crate::builder`), which this module does not
+//! use.
 
 use std::any::Any;
 use std::fmt;
@@ -12,10 +13,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use scales::format::graphite;
 use scales::{Registry, Snapshot};
 
-use crate::builder::{Builder, Config};
+use crate::config::Config;
+use crate::error::{BuildError, PushError};
 use crate::health::{Health, HealthStats};
 use crate::outbox::{Batch, Next, Outbox, CHECK_EVERY};
-use crate::{BuildError, PushError};
+use crate::text::Human;
 
 /// Pushes a registry's stats to carbon when asked, in the caller's thread (the original's
 /// `GraphitePusher`). Network calls are bounded by the connect and write timeouts; what
@@ -79,12 +81,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 }
 
 impl GraphitePusher {
-    /// Settings for a pusher to carbon's plaintext port at `addr` (`"host:port"`, usually
-    /// port 2003).
-    pub fn builder(addr: impl Into<String>) -> Builder {
-        Builder::new(addr)
-    }
-
+    /// A pusher with `config` (checked by the builder) for `registry`.
     pub(crate) fn new(config: Config, registry: Registry) -> Result<Self, BuildError> {
         let health = HealthStats::declare(&registry, config.health_path.as_deref())?;
         Ok(Self {
@@ -199,7 +196,7 @@ impl Signal {
 }
 
 /// A background thread pushing a registry's stats every period (the original's
-/// `GraphitePeriodicPusher`); start one with [`Builder::spawn`].
+/// `GraphitePeriodicPusher`); start one with [`Builder::spawn`](crate::Builder::spawn).
 ///
 /// Dropping it stops it as [`stop`](Self::stop) does, so keep it for as long as it should
 /// push (in the struct of your server, or a variable of `main`), or call
@@ -220,6 +217,7 @@ impl fmt::Debug for PeriodicPusher {
 }
 
 impl PeriodicPusher {
+    /// Starts the thread that runs `pusher` every period.
     pub(crate) fn start(pusher: GraphitePusher) -> Result<Self, BuildError> {
         let signal = Arc::new(Signal {
             stop: Arc::new(AtomicBool::new(false)),
@@ -258,10 +256,10 @@ impl PeriodicPusher {
     /// pusher that pushes for the life of the program.
     ///
     /// The thread goes on pushing every period; its health stays readable in the registry
-    /// (at [`Builder::health_path`]). There is no final flush when the process exits:
-    /// points still buffered then (what was recorded since the last push, or everything of
-    /// an outage) are lost. To send them at shutdown, keep the pusher and call
-    /// [`stop`](Self::stop) instead.
+    /// (at [`Builder::health_path`](crate::Builder::health_path)). There is no final flush
+    /// when the process exits: points still buffered then (what was recorded since the last
+    /// push, or everything of an outage) are lost. To send them at shutdown, keep the pusher
+    /// and call [`stop`](Self::stop) instead.
     ///
     /// ```
     /// use std::time::Duration;
@@ -321,7 +319,7 @@ fn run(mut pusher: GraphitePusher, signal: &Signal) -> GraphitePusher {
         target: "scales_graphite",
         "pushing to {} every {}",
         pusher.config.addr,
-        crate::text::Human(period)
+        Human(period)
     );
     loop {
         if signal.stopping() {

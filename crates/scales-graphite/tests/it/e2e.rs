@@ -2,22 +2,24 @@
 //! values are pushed and read back from carbon's whisper files with the expected names,
 //! values and timestamps, odd names included.
 
-mod support;
-
 use std::time::Duration;
 
 use scales::format::graphite::{sanitize, MAX_SEGMENT_BYTES};
 use scales::{Registry, Value};
 use scales_graphite::GraphitePusher;
-use support::{carbon_addr, enabled, fetch, now, run_id, wait_for, whisper_path};
+
+use crate::support::{carbon_addr, e2e, fetch, now, run_id, wait_for, whisper_path, Access};
 
 const WAIT: Duration = Duration::from_secs(15);
 
 #[test]
 fn known_values_arrive_with_their_names_values_and_timestamp() {
-    if !enabled("known_values_arrive_with_their_names_values_and_timestamp") {
+    let Some(_carbon) = e2e(
+        "known_values_arrive_with_their_names_values_and_timestamp",
+        Access::Shared,
+    ) else {
         return;
-    }
+    };
     let prefix = format!("e2e.{}", run_id());
     let registry = Registry::new();
     let web = registry.scope("/web").unwrap();
@@ -67,9 +69,9 @@ fn known_values_arrive_with_their_names_values_and_timestamp() {
 
 #[test]
 fn odd_names_arrive_as_documented() {
-    if !enabled("odd_names_arrive_as_documented") {
+    let Some(_carbon) = e2e("odd_names_arrive_as_documented", Access::Shared) else {
         return;
-    }
+    };
     let prefix = format!("e2e.{}", run_id());
     let registry = Registry::new();
     let odd = registry.scope("/odd").unwrap();
@@ -115,9 +117,9 @@ fn odd_names_arrive_as_documented() {
 
 #[test]
 fn tagged_lines_are_stored_as_tagged_series() {
-    if !enabled("tagged_lines_are_stored_as_tagged_series") {
+    let Some(_carbon) = e2e("tagged_lines_are_stored_as_tagged_series", Access::Shared) else {
         return;
-    }
+    };
     let prefix = format!("e2e.{}", run_id());
     let registry = Registry::new();
     let value = (now() % 100_000) as f64 + 0.25; // unique enough to find among tagged files
@@ -133,10 +135,7 @@ fn tagged_lines_are_stored_as_tagged_series() {
     assert_eq!(pusher.push_at(ts).unwrap(), 1);
     // Carbon stores `name;host=web-1` under `_tagged/<sha256 of the name>`, not under the
     // dotted path.
-    let tagged_dir = support::whisper_path("_tagged.x")
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let tagged_dir = whisper_path("_tagged.x").parent().unwrap().to_path_buf();
     let script = "import os, sys, time, whisper\n\
         for root, _, files in os.walk(sys.argv[1]):\n\
         \x20   for f in files:\n\

@@ -1,13 +1,11 @@
 //! Connection faults between the pusher and a real carbon-cache (`SCALES_E2E=1`), played by
-//! a proxy on 127.0.0.1 (tests/support/proxy.rs): a listener that accepts and never reads
+//! a proxy on 127.0.0.1 (tests/it/support/proxy.rs): a listener that accepts and never reads
 //! and is then closed, and connections reset in the middle of a batch. When the proxy
 //! forwards again, every period's point must be in whisper, and the health must have told
 //! what happened.
 //!
 //! Rerun: `scripts/services/carbon.sh start`, export what `scripts/services/carbon.sh env`
-//! prints, then `SCALES_E2E=1 cargo test -p scales-graphite --test e2e_faults -- --nocapture`.
-
-mod support;
+//! prints, then `SCALES_E2E=1 cargo test -p scales-graphite --test it e2e_faults -- --nocapture`.
 
 use std::net::SocketAddr;
 use std::thread;
@@ -15,8 +13,12 @@ use std::time::{Duration, Instant};
 
 use scales::Registry;
 use scales_graphite::{GraphitePusher, Health, PeriodicPusher};
-use support::proxy::{Mode, Proxy};
-use support::{carbon_addr, enabled, missing, run_id, wait_for, wait_for_push, whisper_path};
+
+use crate::support::proxy::{Mode, Proxy};
+use crate::support::{
+    assert_every_period, carbon_addr, drain_and_stop, e2e, missing, run_id, stored_pushes,
+    wait_for, wait_health, whisper_path, Access,
+};
 
 fn carbon() -> SocketAddr {
     carbon_addr().parse().unwrap()
@@ -32,52 +34,21 @@ fn pusher(addr: SocketAddr, prefix: &str, registry: &Registry) -> PeriodicPusher
         .unwrap()
 }
 
-/// Polls the pusher's health until `done` holds (at most `timeout`).
-fn wait_health(
-    pusher: &PeriodicPusher,
-    timeout: Duration,
-    done: impl Fn(&Health) -> bool,
-) -> Health {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let health = pusher.health();
-        if done(&health) {
-            return health;
-        }
-        assert!(Instant::now() < deadline, "timed out: {health:?}");
-        thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Waits until the pusher has nothing buffered and pushed twice more, stops it, and checks
 /// that `{prefix}.scales.graphite.pushes` has one point per period from the very first push
 /// (value 0) to the last; returns the stored points and the final health.
 fn stop_and_check_every_period(pusher: PeriodicPusher, prefix: &str) -> (Vec<(u64, f64)>, Health) {
-    let then = pusher.health().pushes;
-    wait_health(&pusher, Duration::from_secs(20), |h| {
-        h.points_buffered == 0 && h.pushes >= then + 2
-    });
-    let health = pusher.stop();
-    let last_push = (health.pushes - 1) as f64;
-    let name = format!("{prefix}.scales.graphite.pushes");
-    let stored = wait_for_push(&name, last_push);
-    let (first_ts, first_value) = stored[0];
-    let (last_ts, _) = *stored.last().unwrap();
+    let health = drain_and_stop(pusher, Duration::from_secs(20));
+    let stored = stored_pushes(prefix, &health);
     let missing = missing(&stored);
     eprintln!(
-        "{prefix}: stored {first_ts}..{last_ts}, the first from push {first_value}, {} \
-         periods missing {missing:?}; final {health:?}",
+        "{prefix}: stored {:?}..{:?}, {} periods missing {missing:?}; final {health:?}",
+        stored[0],
+        stored.last().unwrap(),
         missing.len()
     );
+    let (_, first_value, _) = assert_every_period(&stored);
     assert_eq!(first_value, 0.0, "the first pushes are missing");
-    assert_eq!(missing, Vec::<u64>::new(), "periods missing from whisper");
-    let expected: Vec<(u64, f64)> = (first_ts..=last_ts)
-        .map(|ts| (ts, (ts - first_ts) as f64))
-        .collect();
-    assert_eq!(
-        stored, expected,
-        "a period is shifted or carries another push"
-    );
     assert_eq!(health.points_dropped, 0, "{health:?}");
     assert_eq!(health.points_buffered, 0, "{health:?}");
     (stored, health)
@@ -85,9 +56,12 @@ fn stop_and_check_every_period(pusher: PeriodicPusher, prefix: &str) -> (Vec<(u6
 
 #[test]
 fn a_listener_that_never_reads_is_a_stall_and_loses_nothing() {
-    if !enabled("a_listener_that_never_reads_is_a_stall_and_loses_nothing") {
+    let Some(_carbon) = e2e(
+        "a_listener_that_never_reads_is_a_stall_and_loses_nothing",
+        Access::Shared,
+    ) else {
         return;
-    }
+    };
     let prefix = format!("e2e.{}.hang", run_id());
     let registry = Registry::new();
     let _stat = registry.scope("/app").unwrap().int_stat("x").unwrap();
@@ -128,9 +102,12 @@ fn a_listener_that_never_reads_is_a_stall_and_loses_nothing() {
 
 #[test]
 fn resets_in_the_middle_of_a_batch_are_failures_and_lose_nothing() {
-    if !enabled("resets_in_the_middle_of_a_batch_are_failures_and_lose_nothing") {
+    let Some(_carbon) = e2e(
+        "resets_in_the_middle_of_a_batch_are_failures_and_lose_nothing",
+        Access::Shared,
+    ) else {
         return;
-    }
+    };
     let prefix = format!("e2e.{}.reset", run_id());
     let registry = Registry::new();
     // 20 stats with 150-byte names: a batch of about 5 kB, cut after 1,000 bytes.

@@ -4,23 +4,20 @@
 //! and restarted with `scripts/services/carbon.sh start` on the same ports. Every period's
 //! point must be in whisper, the health must show the stall, and recording must never wait.
 //!
-//! Its own test binary, because it freezes, kills and restarts the shared carbon.
+//! It freezes, kills and restarts the shared carbon, so it holds carbon exclusively
+//! ([`Access::Exclusive`]): no other end-to-end test runs meanwhile.
 //! Rerun: `scripts/services/carbon.sh start`, export what `scripts/services/carbon.sh env`
-//! prints, then `SCALES_E2E=1 cargo test -p scales-graphite --test e2e_hang -- --nocapture`
+//! prints, then `SCALES_E2E=1 cargo test -p scales-graphite --test it e2e_hang -- --nocapture`
 //! (`SCALES_E2E_FREEZE_SECS=20` for a longer freeze than the default 8 s).
 
-mod support;
-
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use scales::Registry;
-use scales_graphite::GraphitePusher;
-use support::{
-    carbon, carbon_addr, carbon_pid, crash_carbon, enabled, missing, now, run_id, wait_for,
-    wait_for_push,
+
+use crate::support::fault_run::{FaultRun, Stage};
+use crate::support::{
+    assert_every_period, carbon, carbon_pid, crash_carbon, e2e, missing, now, signal, Access,
 };
 
 /// How long carbon stays frozen: eight periods by default, more than the pusher's default
@@ -36,96 +33,46 @@ fn frozen() -> Duration {
 
 #[test]
 fn every_period_arrives_after_carbon_hangs_then_is_killed_and_restarted() {
-    if !enabled("every_period_arrives_after_carbon_hangs_then_is_killed_and_restarted") {
+    let Some(_carbon) = e2e(
+        "every_period_arrives_after_carbon_hangs_then_is_killed_and_restarted",
+        Access::Exclusive,
+    ) else {
         return;
-    }
-    let prefix = format!("e2e.{}", run_id());
-    let registry = Registry::new();
-    let scope = registry.scope("/hang").unwrap();
-    let ticks = scope.int_stat("ticks").unwrap();
-
-    let pusher = GraphitePusher::builder(carbon_addr())
-        .prefix(&prefix)
-        .period(Duration::from_secs(1))
-        .write_timeout(Duration::from_secs(2))
-        .backoff(Duration::from_millis(50), Duration::from_millis(400))
-        .spawn(&registry)
-        .unwrap();
-
-    // A recording thread; the slowest batch of 1,000 recordings per phase
-    // (0: carbon up, 1: frozen, 2: killed and back).
-    let phase = Arc::new(AtomicU8::new(0));
-    let done = Arc::new(AtomicBool::new(false));
-    let recorder = {
-        let (phase, done, ticks) = (phase.clone(), done.clone(), ticks.clone());
-        thread::spawn(move || {
-            let mut slowest = [Duration::ZERO; 3];
-            while !done.load(Ordering::Relaxed) {
-                let started = Instant::now();
-                for _ in 0..1000 {
-                    ticks.inc();
-                }
-                let p = usize::from(phase.load(Ordering::Relaxed));
-                slowest[p] = slowest[p].max(started.elapsed());
-                thread::sleep(Duration::from_micros(500));
-            }
-            slowest
-        })
     };
-
-    // `scales.graphite.pushes` is the number of pushes rendered before each one: 0, 1, 2,
-    // ... one per timestamp, so a missing period shows.
-    let pushes = format!("{prefix}.scales.graphite.pushes");
-    wait_for(&pushes, Duration::from_secs(15), |p| p.len() >= 2);
+    let registry = Registry::new();
+    let ticks = registry.scope("/hang").unwrap().int_stat("ticks").unwrap();
+    let run = FaultRun::start(
+        &registry,
+        |builder| builder.write_timeout(Duration::from_secs(2)),
+        move || {
+            ticks.inc();
+            1
+        },
+        2,
+    );
 
     let pid = carbon_pid();
     let frozen_at = now();
-    support::signal(pid, "STOP");
-    phase.store(1, Ordering::Relaxed);
+    signal(pid, "STOP");
+    run.stage(Stage::Fault);
     thread::sleep(frozen());
-    let during = pusher.health();
+    let during = run.pusher.health();
     eprintln!("while frozen: {during:?}");
     crash_carbon();
-    phase.store(2, Ordering::Relaxed);
+    run.stage(Stage::Back);
     let killed_at = now();
     carbon("start");
 
-    // Wait until nothing is buffered and two more pushes went through.
-    let deadline = Instant::now() + Duration::from_secs(25);
-    let pushes_then = pusher.health().pushes;
-    while pusher.health().points_buffered > 0 || pusher.health().pushes < pushes_then + 2 {
-        assert!(Instant::now() < deadline, "{:?}", pusher.health());
-        thread::sleep(Duration::from_millis(100));
-    }
-    done.store(true, Ordering::Relaxed);
-    let slowest = recorder.join().unwrap();
-    let health = pusher.stop();
-
-    let last_push = (health.pushes - 1) as f64;
-    let stored = wait_for_push(&pushes, last_push);
-    let (first_ts, first_value) = stored[0];
-    let (last_ts, _) = *stored.last().unwrap();
-    let missing = missing(&stored);
+    let done = run.finish();
+    let (stored, health) = (&done.stored, &done.health);
     let in_fault = (frozen_at..=killed_at).count();
-    let lost_in_fault = missing
+    let lost_in_fault = missing(stored)
         .iter()
         .filter(|ts| (frozen_at..=killed_at).contains(*ts))
         .count();
-    eprintln!(
-        "frozen {frozen_at}..{killed_at}: {lost_in_fault} of {in_fault} periods of the fault \
-         missing, {} missing in all, {missing:?}; stored {first_ts}..{last_ts}; final {health:?}; \
-         slowest 1,000 recordings up/frozen/back {slowest:?}",
-        missing.len()
-    );
+    eprintln!("frozen {frozen_at}..{killed_at}: {lost_in_fault} of {in_fault} periods of the fault missing");
+    let (first_ts, _, last_ts) = assert_every_period(stored);
     assert!(first_ts < frozen_at && last_ts > killed_at + 1);
-    assert_eq!(missing, Vec::<u64>::new(), "periods missing from whisper");
-    let expected: Vec<(u64, f64)> = (first_ts..=last_ts)
-        .map(|ts| (ts, first_value + (ts - first_ts) as f64))
-        .collect();
-    assert_eq!(
-        stored, expected,
-        "a period is shifted or carries another push"
-    );
 
     // The health told the stall while carbon was frozen, readably, and counted it.
     assert!(during.stalls > 0, "{during:?}");
@@ -142,9 +89,10 @@ fn every_period_arrives_after_carbon_hangs_then_is_killed_and_restarted() {
     assert!(health.failures > during.failures, "{health:?}");
 
     // Recording never waited for the frozen carbon.
+    let frozen = done.recording[Stage::Fault as usize];
     assert!(
-        slowest[1] < Duration::from_millis(100),
+        frozen.slowest_batch < Duration::from_millis(100),
         "1,000 recordings took {:?} while carbon was frozen",
-        slowest[1]
+        frozen.slowest_batch
     );
 }

@@ -2,43 +2,21 @@
 //! accepts and stops reading is a stall in the health and loses nothing once a reading peer
 //! is back; resets are failures; `pointsDropped` counts each point given up on once, never
 //! the copies written before; stopping never waits for a hung peer. (The same against a
-//! real carbon-cache: tests/e2e_faults.rs and tests/e2e_hang.rs.)
+//! real carbon-cache: e2e_faults.rs and e2e_hang.rs.)
 
-use std::io::{self, Read};
+use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use scales_graphite::{GraphitePusher, Health, PeriodicPusher, PushError};
+use scales_graphite::{GraphitePusher, PushError};
 
-mod support;
+use crate::support::sink::Sink;
+use crate::support::{registry_with, wait_health};
 
-use support::registry_with;
-
-/// A listener that reads each connection to its end, then closes it, as carbon does, and
-/// keeps the complete lines.
-fn reader(listener: TcpListener) -> Arc<Mutex<Vec<String>>> {
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let shared = lines.clone();
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let shared = shared.clone();
-            thread::spawn(move || {
-                let mut bytes = Vec::new();
-                let _ = stream.read_to_end(&mut bytes);
-                let text = String::from_utf8_lossy(&bytes);
-                let complete = text.rfind('\n').map_or("", |i| &text[..=i]);
-                shared
-                    .lock()
-                    .unwrap()
-                    .extend(complete.lines().map(str::to_owned));
-            });
-        }
-    });
-    lines
-}
+/// The longest wait for the pusher's health to show what a test waits for.
+const WAIT: Duration = Duration::from_secs(10);
 
 /// A listener that accepts and never reads; the connections are kept until it is dropped.
 struct Deaf {
@@ -84,18 +62,6 @@ impl Deaf {
     }
 }
 
-fn wait_health(pusher: &PeriodicPusher, done: impl Fn(&Health) -> bool) -> Health {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let health = pusher.health();
-        if done(&health) {
-            return health;
-        }
-        assert!(Instant::now() < deadline, "timed out: {health:?}");
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// The distinct timestamps of `lines`, sorted.
 fn stamps(lines: &[String]) -> Vec<u64> {
     let mut out: Vec<u64> = lines
@@ -118,7 +84,7 @@ fn a_peer_that_stops_reading_is_a_stall_and_loses_nothing_when_a_reader_comes_ba
         .backoff(Duration::from_millis(20), Duration::from_millis(100))
         .spawn(&registry)
         .unwrap();
-    let stalled = wait_health(&pusher, |h| h.stalls >= 2);
+    let stalled = wait_health(&pusher, WAIT, |h| h.stalls >= 2);
     assert!(stalled.failures >= stalled.stalls, "{stalled:?}");
     assert!(stalled.points_buffered > 0, "{stalled:?}");
     let expected = format!("carbon at {addr} stopped reading: ");
@@ -139,12 +105,12 @@ fn a_peer_that_stops_reading_is_a_stall_and_loses_nothing_when_a_reader_comes_ba
     );
     let pushes_before = pusher.health().pushes;
     // A reader comes back on the same port: every push arrives, the first included.
-    let lines = reader(deaf.close());
-    wait_health(&pusher, |h| {
+    let sink = Sink::on(deaf.close());
+    wait_health(&pusher, WAIT, |h| {
         h.points_buffered == 0 && h.pushes > pushes_before
     });
     let health = pusher.stop();
-    let got = stamps(&lines.lock().unwrap());
+    let got = stamps(&sink.lines());
     assert_eq!(got.len() as i64, health.pushes, "{got:?} {health:?}");
     assert!(got.windows(2).all(|w| w[1] == w[0] + 1), "{got:?}");
     assert_eq!((health.points_dropped, health.points_buffered), (0, 0));
@@ -163,7 +129,7 @@ fn stopping_gives_up_on_a_peer_that_never_reads_within_the_stop_timeout() {
         .unwrap();
     // The first push is written and waits for an answer that never comes (the write
     // timeout, 10 s, is far off).
-    wait_health(&pusher, |h| h.points_sent >= 3);
+    wait_health(&pusher, WAIT, |h| h.points_sent >= 3);
     let started = Instant::now();
     let health = pusher.stop();
     assert!(
@@ -226,14 +192,9 @@ fn resets_are_failures_and_drops_count_each_point_once() {
         "{message}"
     );
     // Carbon is back: the three pushes kept arrive; dropped and delivered add up to all.
-    let lines = reader(resetter.join().unwrap());
+    let sink = Sink::on(resetter.join().unwrap());
     pusher.flush(Duration::from_secs(5)).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while lines.lock().unwrap().len() < 30 {
-        assert!(Instant::now() < deadline);
-        thread::sleep(Duration::from_millis(5));
-    }
-    assert_eq!(stamps(&lines.lock().unwrap()), [4, 5, 6]);
+    assert_eq!(stamps(&sink.wait_lines(30)), [4, 5, 6]);
     let health = pusher.health();
     assert_eq!(
         health.points_dropped + 30,

@@ -2,64 +2,16 @@
 //! stopped pusher flushes what it buffered, and a detached one keeps pushing. Everything
 //! against listeners on 127.0.0.1 (no carbon needed).
 
-use std::io::Read;
-use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, Mutex};
+use std::net::TcpListener;
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use scales::{Registry, StatValue, Value};
 use scales_graphite::{GraphitePusher, PushError};
 
-/// An address nothing listens on (a port just freed).
-fn refused_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-/// Accepts connections on `listener` and keeps every byte received.
-fn sink(listener: TcpListener) -> Arc<Mutex<Vec<u8>>> {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let shared = received.clone();
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let shared = shared.clone();
-            thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = stream.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    shared.lock().unwrap().extend_from_slice(&buf[..n]);
-                }
-            });
-        }
-    });
-    received
-}
-
-/// The complete lines received so far.
-fn lines(received: &Mutex<Vec<u8>>) -> Vec<String> {
-    let text = String::from_utf8(received.lock().unwrap().clone()).unwrap();
-    let complete = text.rfind('\n').map_or("", |i| &text[..=i]);
-    complete.lines().map(str::to_owned).collect()
-}
-
-/// Waits up to 10 s for `done` to hold for the lines received.
-fn wait_for(received: &Mutex<Vec<u8>>, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let lines = lines(received);
-        if done(&lines) {
-            return lines;
-        }
-        assert!(Instant::now() < deadline, "timed out; got {lines:#?}");
-        thread::sleep(Duration::from_millis(10));
-    }
-}
+use crate::support::refused_addr;
+use crate::support::sink::Sink;
 
 /// Whether `text` ends with ` at YYYY-MM-DDTHH:MM:SSZ`.
 fn ends_with_utc_time(text: &str) -> bool {
@@ -122,10 +74,10 @@ fn last_error_is_a_message_with_its_utc_time_in_the_tree_and_in_health() {
     assert_eq!(stat.value, StatValue::Value(Value::Str(message.to_owned())));
 
     // Carbon comes back: the buffered push goes out and lastError is empty again.
-    let received = sink(TcpListener::bind(addr).unwrap());
+    let sink = Sink::on(TcpListener::bind(addr).unwrap());
     thread::sleep(Duration::from_millis(5));
     pusher.push_at(200).unwrap();
-    wait_for(&received, |lines| lines.iter().any(|l| l.ends_with(" 200")));
+    sink.wait_until(|lines| lines.iter().any(|l| l.ends_with(" 200")));
     assert_eq!(pusher.health().last_error, "");
 }
 
@@ -200,7 +152,7 @@ fn a_stopped_pusher_flushes_what_it_buffered_during_an_outage() {
         during.last_error
     );
 
-    let received = sink(TcpListener::bind(addr).unwrap());
+    let sink = Sink::on(TcpListener::bind(addr).unwrap());
     let started = Instant::now();
     let health = pusher.stop();
     assert!(
@@ -211,9 +163,7 @@ fn a_stopped_pusher_flushes_what_it_buffered_during_an_outage() {
     assert_eq!(health.points_buffered, 0, "{health:?}");
     assert_eq!(health.last_error, "");
     assert!(health.points_sent >= during.points_buffered);
-    let lines = wait_for(&received, |lines| {
-        lines.iter().any(|l| l.starts_with("app.x 42 "))
-    });
+    let lines = sink.wait_until(|lines| lines.iter().any(|l| l.starts_with("app.x 42 ")));
     assert!(
         lines
             .iter()
@@ -224,9 +174,8 @@ fn a_stopped_pusher_flushes_what_it_buffered_during_an_outage() {
 
 #[test]
 fn a_detached_pusher_keeps_pushing() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let received = sink(listener);
+    let sink = Sink::start();
+    let addr = sink.addr;
     let registry = Registry::new();
     let _stat = registry.scope("/app").unwrap().int_stat("x").unwrap();
     GraphitePusher::builder(addr.to_string())
@@ -235,7 +184,7 @@ fn a_detached_pusher_keeps_pushing() {
         .unwrap()
         .detach();
     // Two pushes after the handle is gone, a second apart.
-    let lines = wait_for(&received, |lines| {
+    let lines = sink.wait_until(|lines| {
         let mut stamps: Vec<&str> = lines
             .iter()
             .filter(|l| l.starts_with("app.x "))
@@ -259,9 +208,8 @@ fn a_detached_pusher_keeps_pushing() {
 
 #[test]
 fn a_hung_gauge_delays_a_push_once_and_is_counted() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let received = sink(listener);
+    let sink = Sink::start();
+    let addr = sink.addr;
     let reg = Registry::new();
     reg.set_gauge_timeout(Duration::from_millis(200));
     let scope = reg.collection("/app").unwrap();
@@ -281,7 +229,7 @@ fn a_hung_gauge_delays_a_push_once_and_is_counted() {
     for _ in 0..2 {
         pusher.push().unwrap();
     }
-    let lines = wait_for(&received, |lines| {
+    let lines = sink.wait_until(|lines| {
         lines
             .iter()
             .filter(|l| l.starts_with("t.app.requests 7 "))

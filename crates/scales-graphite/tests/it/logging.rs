@@ -1,37 +1,21 @@
 //! Failures are reported through the `log` facade (target `scales_graphite`): one warning
 //! when an outage starts and one when carbon is back, debug messages in between (so a
 //! burst of failures is not a flood), each a readable line.
+//!
+//! The binary's one logger captures what this test's own thread logs (see
+//! `support::logs`): the pushes run on it, and the other tests' lines do not mix in.
 
 use std::net::TcpListener;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use log::{Level, LevelFilter, Log, Metadata, Record};
+use log::Level;
 
-static RECORDS: Mutex<Vec<(Level, String, String)>> = Mutex::new(Vec::new());
-
-struct Collector;
-
-impl Log for Collector {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-
-    fn log(&self, record: &Record<'_>) {
-        RECORDS.lock().unwrap().push((
-            record.level(),
-            record.target().to_owned(),
-            record.args().to_string(),
-        ));
-    }
-
-    fn flush(&self) {}
-}
+use crate::support::logs;
+use crate::support::sink::Sink;
 
 #[test]
 fn an_outage_logs_one_warning_then_debug_messages_then_one_recovery() {
-    log::set_logger(&Collector).unwrap();
-    log::set_max_level(LevelFilter::Trace);
+    let capture = logs::capture();
     let addr = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -47,16 +31,11 @@ fn an_outage_logs_one_warning_then_debug_messages_then_one_recovery() {
         std::thread::sleep(Duration::from_millis(2));
     }
     // Carbon is back: it reads to the end of stream and closes, as carbon does.
-    let listener = TcpListener::bind(addr).unwrap();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten().take(2) {
-            let _ = std::io::copy(&mut stream, &mut std::io::sink());
-        }
-    });
+    let _carbon = Sink::on(TcpListener::bind(addr).unwrap());
     std::thread::sleep(Duration::from_millis(2));
     pusher.push_at(4).unwrap();
 
-    let records = RECORDS.lock().unwrap();
+    let records = capture.lines();
     let ours: Vec<_> = records
         .iter()
         .filter(|(_, t, _)| t == "scales_graphite")

@@ -4,92 +4,14 @@
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use scales::Registry;
 use scales_graphite::{GraphitePusher, Health, PeriodicPusher, PushError};
 
-mod support;
-
-use support::registry_with;
-
-/// A listener that keeps what each connection sent.
-struct Sink {
-    addr: SocketAddr,
-    connections: Arc<Mutex<Vec<Vec<u8>>>>,
-}
-
-impl Sink {
-    fn start() -> Self {
-        Self::on(TcpListener::bind("127.0.0.1:0").unwrap())
-    }
-
-    fn on(listener: TcpListener) -> Self {
-        let addr = listener.local_addr().unwrap();
-        let connections = Arc::new(Mutex::new(Vec::new()));
-        let shared = connections.clone();
-        thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { return };
-                let shared = shared.clone();
-                let index = {
-                    let mut all = shared.lock().unwrap();
-                    all.push(Vec::new());
-                    all.len() - 1
-                };
-                thread::spawn(move || {
-                    let mut buf = [0u8; 65536];
-                    while let Ok(n) = stream.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        shared.lock().unwrap()[index].extend_from_slice(&buf[..n]);
-                    }
-                });
-            }
-        });
-        Self { addr, connections }
-    }
-
-    /// Every complete line received so far, over all connections in order.
-    fn lines(&self) -> Vec<String> {
-        let all = self.connections.lock().unwrap();
-        all.iter()
-            .flat_map(|bytes| {
-                let text = String::from_utf8(bytes.clone()).unwrap();
-                let complete = text.rfind('\n').map_or("", |i| &text[..=i]).to_owned();
-                complete.lines().map(str::to_owned).collect::<Vec<_>>()
-            })
-            .collect()
-    }
-
-    /// Waits until `n` lines arrived (or panics after 10 s).
-    fn wait_lines(&self, n: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let lines = self.lines();
-            if lines.len() >= n {
-                return lines;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "only {} of {n} lines arrived",
-                lines.len()
-            );
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-/// An address nothing listens on (a port just freed).
-fn refused_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
+use crate::support::sink::Sink;
+use crate::support::{refused_addr, registry_with};
 
 /// A loopback address where a connect neither succeeds nor fails but hangs until its timeout,
 /// as with a host that drops packets: a listener with an accept backlog of 0 that never
@@ -174,11 +96,11 @@ fn one_push_is_one_batch_of_lines_sharing_a_timestamp() {
     // The push went on one connection, which the pusher ended to learn that carbon read
     // it all; a second one stays open, empty, to watch carbon for a few seconds.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while sink.connections.lock().unwrap().len() < 2 {
+    while sink.connections().len() < 2 {
         assert!(Instant::now() < deadline, "no second connection");
         thread::sleep(Duration::from_millis(5));
     }
-    let connections = sink.connections.lock().unwrap().clone();
+    let connections = sink.connections();
     assert_eq!(connections.len(), 2);
     assert!(connections[1].is_empty());
 }

@@ -1,17 +1,30 @@
-//! Shared helpers of the end-to-end tests: a real carbon-cache started by
-//! `scripts/services/carbon.sh` (as `scripts/test.sh` does) on ports it picks, which
-//! `scripts/test.sh` exports (`CARBON_ADDR`, `CARBON_PORT`, ...), read back from its whisper
-//! files with Debian's Python and its `whisper` module.
+//! Shared helpers of the tests.
+//!
+//! * The end-to-end tests (`SCALES_E2E=1`) run against a real carbon-cache started by
+//!   `scripts/services/carbon.sh` (as `scripts/test.sh` does) on ports it picks, which
+//!   `scripts/test.sh` exports (`CARBON_ADDR`, `CARBON_PORT`, ...), and read it back from its
+//!   whisper files with Debian's Python and its `whisper` module. They share one carbon, and
+//!   some stop, freeze or kill it: each takes it through [`e2e`], shared or exclusive.
+//! * Loopback peers for the tests without carbon: [`sink::Sink`] (reads like carbon),
+//!   [`refused_addr`] (refuses), [`proxy::Proxy`] (plays faults in front of carbon).
+//! * [`logs`]: the binary's one logger, capturing per test.
 
-#![allow(dead_code, unreachable_pub)]
+// A test binary has no outside users: `pub` here means "for the test modules".
+#![allow(unreachable_pub)]
 
+pub mod fault_run;
+pub mod logs;
 pub mod proxy;
+pub mod sink;
 
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use scales_graphite::{Health, PeriodicPusher};
 
 /// Carbon's plaintext address (`127.0.0.1:PORT`), from `CARBON_ADDR` as
 /// `scripts/services/carbon.sh` writes it; panics saying how to get it when it is missing.
@@ -26,13 +39,62 @@ pub fn carbon_addr() -> String {
     }
 }
 
-/// Whether the end-to-end tests run (`SCALES_E2E=1`); prints why not otherwise. When they
-/// run, carbon must be reachable: the test fails if it is not.
-pub fn enabled(test: &str) -> bool {
+/// How an end-to-end test uses the one carbon of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Pushes to it and reads its files: runs alongside the other shared ones.
+    Shared,
+    /// Stops, freezes, kills or restarts it: runs alone among the end-to-end tests.
+    Exclusive,
+}
+
+/// The end-to-end tests' hold on carbon (see [`Access`]); carbon is theirs while it lives.
+/// An exclusive one dropped by a failing test leaves carbon running, thawed, for the next.
+#[must_use = "carbon is the test's only while the guard lives"]
+pub enum CarbonGuard {
+    Shared {
+        _guard: RwLockReadGuard<'static, ()>,
+    },
+    Exclusive {
+        _guard: RwLockWriteGuard<'static, ()>,
+    },
+}
+
+impl Drop for CarbonGuard {
+    fn drop(&mut self) {
+        if matches!(self, Self::Exclusive { .. }) && thread::panicking() {
+            // The test may have failed with carbon frozen or stopped.
+            if let Ok(text) =
+                std::fs::read_to_string(carbon_dir().join("run/carbon-cache.pid.shell"))
+            {
+                let _ = Command::new("kill").args(["-CONT", text.trim()]).status();
+            }
+            let _ = Command::new(repo_root().join("scripts/services/carbon.sh"))
+                .arg("start")
+                .status();
+        }
+    }
+}
+
+/// Held shared by the end-to-end tests that use carbon, exclusively by those that stop it.
+static CARBON: RwLock<()> = RwLock::new(());
+
+/// Whether the end-to-end test `test` runs (`SCALES_E2E=1`), and then its hold on carbon,
+/// taken as `access` says; prints why not otherwise. When they run, carbon must be
+/// reachable: the test fails if it is not.
+pub fn e2e(test: &str, access: Access) -> Option<CarbonGuard> {
     if std::env::var("SCALES_E2E").as_deref() != Ok("1") {
         eprintln!("skipping {test}: set SCALES_E2E=1 and run scripts/services/carbon.sh start");
-        return false;
+        return None;
     }
+    let guard = match access {
+        Access::Shared => CarbonGuard::Shared {
+            _guard: CARBON.read().unwrap_or_else(PoisonError::into_inner),
+        },
+        Access::Exclusive => CarbonGuard::Exclusive {
+            _guard: CARBON.write().unwrap_or_else(PoisonError::into_inner),
+        },
+    };
     let carbon = carbon_addr();
     let addr = carbon
         .parse()
@@ -40,7 +102,7 @@ pub fn enabled(test: &str) -> bool {
     if let Err(e) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
         panic!("SCALES_E2E=1 but carbon is not reachable at {carbon}: {e} (scripts/services/carbon.sh start)");
     }
-    true
+    Some(guard)
 }
 
 /// The repository root.
@@ -171,7 +233,6 @@ pub fn fetch(name: &str) -> Vec<(u64, f64)> {
         .collect()
 }
 
-/// Waits until `done` holds for the metric's points (carbon writes within about a second).
 /// Waits at most 15 s until the pushes series `name` holds push `last_push` (its values
 /// count the pushes before each), and returns its points.
 pub fn wait_for_push(name: &str, last_push: f64) -> Vec<(u64, f64)> {
@@ -189,6 +250,8 @@ pub fn missing(stored: &[(u64, f64)]) -> Vec<u64> {
         .collect()
 }
 
+/// Waits at most `timeout` until `done` holds for the metric's points (carbon writes within
+/// about a second), and returns them.
 pub fn wait_for(
     name: &str,
     timeout: Duration,
@@ -217,4 +280,68 @@ pub fn registry_with(n: usize) -> (scales::Registry, scales::Scope) {
         scope.int_stat(&format!("stat{i}")).unwrap().add(i as i64);
     }
     (registry, scope)
+}
+
+/// An address nothing listens on (a port just freed).
+pub fn refused_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// Polls the pusher's health until `done` holds (at most `timeout`).
+pub fn wait_health(
+    pusher: &PeriodicPusher,
+    timeout: Duration,
+    done: impl Fn(&Health) -> bool,
+) -> Health {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let health = pusher.health();
+        if done(&health) {
+            return health;
+        }
+        assert!(Instant::now() < deadline, "timed out: {health:?}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits (at most `timeout`) until the pusher has nothing buffered and has pushed twice
+/// more, then stops it; the final health.
+pub fn drain_and_stop(pusher: PeriodicPusher, timeout: Duration) -> Health {
+    let then = pusher.health().pushes;
+    wait_health(&pusher, timeout, |h| {
+        h.points_buffered == 0 && h.pushes >= then + 2
+    });
+    pusher.stop()
+}
+
+/// What carbon stored of `{prefix}.scales.graphite.pushes` once it holds the last push of
+/// a pusher stopped with `health`. Its values count the pushes rendered before each one:
+/// 0, 1, 2, ... one per timestamp, so a missing, shifted or doubled period shows.
+pub fn stored_pushes(prefix: &str, health: &Health) -> Vec<(u64, f64)> {
+    let last_push = (health.pushes - 1) as f64;
+    wait_for_push(&format!("{prefix}.scales.graphite.pushes"), last_push)
+}
+
+/// Checks that `stored` (see [`stored_pushes`]) has a point for every second from its first
+/// to its last, each the next push; returns the first timestamp, its value and the last
+/// timestamp.
+pub fn assert_every_period(stored: &[(u64, f64)]) -> (u64, f64, u64) {
+    let (first_ts, first_value) = stored[0];
+    let (last_ts, _) = *stored.last().unwrap();
+    assert_eq!(
+        missing(stored),
+        Vec::<u64>::new(),
+        "periods missing from whisper"
+    );
+    let expected: Vec<(u64, f64)> = (first_ts..=last_ts)
+        .map(|ts| (ts, first_value + (ts - first_ts) as f64))
+        .collect();
+    assert_eq!(
+        stored, expected,
+        "a period is shifted, doubled or carries another push"
+    );
+    (first_ts, first_value, last_ts)
 }

@@ -28,7 +28,6 @@ struct Shared {
     mode: Mutex<Mode>,
     /// Connections held without reading ([`Mode::Hang`]).
     held: Mutex<Vec<TcpStream>>,
-    accepted: AtomicUsize,
     resets: AtomicUsize,
     /// Set to end the accept thread of the current listener.
     closed: Mutex<Arc<AtomicBool>>,
@@ -49,7 +48,6 @@ impl Proxy {
             target,
             mode: Mutex::new(mode),
             held: Mutex::new(Vec::new()),
-            accepted: AtomicUsize::new(0),
             resets: AtomicUsize::new(0),
             closed: Mutex::new(Arc::new(AtomicBool::new(false))),
         });
@@ -61,11 +59,6 @@ impl Proxy {
     /// Changes what new connections get.
     pub fn set_mode(&self, mode: Mode) {
         *self.shared.mode.lock().unwrap() = mode;
-    }
-
-    /// Connections accepted so far.
-    pub fn accepted(&self) -> usize {
-        self.shared.accepted.load(Ordering::SeqCst)
     }
 
     /// Connections reset so far ([`Mode::ResetAfter`]).
@@ -111,7 +104,6 @@ impl Proxy {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         stream.set_nonblocking(false).unwrap();
-                        shared.accepted.fetch_add(1, Ordering::SeqCst);
                         let mode = *shared.mode.lock().unwrap();
                         handle(&shared, stream, mode);
                     }
