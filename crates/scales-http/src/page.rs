@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use base64::Engine as _;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use scales::format::html::{self, escape_into};
-use scales::{Group, Node, StatKind, StatSnapshot, StatValue};
+use scales::{Entry, Group, Node, StatKind, StatSnapshot, StatValue};
 use sha2::{Digest, Sha256};
 
 const CSS: &str = include_str!("../assets/status.css");
@@ -199,8 +199,8 @@ fn content_security_policy() -> String {
     // Render a sample page with the core (an error stat included) to find the exact inline
     // styles it writes, so the policy follows the core if its markup changes.
     let error = Node::Group(Group {
-        entries: vec![(
-            "e".to_owned(),
+        entries: vec![Entry::new(
+            "e",
             Node::Stat(StatSnapshot {
                 kind: StatKind::Stat,
                 value: StatValue::Error("x".to_owned()),

@@ -78,7 +78,9 @@ pub use error::Error;
 pub use path::{validate_name, PathError};
 pub use registry::{registry, Registry, Scope, StatSet, Stats};
 pub use sketch::SketchSnapshot;
-pub use snapshot::{Group, MeterSnapshot, Node, Snapshot, StatKind, StatSnapshot, StatValue};
+pub use snapshot::{
+    Entry, Group, MeterSnapshot, Node, Snapshot, StatKind, StatSnapshot, StatValue,
+};
 pub use stats::{
     Declare, DoubleStat, HistogramAggregationStat, IntDictStat, IntDictSumAggregationStat, IntStat,
     MeterDictStat, MeterStat, NamedPmfDictStat, PmfAggregationStat, PmfStat, Stat, StatOptions,

@@ -24,7 +24,7 @@ use indexmap::IndexMap;
 use crate::clock::Clock;
 use crate::gauges::{self, GaugeResult};
 use crate::path::{parse_path, validate_name, DisplayPath, PathError};
-use crate::snapshot::{Group, Node, Snapshot, StatKind, StatSnapshot};
+use crate::snapshot::{self, Group, Node, Snapshot, StatKind, StatSnapshot};
 use crate::stats::{self, Declare, StatCore, StatOptions};
 use crate::Error;
 
@@ -59,7 +59,7 @@ struct Tree {
 
 #[derive(Default)]
 struct TreeNode {
-    entries: IndexMap<String, Entry>,
+    entries: IndexMap<Arc<str>, Entry>,
     collapsed: bool,
     owners: usize,
     /// A global collection lives here: its stats stay for the life of the registry.
@@ -73,16 +73,17 @@ enum Entry {
 
 impl TreeNode {
     fn node(&self, path: &[String]) -> Option<&TreeNode> {
-        path.iter()
-            .try_fold(self, |node, segment| match node.entries.get(segment)? {
+        path.iter().try_fold(self, |node, segment| {
+            match node.entries.get(segment.as_str())? {
                 Entry::Node(child) => Some(child),
                 Entry::Stat(_) => None,
-            })
+            }
+        })
     }
 
     fn node_mut(&mut self, path: &[String]) -> Option<&mut TreeNode> {
         path.iter().try_fold(self, |node, segment| {
-            match node.entries.get_mut(segment)? {
+            match node.entries.get_mut(segment.as_str())? {
                 Entry::Node(child) => Some(child),
                 Entry::Stat(_) => None,
             }
@@ -93,11 +94,16 @@ impl TreeNode {
     fn node_or_create(&mut self, path: &[String]) -> Result<&mut TreeNode, Error> {
         let mut node = self;
         for (depth, segment) in path.iter().enumerate() {
-            let entry = node
-                .entries
-                .entry(segment.clone())
-                .or_insert_with(|| Entry::Node(TreeNode::default()));
-            node = match entry {
+            let index = match node.entries.get_index_of(segment.as_str()) {
+                Some(index) => index,
+                None => {
+                    let name = Arc::from(segment.as_str());
+                    node.entries
+                        .insert_full(name, Entry::Node(TreeNode::default()))
+                        .0
+                }
+            };
+            node = match &mut node.entries[index] {
                 Entry::Node(child) => child,
                 Entry::Stat(core) => {
                     return Err(Error::KindMismatch {
@@ -114,9 +120,9 @@ impl TreeNode {
     /// Removes empty, unowned containers along `path`; returns whether `self` is now removable.
     fn prune(&mut self, path: &[String]) -> bool {
         if let Some((first, rest)) = path.split_first() {
-            if let Some(Entry::Node(child)) = self.entries.get_mut(first) {
+            if let Some(Entry::Node(child)) = self.entries.get_mut(first.as_str()) {
                 if child.prune(rest) {
-                    self.entries.shift_remove(first);
+                    self.entries.shift_remove(first.as_str());
                 }
             }
         }
@@ -163,7 +169,7 @@ impl TreeNode {
 /// The structure of a sub-tree, copied under the lock and evaluated after it is released.
 enum Plan {
     Group {
-        entries: Vec<(String, Plan)>,
+        entries: Vec<(Arc<str>, Plan)>,
         collapsed: bool,
     },
     Stat(StatCore),
@@ -237,7 +243,7 @@ fn read_stat(core: &StatCore, reading: &mut Reading<'_>) -> StatSnapshot {
 }
 
 fn evaluate_group(
-    entries: Vec<(String, Plan)>,
+    entries: Vec<(Arc<str>, Plan)>,
     collapsed: bool,
     reading: &mut Reading<'_>,
 ) -> Group {
@@ -258,15 +264,15 @@ fn evaluate_group(
             }
             plan => evaluate(plan, reading),
         };
-        group.entries.push((name, node));
+        group.entries.push(snapshot::Entry { name, node });
     }
     // Children are complete (their own aggregations included), so parents can now add them up.
     for (index, agg, departed) in aggregations {
-        let name = &group.entries[index].0;
+        let name = &group.entries[index].name;
         let mut descendants = Vec::new();
         nearest_stats(&group.entries, name, &mut descendants);
         let value = agg.compute(&departed, &descendants);
-        group.entries[index].1 = Node::Stat(StatSnapshot {
+        group.entries[index].node = Node::Stat(StatSnapshot {
             kind: agg.kind(),
             value,
         });
@@ -275,9 +281,9 @@ fn evaluate_group(
 }
 
 /// For each child container, its stat named `name`, or else the nearest ones further down.
-fn nearest_stats<'a>(entries: &'a [(String, Node)], name: &str, out: &mut Vec<&'a StatSnapshot>) {
-    for (_, node) in entries {
-        if let Node::Group(group) = node {
+fn nearest_stats<'a>(entries: &'a [snapshot::Entry], name: &str, out: &mut Vec<&'a StatSnapshot>) {
+    for entry in entries {
+        if let Node::Group(group) = &entry.node {
             match group.get(name) {
                 Some(Node::Stat(stat)) => out.push(stat),
                 Some(Node::Group(_)) => {}
@@ -421,7 +427,7 @@ impl Registry {
         };
         let tree = self.lock();
         let parent_node = tree.root.node(parent)?;
-        let (plan, is_stat) = match parent_node.entries.get(last)? {
+        let (plan, is_stat) = match parent_node.entries.get(last.as_str())? {
             Entry::Node(node) => (node.plan(), false),
             // A stat may be an aggregation of its siblings: evaluate its container.
             Entry::Stat(_) => (parent_node.plan(), true),
@@ -430,8 +436,8 @@ impl Registry {
         let mut reading = Reading::new(&plan, self.clock(), self.gauge_timeout());
         let node = match evaluate(plan, &mut reading) {
             Node::Group(mut group) if is_stat => {
-                let index = group.entries.iter().position(|(name, _)| name == last)?;
-                group.entries.swap_remove(index).1
+                let index = group.entries.iter().position(|e| &*e.name == last)?;
+                group.entries.swap_remove(index).node
             }
             node => node,
         };
@@ -587,7 +593,7 @@ impl Scope {
             None => {
                 let core = make(registry.clock());
                 node.entries
-                    .insert(name.to_owned(), Entry::Stat(core.clone()));
+                    .insert(Arc::from(name), Entry::Stat(core.clone()));
                 Ok(core)
             }
         }

@@ -4,6 +4,7 @@
 //! none of them reads live stats. A snapshot is taken while other threads keep recording;
 //! each stat is read atomically on its own, the tree as a whole is not frozen.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::sketch::SketchSnapshot;
@@ -136,8 +137,8 @@ impl Snapshot {
 fn subtract_distributions(node: &mut Node, earlier: Option<&Node>) {
     match (node, earlier) {
         (Node::Group(group), Some(Node::Group(before))) => {
-            for (name, child) in &mut group.entries {
-                subtract_distributions(child, before.get(name));
+            for Entry { name, node } in &mut group.entries {
+                subtract_distributions(node, before.get(name));
             }
         }
         (Node::Stat(stat), Some(Node::Stat(before))) => match (&mut stat.value, &before.value) {
@@ -165,9 +166,9 @@ fn collect_stats<'a>(
     match node {
         Node::Stat(stat) => out.push((prefix.clone(), stat)),
         Node::Group(group) => {
-            for (name, child) in &group.entries {
+            for Entry { name, node } in &group.entries {
                 prefix.push(name);
-                collect_stats(child, prefix, out);
+                collect_stats(node, prefix, out);
                 prefix.pop();
             }
         }
@@ -187,7 +188,7 @@ pub enum Node {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Group {
     /// Children in declaration order.
-    pub entries: Vec<(String, Node)>,
+    pub entries: Vec<Entry>,
     /// Whether views should fold this group (see [`Scope::set_collapsed`](crate::Scope::set_collapsed)).
     pub collapsed: bool,
 }
@@ -197,8 +198,28 @@ impl Group {
     pub fn get(&self, name: &str) -> Option<&Node> {
         self.entries
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, node)| node)
+            .find(|entry| &*entry.name == name)
+            .map(|entry| &entry.node)
+    }
+}
+
+/// One named child of a [`Group`]. Names are shared with the live tree: a snapshot copies
+/// none of their bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The child's name (one path segment).
+    pub name: Arc<str>,
+    /// The child.
+    pub node: Node,
+}
+
+impl Entry {
+    /// A child named `name`.
+    pub fn new(name: impl Into<Arc<str>>, node: Node) -> Self {
+        Self {
+            name: name.into(),
+            node,
+        }
     }
 }
 

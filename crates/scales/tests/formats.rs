@@ -1127,7 +1127,13 @@ fn node_strategy() -> impl Strategy<Value = Node> {
                 prop::collection::vec((key_strategy(), inner), 0..5),
                 any::<bool>(),
             )
-                .prop_map(|(entries, collapsed)| Node::Group(Group { entries, collapsed }))
+                .prop_map(|(entries, collapsed)| {
+                    let entries = entries
+                        .into_iter()
+                        .map(|(name, node): (String, Node)| scales::Entry::new(name, node))
+                        .collect();
+                    Node::Group(Group { entries, collapsed })
+                })
         })
 }
 
@@ -1174,8 +1180,8 @@ proptest! {
             fn no_collapsed(node: &Node) -> bool {
                 match node {
                     Node::Stat(_) => true,
-                    Node::Group(g) => g.entries.iter().all(|(_, c)| {
-                        !matches!(c, Node::Group(g) if g.collapsed) && no_collapsed(c)
+                    Node::Group(g) => g.entries.iter().all(|e| {
+                        !matches!(&e.node, Node::Group(g) if g.collapsed) && no_collapsed(&e.node)
                     }),
                 }
             }

@@ -588,9 +588,9 @@ impl Renderer<'_> {
     fn node(&mut self, node: &Node, name: &mut String, path: &mut String) {
         match node {
             Node::Group(group) => {
-                for (segment, child) in &group.entries {
-                    self.child(name, path, segment, |r, name, path| {
-                        r.node(child, name, path)
+                for entry in &group.entries {
+                    self.child(name, path, &entry.name, |r, name, path| {
+                        r.node(&entry.node, name, path)
                     });
                 }
             }

@@ -44,7 +44,7 @@
 //! # Ok::<(), scales::Error>(())
 //! ```
 
-use crate::snapshot::{Group, Node, StatSnapshot, StatValue};
+use crate::snapshot::{Entry, Group, Node, StatSnapshot, StatValue};
 use crate::value::Value;
 
 use super::number::python_float;
@@ -140,12 +140,12 @@ pub fn fragment_with_prefix(node: &Node, path: &[String], link_prefix: &str, out
 
 fn render_group<'a>(group: &'a Group, path: &mut Vec<&'a str>, prefix: &str, out: &mut String) {
     out.push_str("<div class=\"level\">");
-    let mut entries: Vec<&(String, Node)> = group.entries.iter().collect();
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut entries: Vec<&Entry> = group.entries.iter().collect();
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
     let mut collapsed = Vec::new();
-    for (name, child) in entries {
-        match child {
-            Node::Group(g) if g.collapsed => collapsed.push(name.as_str()),
+    for Entry { name, node } in entries {
+        match node {
+            Node::Group(g) if g.collapsed => collapsed.push(&**name),
             Node::Group(g) => {
                 key_div(name, out);
                 path.push(name);

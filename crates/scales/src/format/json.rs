@@ -28,7 +28,7 @@ use std::io::{self, Write};
 use std::time::UNIX_EPOCH;
 
 use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
-use crate::snapshot::{MeterSnapshot, Node, Snapshot, StatSnapshot, StatValue};
+use crate::snapshot::{Entry, MeterSnapshot, Node, Snapshot, StatSnapshot, StatValue};
 use crate::value::Value;
 
 use super::number::{write_int, write_json_float};
@@ -98,9 +98,9 @@ pub fn write<W: Write + ?Sized>(
             json.begin(b'{')?;
             let mut first = true;
             for entry in &group.entries {
-                if entry.0 != "last-updated" && !is_collapsed(&entry.1) {
-                    json.key(&entry.0, first)?;
-                    json.node(&entry.1)?;
+                if &*entry.name != "last-updated" && !is_collapsed(&entry.node) {
+                    json.key(&entry.name, first)?;
+                    json.node(&entry.node)?;
                     first = false;
                 }
             }
@@ -241,10 +241,10 @@ impl<'w, W: Write + ?Sized> Writer<'w, W> {
             Node::Group(group) => {
                 self.begin(b'{')?;
                 let mut first = true;
-                for (name, child) in &group.entries {
-                    if !is_collapsed(child) {
+                for Entry { name, node } in &group.entries {
+                    if !is_collapsed(node) {
                         self.key(name, first)?;
-                        self.node(child)?;
+                        self.node(node)?;
                         first = false;
                     }
                 }

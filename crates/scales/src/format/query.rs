@@ -39,7 +39,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use crate::snapshot::{Group, Node, StatSnapshot, StatValue};
+use crate::snapshot::{Entry, Group, Node, StatSnapshot, StatValue};
 use crate::value::Value;
 
 /// A comparison operator of a query.
@@ -314,16 +314,16 @@ pub fn filter(node: &Node, query: &Query) -> Option<Node> {
 
 fn filter_group(group: &Group, query: &Query) -> Option<Group> {
     let mut entries = Vec::new();
-    for (name, child) in &group.entries {
-        if matches!(child, Node::Group(g) if g.collapsed) {
+    for Entry { name, node } in &group.entries {
+        if matches!(node, Node::Group(g) if g.collapsed) {
             continue;
         }
-        if *name == query.key {
-            if query.matches_node(child) {
-                entries.push((name.clone(), without_collapsed(child)));
+        if **name == *query.key {
+            if query.matches_node(node) {
+                entries.push(Entry::new(name.clone(), without_collapsed(node)));
             }
-        } else if let Some(kept) = filter(child, query) {
-            entries.push((name.clone(), kept));
+        } else if let Some(kept) = filter(node, query) {
+            entries.push(Entry::new(name.clone(), kept));
         }
     }
     (!entries.is_empty()).then_some(Group {
@@ -340,8 +340,8 @@ fn without_collapsed(node: &Node) -> Node {
             entries: group
                 .entries
                 .iter()
-                .filter(|(_, child)| !matches!(child, Node::Group(g) if g.collapsed))
-                .map(|(name, child)| (name.clone(), without_collapsed(child)))
+                .filter(|entry| !matches!(&entry.node, Node::Group(g) if g.collapsed))
+                .map(|entry| Entry::new(entry.name.clone(), without_collapsed(&entry.node)))
                 .collect(),
             collapsed: group.collapsed,
         }),
@@ -392,10 +392,7 @@ mod tests {
 
     fn group(entries: Vec<(&str, Node)>) -> Node {
         Node::Group(Group {
-            entries: entries
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
+            entries: entries.into_iter().map(|(k, v)| Entry::new(k, v)).collect(),
             collapsed: false,
         })
     }

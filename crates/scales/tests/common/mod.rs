@@ -45,7 +45,7 @@ pub(crate) fn group(entries: Vec<(&str, Node)>) -> Node {
     Node::Group(Group {
         entries: entries
             .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
+            .map(|(k, v)| scales::Entry::new(k, v))
             .collect(),
         collapsed: false,
     })

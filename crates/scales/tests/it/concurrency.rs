@@ -261,7 +261,7 @@ fn declaring_the_same_stat_from_many_threads_gives_one_stat() {
     let snap = reg.snapshot();
     match snap.get("/same/place") {
         Some(scales::Node::Group(group)) => {
-            let names: Vec<&str> = group.entries.iter().map(|(n, _)| n.as_str()).collect();
+            let names: Vec<&str> = group.entries.iter().map(|e| &*e.name).collect();
             assert_eq!(names, ["n", "latency"]);
         }
         other => panic!("{other:?}"),

@@ -66,15 +66,6 @@ impl Rng {
         Self(rand::rngs::SmallRng::seed_from_u64(seed))
     }
 
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        rand::RngCore::next_u64(&mut self.0)
-    }
-
-    /// Uniform in `(0, 1]`.
-    pub(crate) fn uniform(&mut self) -> f64 {
-        1.0 - rand::Rng::random::<f64>(&mut self.0)
-    }
-
     /// A normal deviate with the given mean and standard deviation.
     pub(crate) fn gauss(&mut self, mean: f64, sd: f64) -> f64 {
         let normal = rand_distr::Normal::new(mean, sd).expect("a finite, non-negative deviation");
