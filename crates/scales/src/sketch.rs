@@ -573,27 +573,43 @@ impl SketchSnapshot {
         let mut order: [usize; 16] = std::array::from_fn(|i| i);
         let order = &mut order[..ranks.len()];
         order.sort_unstable_by_key(|&i| ranks[i]);
-        let mut next = 0;
-        let mut seen = 0;
-        // Negative values, most negative first (largest magnitude index first), then the
-        // zeros, then the positive values.
-        let negative = self
-            .negative
-            .iter()
-            .rev()
-            .map(|&(i, c)| (-bucket_estimate(i), c));
-        let zeros = std::iter::once((0.0, self.zeros));
-        let positive = self.positive.iter().map(|&(i, c)| (bucket_estimate(i), c));
-        for (estimate, count) in negative.chain(zeros).chain(positive) {
-            seen += count;
+        let (mut next, mut seen) = (0, 0);
+        // Assigns `estimate()` to every pending rank below `seen`; returns the lowest rank
+        // still pending (`u64::MAX` when none is).
+        let mut fill = |seen: u64, estimate: &dyn Fn() -> f64| {
             while next < order.len() && ranks[order[next]] < seen {
-                out[order[next]] = estimate;
+                out[order[next]] = estimate();
                 next += 1;
             }
-            if next == order.len() {
-                break;
+            order.get(next).map_or(u64::MAX, |&i| ranks[i])
+        };
+        let mut target = order.first().map_or(u64::MAX, |&i| ranks[i]);
+        // Negative values, most negative first (largest magnitude index first), then the
+        // zeros, then the positive values. The loops only add counts until a rank is
+        // reached; a bucket's estimate is computed only when a rank falls in it.
+        for &(index, count) in self.negative.iter().rev() {
+            seen += count;
+            if target < seen {
+                target = fill(seen, &|| -bucket_estimate(index));
             }
         }
+        seen += self.zeros;
+        if target < seen {
+            target = fill(seen, &|| 0.0);
+        }
+        for &(index, count) in &self.positive {
+            if target == u64::MAX {
+                break;
+            }
+            seen += count;
+            if target < seen {
+                target = fill(seen, &|| bucket_estimate(index));
+            }
+        }
+        let next = order
+            .iter()
+            .position(|&i| ranks[i] >= seen)
+            .unwrap_or(order.len());
         for &i in &order[next..] {
             out[i] = self.max;
         }

@@ -1,6 +1,9 @@
 //! Inputs shared by the core benchmarks and `examples/hot_path_probe.rs`, so that every
 //! measurement records the same distribution.
 
+#[allow(dead_code)] // each benchmark uses part of it
+pub(crate) mod tree;
+
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, LogNormal};

@@ -345,47 +345,52 @@ impl<'w, W: Write + ?Sized> Writer<'w, W> {
     }
 }
 
+/// Which bytes a JSON string cannot hold as they are: control characters, `"`, `\`, and
+/// (for Python's `ensure_ascii`) every byte of a non-ASCII character.
+const ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] =
+            byte < 0x20 || byte == b'"' as usize || byte == b'\\' as usize || byte >= 0x80;
+        byte += 1;
+    }
+    table
+};
+
 /// Writes `text` as a JSON string, escaping every non-ASCII character as `\uXXXX` (Python's
 /// `ensure_ascii`), and `"`, `\` and control characters as JSON requires.
 fn write_string<W: Write + ?Sized>(out: &mut W, text: &str) -> io::Result<()> {
     out.write_all(b"\"")?;
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    for (index, &byte) in bytes.iter().enumerate() {
-        let escape: &[u8] = match byte {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => b"",
-            // Continuation bytes belong to the character escaped at its first byte.
-            0x80..=0xbf => continue,
-            0xc0.. => b"",
-            _ => continue,
+    let mut rest = text;
+    loop {
+        // Runs of plain bytes go out whole; the common string is one run.
+        let plain = rest
+            .bytes()
+            .position(|b| ESCAPED[usize::from(b)])
+            .unwrap_or(rest.len());
+        out.write_all(&rest.as_bytes()[..plain])?;
+        rest = &rest[plain..];
+        let Some(ch) = rest.chars().next() else {
+            return out.write_all(b"\"");
         };
-        out.write_all(&bytes[start..index])?;
-        start = index + 1;
-        if !escape.is_empty() {
-            out.write_all(escape)?;
-        } else if byte < 0x80 {
-            write!(out, "\\u{byte:04x}")?;
-        } else {
-            let ch = text[index..]
-                .chars()
-                .next()
-                .expect("a UTF-8 lead byte starts a character");
-            let mut units = [0u16; 2];
-            for unit in ch.encode_utf16(&mut units) {
-                write!(out, "\\u{unit:04x}")?;
+        match ch {
+            '"' => out.write_all(b"\\\"")?,
+            '\\' => out.write_all(b"\\\\")?,
+            '\n' => out.write_all(b"\\n")?,
+            '\r' => out.write_all(b"\\r")?,
+            '\t' => out.write_all(b"\\t")?,
+            '\u{8}' => out.write_all(b"\\b")?,
+            '\u{c}' => out.write_all(b"\\f")?,
+            ch => {
+                let mut units = [0u16; 2];
+                for unit in ch.encode_utf16(&mut units) {
+                    write!(out, "\\u{unit:04x}")?;
+                }
             }
-            start = index + ch.len_utf8();
         }
+        rest = &rest[ch.len_utf8()..];
     }
-    out.write_all(&bytes[start..])?;
-    out.write_all(b"\"")
 }
 
 // Shims for the status server until it writes through the functions above.
