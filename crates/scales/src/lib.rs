@@ -79,7 +79,7 @@ pub use path::{validate_name, PathError};
 pub use registry::{registry, Registry, Scope, StatSet, Stats};
 pub use sketch::SketchSnapshot;
 pub use snapshot::{
-    Entry, Group, MeterSnapshot, Node, Snapshot, StatKind, StatSnapshot, StatValue,
+    Entry, Group, Keyed, MeterSnapshot, Node, Snapshot, StatKind, StatSnapshot, StatValue,
 };
 pub use stats::{
     Declare, DoubleStat, HistogramAggregationStat, IntDictStat, IntDictSumAggregationStat, IntStat,

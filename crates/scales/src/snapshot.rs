@@ -146,9 +146,9 @@ fn subtract_distributions(node: &mut Node, earlier: Option<&Node>) {
                 **now = now.delta_since(then);
             }
             (StatValue::Distributions(now), StatValue::Distributions(then)) => {
-                for (key, sketch) in now.iter_mut() {
-                    if let Some((_, then)) = then.iter().find(|(k, _)| k == key) {
-                        *sketch = sketch.delta_since(then);
+                for now in now.iter_mut() {
+                    if let Some(then) = then.iter().find(|then| then.key == now.key) {
+                        now.value = now.value.delta_since(&then.value);
                     }
                 }
             }
@@ -313,11 +313,11 @@ impl StatSnapshot {
     }
 }
 
-fn map<T>(entries: &[(String, T)], convert: impl Fn(&T) -> Value) -> Value {
+fn map<T>(entries: &[Keyed<T>], convert: impl Fn(&T) -> Value) -> Value {
     Value::Map(
         entries
             .iter()
-            .map(|(k, v)| (k.clone(), convert(v)))
+            .map(|entry| (entry.key.to_string(), convert(&entry.value)))
             .collect(),
     )
 }
@@ -364,19 +364,19 @@ pub enum StatValue {
     /// A held or computed value (Stat, gauges).
     Value(Value),
     /// Integer counts by key (IntDictStat, histogram and dict-sum aggregations).
-    Counts(Vec<(String, i64)>),
+    Counts(Vec<Keyed<i64>>),
     /// Strings by key (StringDictStat).
-    Strings(Vec<(String, String)>),
+    Strings(Vec<Keyed<String>>),
     /// A distribution (PmfStat, PmfAggregationStat).
     Distribution(Box<SketchSnapshot>),
     /// Distributions by key (NamedPmfDictStat).
-    Distributions(Vec<(String, SketchSnapshot)>),
+    Distributions(Vec<Keyed<SketchSnapshot>>),
     /// Event rates (MeterStat).
     Meter(MeterSnapshot),
     /// Rates by key (MeterDictStat).
-    Meters(Vec<(String, MeterSnapshot)>),
+    Meters(Vec<Keyed<MeterSnapshot>>),
     /// Seconds spent in each state, including the current one (StateTimeStat).
-    Durations(Vec<(String, f64)>),
+    Durations(Vec<Keyed<f64>>),
     /// The stat could not be read: a gauge closure panicked. The message says why.
     Error(String),
 }
@@ -390,6 +390,32 @@ impl StatValue {
             StatValue::Value(v) => v.as_f64(),
             _ => None,
         }
+    }
+}
+
+/// One entry of a keyed stat: a dict's key and its value, a state and its seconds. Keys are
+/// shared with the live stat: a snapshot copies none of their bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Keyed<T> {
+    /// The key.
+    pub key: Arc<str>,
+    /// Its value.
+    pub value: T,
+}
+
+impl<T> Keyed<T> {
+    /// An entry.
+    pub fn new(key: impl Into<Arc<str>>, value: T) -> Self {
+        Self {
+            key: key.into(),
+            value,
+        }
+    }
+}
+
+impl<K: Into<Arc<str>>, T> From<(K, T)> for Keyed<T> {
+    fn from((key, value): (K, T)) -> Self {
+        Self::new(key, value)
     }
 }
 

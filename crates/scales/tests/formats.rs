@@ -7,7 +7,8 @@ use std::time::UNIX_EPOCH;
 use proptest::prelude::*;
 use scales::format::{html, json, prometheus, query};
 use scales::{
-    Group, MeterSnapshot, Node, SketchSnapshot, Snapshot, StatKind, StatSnapshot, StatValue, Value,
+    Group, Keyed, MeterSnapshot, Node, SketchSnapshot, Snapshot, StatKind, StatSnapshot, StatValue,
+    Value,
 };
 
 mod common;
@@ -264,7 +265,7 @@ fn html_escapes_everything_user_controlled() {
             "strings",
             stat(
                 StatKind::StringDict,
-                StatValue::Strings(vec![(attr.into(), evil.into())]),
+                StatValue::Strings(vec![Keyed::new(attr, evil.to_owned())]),
             ),
         ),
         ("bad", stat(StatKind::Stat, StatValue::Error(evil.into()))),
@@ -599,7 +600,7 @@ fn example_tree() -> Node {
                 "labels",
                 stat(
                     StatKind::StringDict,
-                    StatValue::Strings(vec![("color".into(), "blue".into())]),
+                    StatValue::Strings(vec![Keyed::from(("color", "blue".into()))]),
                 ),
             ),
             (
@@ -620,10 +621,10 @@ fn example_tree() -> Node {
                 "by_route",
                 stat(
                     StatKind::NamedPmfDict,
-                    StatValue::Distributions(vec![(
-                        "/a".into(),
+                    StatValue::Distributions(vec![Keyed::from((
+                        "/a",
                         SketchSnapshot::from_values([2.0]),
-                    )]),
+                    ))]),
                 ),
             ),
             (
@@ -637,14 +638,17 @@ fn example_tree() -> Node {
                 "verbs",
                 stat(
                     StatKind::MeterDict,
-                    StatValue::Meters(vec![("GET".into(), meter(3, 0.0, 0.0, 0.0, 1e-5))]),
+                    StatValue::Meters(vec![Keyed::from(("GET", meter(3, 0.0, 0.0, 0.0, 1e-5)))]),
                 ),
             ),
             (
                 "phase",
                 stat(
                     StatKind::StateTime,
-                    StatValue::Durations(vec![("idle".into(), 3.0), ("busy".into(), 1.5)]),
+                    StatValue::Durations(vec![
+                        Keyed::from(("idle", 3.0)),
+                        Keyed::from(("busy", 1.5)),
+                    ]),
                 ),
             ),
             (
@@ -1096,8 +1100,9 @@ fn sketch_strategy() -> impl Strategy<Value = SketchSnapshot> {
     prop::collection::vec(float_strategy(), 0..6).prop_map(SketchSnapshot::from_values)
 }
 
-fn keyed<T: std::fmt::Debug>(values: BoxedStrategy<T>) -> impl Strategy<Value = Vec<(String, T)>> {
+fn keyed<T: std::fmt::Debug>(values: BoxedStrategy<T>) -> impl Strategy<Value = Vec<Keyed<T>>> {
     prop::collection::vec((key_strategy(), values), 0..4)
+        .prop_map(|entries| entries.into_iter().map(Keyed::from).collect())
 }
 
 fn stat_strategy() -> impl Strategy<Value = StatSnapshot> {
@@ -1257,8 +1262,8 @@ fn promtool_accepts_the_output() {
                 stat(
                     StatKind::NamedPmfDict,
                     StatValue::Distributions(vec![
-                        ("/a".into(), SketchSnapshot::from_values([2.0])),
-                        ("/b".into(), SketchSnapshot::default()),
+                        Keyed::from(("/a", SketchSnapshot::from_values([2.0]))),
+                        Keyed::from(("/b", SketchSnapshot::default())),
                     ]),
                 ),
             ),
@@ -1279,7 +1284,7 @@ fn promtool_accepts_the_output() {
                 "phase",
                 stat(
                     StatKind::StateTime,
-                    StatValue::Durations(vec![("idle".into(), 3.0)]),
+                    StatValue::Durations(vec![Keyed::from(("idle", 3.0))]),
                 ),
             ),
             (

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use scales::format::graphite::{render_to_string, sanitize, Options, Rules, MAX_SEGMENT_BYTES};
-use scales::{Snapshot, StatKind, StatValue};
+use scales::{Keyed, Snapshot, StatKind, StatValue};
 
 const GOLDEN: &str = include_str!("golden/graphite_all.txt");
 const TIMESTAMP: u64 = 1_400_000_000;
@@ -255,7 +255,7 @@ proptest::proptest! {
         keys in proptest::collection::vec(".{0,300}", 1..8),
         prefix in ".{0,20}",
     ) {
-        let counts: Vec<(String, i64)> = keys.iter().cloned().zip(0..).collect();
+        let counts: Vec<Keyed<i64>> = keys.iter().map(String::as_str).zip(0..).map(Keyed::from).collect();
         let root = group(vec![("dict", stat(StatKind::IntDict, StatValue::Counts(counts)))]);
         let snapshot = snapshot(root);
         let text = render_to_string(&snapshot, &Options::with_prefix(prefix.clone()), 1);

@@ -28,7 +28,7 @@ use std::io::{self, Write};
 use std::time::UNIX_EPOCH;
 
 use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
-use crate::snapshot::{Entry, MeterSnapshot, Node, Snapshot, StatSnapshot, StatValue};
+use crate::snapshot::{Entry, Keyed, MeterSnapshot, Node, Snapshot, StatSnapshot, StatValue};
 use crate::value::Value;
 
 use super::number::{write_int, write_json_float};
@@ -276,15 +276,25 @@ impl<'w, W: Write + ?Sized> Writer<'w, W> {
 
     fn map<T>(
         &mut self,
-        entries: &[(String, T)],
+        entries: &[Keyed<T>],
+        write: impl FnMut(&mut Self, &T) -> io::Result<()>,
+    ) -> io::Result<()> {
+        self.object(entries.iter().map(|e| (&*e.key, &e.value)), write)
+    }
+
+    fn object<'a, T: 'a + ?Sized>(
+        &mut self,
+        entries: impl Iterator<Item = (&'a str, &'a T)>,
         mut write: impl FnMut(&mut Self, &T) -> io::Result<()>,
     ) -> io::Result<()> {
         self.begin(b'{')?;
-        for (index, (key, value)) in entries.iter().enumerate() {
-            self.key(key, index == 0)?;
+        let mut first = true;
+        for (key, value) in entries {
+            self.key(key, first)?;
             write(self, value)?;
+            first = false;
         }
-        self.end(b'}', !entries.is_empty())
+        self.end(b'}', !first)
     }
 
     fn float_field(&mut self, key: &str, value: Option<f64>) -> io::Result<()> {
@@ -340,7 +350,9 @@ impl<'w, W: Write + ?Sized> Writer<'w, W> {
                 }
                 self.end(b']', !items.is_empty())
             }
-            Value::Map(entries) => self.map(entries, Self::value),
+            Value::Map(entries) => {
+                self.object(entries.iter().map(|(k, v)| (k.as_str(), v)), Self::value)
+            }
         }
     }
 }

@@ -79,7 +79,7 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
-use crate::snapshot::{MeterSnapshot, Snapshot, StatSnapshot, StatValue};
+use crate::snapshot::{Keyed, MeterSnapshot, Snapshot, StatSnapshot, StatValue};
 use crate::value::Value;
 
 use super::number::{push_prometheus_float, python_float};
@@ -392,16 +392,16 @@ fn families<'a>(name: &str, path: &'a str, stat: &StatSnapshot) -> Vec<Family<'a
         },
         StatValue::Counts(counts) => {
             let mut f = gauge("", format!("{help}: by key"));
-            for (key, count) in counts {
-                f.sample(vec![("key", key.clone())], count.to_string());
+            for Keyed { key, value } in counts {
+                f.sample(vec![("key", key.to_string())], value.to_string());
             }
             vec![f]
         }
         StatValue::Strings(strings) => {
             let mut f = gauge("_info", format!("{help}: the values as labels"));
-            for (key, value) in strings {
+            for Keyed { key, value } in strings {
                 f.sample(
-                    vec![("key", key.clone()), ("value", value.clone())],
+                    vec![("key", key.to_string()), ("value", value.clone())],
                     "1".to_owned(),
                 );
             }
@@ -419,8 +419,8 @@ fn families<'a>(name: &str, path: &'a str, stat: &StatSnapshot) -> Vec<Family<'a
                 Type::Summary,
                 format!("{help}: by key"),
             );
-            for (key, d) in ds {
-                summary(&mut f, Some(key), d);
+            for Keyed { key, value } in ds {
+                summary(&mut f, Some(key), value);
             }
             vec![f]
         }
@@ -429,12 +429,12 @@ fn families<'a>(name: &str, path: &'a str, stat: &StatSnapshot) -> Vec<Family<'a
             name,
             path,
             &format!("{help}: by key"),
-            ms.iter().map(|(k, m)| (Some(k.as_str()), m)),
+            ms.iter().map(|m| (Some(&*m.key), &m.value)),
         ),
         StatValue::Durations(ds) => {
             let mut f = gauge("_seconds", format!("{help}: seconds spent in each state"));
-            for (state, seconds) in ds {
-                f.sample(vec![("state", state.clone())], float(*seconds));
+            for Keyed { key, value } in ds {
+                f.sample(vec![("state", key.to_string())], float(*value));
             }
             vec![f]
         }

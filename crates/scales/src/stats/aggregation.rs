@@ -17,14 +17,14 @@ use indexmap::{IndexMap, IndexSet};
 use super::{declare_core, Declare, StatCore, StatOptions};
 use crate::registry::{Owner, Scope};
 use crate::sketch::SketchSnapshot;
-use crate::snapshot::{StatKind, StatSnapshot, StatValue};
+use crate::snapshot::{Keyed, StatKind, StatSnapshot, StatValue};
 use crate::Error;
 
 /// A final value handed to an aggregation by a stat that leaves the tree.
 pub(crate) enum Contribution {
     Int(i64),
     Float(f64),
-    Counts(Vec<(String, i64)>),
+    Counts(Vec<Keyed<i64>>),
     Distribution(SketchSnapshot),
 }
 
@@ -84,8 +84,8 @@ impl AggregationCore {
                 retired.saw_float = true;
             }
             (Mode::IntDictSum, Contribution::Counts(counts)) => {
-                for (key, n) in counts {
-                    *retired.counts.entry(key.clone()).or_insert(0) += n;
+                for Keyed { key, value } in counts {
+                    *retired.counts.entry(key.to_string()).or_insert(0) += value;
                 }
             }
             (Mode::Pmf, Contribution::Distribution(d)) => retired.distribution.merge(d),
@@ -106,7 +106,7 @@ impl AggregationCore {
                 retired
                     .counts
                     .iter()
-                    .map(|(k, v)| (k.clone(), *v))
+                    .map(|(k, v)| Keyed::new(k.as_str(), *v))
                     .collect(),
             )),
             Mode::Pmf => Some(Contribution::Distribution(retired.distribution.clone())),
@@ -171,7 +171,7 @@ impl AggregationCore {
                     *counts.entry(key).or_insert(0) += 1;
                 }
                 if auto_delete {
-                    return StatValue::Counts(counts.into_iter().collect());
+                    return StatValue::Counts(counts.into_iter().map(Keyed::from).collect());
                 }
                 let mut retired = self.lock();
                 for key in counts.keys() {
@@ -180,7 +180,9 @@ impl AggregationCore {
                 let entries = retired
                     .seen_states
                     .iter()
-                    .map(|state| (state.clone(), counts.get(state).copied().unwrap_or(0)))
+                    .map(|state| {
+                        Keyed::new(state.as_str(), counts.get(state).copied().unwrap_or(0))
+                    })
                     .collect();
                 StatValue::Counts(entries)
             }
@@ -188,12 +190,12 @@ impl AggregationCore {
                 let mut sums = departed.counts.clone();
                 for stat in descendants {
                     if let StatValue::Counts(counts) = &stat.value {
-                        for (key, n) in counts {
-                            *sums.entry(key.clone()).or_insert(0) += n;
+                        for Keyed { key, value } in counts {
+                            *sums.entry(key.to_string()).or_insert(0) += value;
                         }
                     }
                 }
-                StatValue::Counts(sums.into_iter().collect())
+                StatValue::Counts(sums.into_iter().map(Keyed::from).collect())
             }
             Mode::Pmf => {
                 let mut merged = departed.distribution.clone();
@@ -286,7 +288,7 @@ aggregation_stat!(
     /// let snap = reg.snapshot();
     /// assert_eq!(
     ///     snap.stat("/processor/state").unwrap().value,
-    ///     scales::StatValue::Counts(vec![("waitingForTask".into(), 1)])
+    ///     scales::StatValue::Counts(vec![scales::Keyed::new("waitingForTask", 1)])
     /// );
     /// # Ok::<(), scales::Error>(())
     /// ```

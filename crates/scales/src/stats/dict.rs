@@ -13,7 +13,7 @@ use indexmap::{Equivalent, IndexMap};
 use super::{declare_core, Declare, StatCore, StatOptions};
 use crate::cells::{Counter, Slot};
 use crate::registry::{Owner, Scope};
-use crate::snapshot::StatKind;
+use crate::snapshot::{Keyed, StatKind};
 use crate::Error;
 
 /// Marks a removed entry. Adders that see a value this low know they hit a removed entry.
@@ -345,14 +345,14 @@ impl IntDictCore {
     }
 
     /// Entries in insertion order; with auto-delete, zero entries are removed first.
-    pub(crate) fn entries(&self) -> Vec<(String, i64)> {
+    pub(crate) fn entries(&self) -> Vec<Keyed<i64>> {
         if self.auto_delete {
             self.remove_zeros();
         }
         self.map
             .load()
             .iter()
-            .filter_map(|(key, tally)| Some((key.0.to_string(), tally.get()?)))
+            .filter_map(|(key, tally)| Some(Keyed::new(key.0.clone(), tally.get()?)))
             .collect()
     }
 
@@ -430,7 +430,7 @@ impl IntDictStat {
     }
 
     /// All entries, in the order keys were first added.
-    pub fn entries(&self) -> Vec<(String, i64)> {
+    pub fn entries(&self) -> Vec<Keyed<i64>> {
         self.core.entries()
     }
 }
@@ -473,10 +473,10 @@ impl StringDictCore {
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn entries(&self) -> Vec<(String, String)> {
+    pub(crate) fn entries(&self) -> Vec<Keyed<String>> {
         self.lock()
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| Keyed::new(k.as_str(), v.clone()))
             .collect()
     }
 }
@@ -514,7 +514,7 @@ impl StringDictStat {
     }
 
     /// All entries, in insertion order.
-    pub fn entries(&self) -> Vec<(String, String)> {
+    pub fn entries(&self) -> Vec<Keyed<String>> {
         self.core.entries()
     }
 }

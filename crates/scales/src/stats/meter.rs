@@ -15,7 +15,7 @@ use super::{declare_core, Declare, StatCore, StatOptions};
 use crate::cells::{Counter, Slot};
 use crate::clock::Clock;
 use crate::registry::{Owner, Scope};
-use crate::snapshot::{MeterSnapshot, StatKind};
+use crate::snapshot::{Keyed, MeterSnapshot, StatKind};
 use crate::Error;
 
 const TICK_NANOS: u64 = 5_000_000_000;
@@ -179,11 +179,11 @@ impl MeterDictCore {
             .get_or_insert_with(key, || MeterCore::new(&self.clock))
     }
 
-    pub(crate) fn entries(&self, now: u64) -> Vec<(String, MeterSnapshot)> {
+    pub(crate) fn entries(&self, now: u64) -> Vec<Keyed<MeterSnapshot>> {
         self.map
             .load()
             .iter()
-            .map(|(key, core)| (key.to_string(), core.read(now)))
+            .map(|(key, core)| Keyed::new(key.clone(), core.read(now)))
             .collect()
     }
 }

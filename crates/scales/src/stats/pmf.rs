@@ -11,7 +11,7 @@ use crate::cells::{Blocks, Slot};
 use crate::clock::Clock;
 use crate::registry::{Owner, Scope};
 use crate::sketch::{AtomicSketch, LocalSketch, SketchSnapshot};
-use crate::snapshot::StatKind;
+use crate::snapshot::{Keyed, StatKind};
 use crate::Error;
 
 /// Storage of a [`PmfStat`]: per-thread sketches of the positive values, a shared sketch
@@ -260,11 +260,11 @@ impl NamedPmfDictCore {
             .get_or_insert_with(key, || PmfCore::new(&self.clock))
     }
 
-    pub(crate) fn entries(&self) -> Vec<(String, SketchSnapshot)> {
+    pub(crate) fn entries(&self) -> Vec<Keyed<SketchSnapshot>> {
         self.map
             .load()
             .iter()
-            .map(|(key, core)| (key.to_string(), core.snapshot()))
+            .map(|(key, core)| Keyed::new(key.clone(), core.snapshot()))
             .collect()
     }
 }

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use super::{declare_core, Declare, StatCore, StatOptions};
 use crate::clock::Clock;
 use crate::registry::{Owner, Scope};
-use crate::snapshot::StatKind;
+use crate::snapshot::{Keyed, StatKind};
 use crate::Error;
 
 struct States {
@@ -44,7 +44,7 @@ impl StateTimeCore {
     }
 
     /// Seconds per state, the current state's running time included.
-    pub(crate) fn durations(&self) -> Vec<(String, f64)> {
+    pub(crate) fn durations(&self) -> Vec<Keyed<f64>> {
         let states = self.lock();
         let now = self.clock.now_nanos();
         states
@@ -56,7 +56,7 @@ impl StateTimeCore {
                 } else {
                     0.0
                 };
-                (state.clone(), seconds + running)
+                Keyed::new(state.as_str(), seconds + running)
             })
             .collect()
     }
@@ -76,7 +76,7 @@ impl StateTimeCore {
 /// time.advance(Duration::from_secs(2));
 /// worker.set_state("busy");
 /// time.advance(Duration::from_secs(3));
-/// assert_eq!(worker.durations(), [("idle".to_string(), 2.0), ("busy".to_string(), 3.0)]);
+/// assert_eq!(worker.durations(), [scales::Keyed::new("idle", 2.0), scales::Keyed::new("busy", 3.0)]);
 /// # Ok::<(), scales::Error>(())
 /// ```
 #[derive(Clone)]
@@ -98,7 +98,7 @@ impl StateTimeStat {
     }
 
     /// Seconds per state, including the running time of the current state.
-    pub fn durations(&self) -> Vec<(String, f64)> {
+    pub fn durations(&self) -> Vec<Keyed<f64>> {
         self.core.durations()
     }
 

@@ -7,7 +7,8 @@
 use std::time::UNIX_EPOCH;
 
 use scales::{
-    Group, MeterSnapshot, Node, SketchSnapshot, Snapshot, StatKind, StatSnapshot, StatValue, Value,
+    Group, Keyed, MeterSnapshot, Node, SketchSnapshot, Snapshot, StatKind, StatSnapshot, StatValue,
+    Value,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -37,7 +38,7 @@ pub(crate) fn map(entries: &[(&str, Value)]) -> Value {
 pub(crate) fn counts(kind: StatKind, entries: &[(&str, i64)]) -> Node {
     stat(
         kind,
-        StatValue::Counts(entries.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()),
+        StatValue::Counts(entries.iter().map(|&(k, v)| Keyed::new(k, v)).collect()),
     )
 }
 
@@ -212,8 +213,8 @@ pub(crate) fn all_tree(real: bool) -> Node {
         stat(
             StatKind::NamedPmfDict,
             StatValue::Distributions(vec![
-                ("a".into(), SketchSnapshot::from_values([1.0, 2.0, 3.0])),
-                ("b".into(), SketchSnapshot::from_values([7.0])),
+                Keyed::from(("a", SketchSnapshot::from_values([1.0, 2.0, 3.0]))),
+                Keyed::from(("b", SketchSnapshot::from_values([7.0]))),
             ]),
         )
     } else {
@@ -241,8 +242,8 @@ pub(crate) fn all_tree(real: bool) -> Node {
         stat(
             StatKind::MeterDict,
             StatValue::Meters(vec![
-                (
-                    "GET".into(),
+                Keyed::from((
+                    "GET",
                     MeterSnapshot {
                         count: 10,
                         m1: 2.0,
@@ -250,14 +251,14 @@ pub(crate) fn all_tree(real: bool) -> Node {
                         m15: 2.0,
                         mean: 1.0,
                     },
-                ),
-                (
-                    "POST".into(),
+                )),
+                Keyed::from((
+                    "POST",
                     MeterSnapshot {
                         count: 1,
                         ..MeterSnapshot::default()
                     },
-                ),
+                )),
             ]),
         )
     } else {
@@ -282,8 +283,8 @@ pub(crate) fn all_tree(real: bool) -> Node {
             stat(
                 StatKind::StringDict,
                 StatValue::Strings(vec![
-                    ("color".into(), "blue".into()),
-                    ("html".into(), "<b>&\"quoted\"</b>\nsecond line".into()),
+                    Keyed::from(("color", "blue".into())),
+                    Keyed::from(("html", "<b>&\"quoted\"</b>\nsecond line".into())),
                 ]),
             ),
         ),
@@ -292,7 +293,7 @@ pub(crate) fn all_tree(real: bool) -> Node {
             "stateTime",
             stat(
                 StatKind::StateTime,
-                StatValue::Durations(vec![("idle".into(), 3.0), ("busy".into(), 3.0)]),
+                StatValue::Durations(vec![Keyed::from(("idle", 3.0)), Keyed::from(("busy", 3.0))]),
             ),
         ),
         ("meterDict", meter_dict_stat),

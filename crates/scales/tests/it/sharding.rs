@@ -332,7 +332,7 @@ fn keyed_counters_stay_exact_through_the_per_thread_cache() {
     auto.dec("k");
     assert_eq!(auto.entries(), vec![]);
     auto.add("k", 5);
-    assert_eq!(auto.entries(), vec![("k".to_owned(), 5)]);
+    assert_eq!(auto.entries(), vec![scales::Keyed::new("k", 5)]);
     // Many keys (cache collisions and evictions) from several threads.
     let keys: Vec<String> = (0..200).map(|i| format!("key{i}")).collect();
     thread::scope(|s| {

@@ -38,7 +38,10 @@ pub(crate) fn int(value: &StatValue) -> i64 {
 /// The entries of a `Counts` stat value, as a map.
 pub(crate) fn counts(value: &StatValue) -> BTreeMap<String, i64> {
     match value {
-        StatValue::Counts(entries) => entries.iter().cloned().collect(),
+        StatValue::Counts(entries) => entries
+            .iter()
+            .map(|e| (e.key.to_string(), e.value))
+            .collect(),
         other => panic!("expected Counts, got {other:?}"),
     }
 }
