@@ -145,7 +145,8 @@ impl TreeNode {
         })?
     }
 
-    fn plan(&self) -> Plan {
+    /// The structure of this sub-tree, with its gauge closures listed in `gauges`.
+    fn plan(&self, gauges: &mut Vec<Arc<stats::ValueCell>>) -> Plan {
         Plan::Group {
             collapsed: self.collapsed,
             entries: self
@@ -153,11 +154,18 @@ impl TreeNode {
                 .iter()
                 .map(|(name, entry)| {
                     let plan = match entry {
-                        Entry::Node(node) => node.plan(),
+                        Entry::Node(node) => node.plan(gauges),
                         Entry::Stat(StatCore::Aggregation(agg)) => {
                             Plan::Aggregation(agg.clone(), Box::new(agg.retired_now()))
                         }
-                        Entry::Stat(core) => Plan::Stat(core.clone()),
+                        Entry::Stat(core) => {
+                            if let StatCore::Value(cell) = core {
+                                if cell.is_computed() {
+                                    gauges.push(cell.clone());
+                                }
+                            }
+                            Plan::Stat(core.clone())
+                        }
                     };
                     (name.clone(), plan)
                 })
@@ -185,9 +193,7 @@ struct Reading<'a> {
 
 impl<'a> Reading<'a> {
     /// Runs the plan's gauges (time-boxed, see [`crate::gauges`]).
-    fn new(plan: &Plan, clock: &'a Clock, timeout: Duration) -> Self {
-        let mut cells = Vec::new();
-        collect_gauges(plan, &mut cells);
+    fn new(cells: Vec<Arc<stats::ValueCell>>, clock: &'a Clock, timeout: Duration) -> Self {
         let gauges = if cells.is_empty() {
             HashMap::new()
         } else {
@@ -197,18 +203,6 @@ impl<'a> Reading<'a> {
                 .collect()
         };
         Self { clock, gauges }
-    }
-}
-
-fn collect_gauges(plan: &Plan, out: &mut Vec<Arc<stats::ValueCell>>) {
-    match plan {
-        Plan::Group { entries, .. } => {
-            for (_, plan) in entries {
-                collect_gauges(plan, out);
-            }
-        }
-        Plan::Stat(StatCore::Value(cell)) if cell.is_computed() => out.push(cell.clone()),
-        Plan::Stat(_) | Plan::Aggregation(..) => {}
     }
 }
 
@@ -395,8 +389,9 @@ impl Registry {
     /// Gauges are run on worker threads and waited for at most the
     /// [gauge timeout](Self::set_gauge_timeout) each; one that takes longer reads as an error.
     pub fn snapshot(&self) -> Snapshot {
-        let plan = self.lock().root.plan();
-        let mut reading = Reading::new(&plan, self.clock(), self.gauge_timeout());
+        let mut gauges = Vec::new();
+        let plan = self.lock().root.plan(&mut gauges);
+        let mut reading = Reading::new(gauges, self.clock(), self.gauge_timeout());
         Snapshot::new(
             Vec::new(),
             evaluate(plan, &mut reading),
@@ -425,15 +420,16 @@ impl Registry {
         let Some((last, parent)) = path.split_last() else {
             return Some(self.snapshot());
         };
+        let mut gauges = Vec::new();
         let tree = self.lock();
         let parent_node = tree.root.node(parent)?;
         let (plan, is_stat) = match parent_node.entries.get(last.as_str())? {
-            Entry::Node(node) => (node.plan(), false),
+            Entry::Node(node) => (node.plan(&mut gauges), false),
             // A stat may be an aggregation of its siblings: evaluate its container.
-            Entry::Stat(_) => (parent_node.plan(), true),
+            Entry::Stat(_) => (parent_node.plan(&mut gauges), true),
         };
         drop(tree);
-        let mut reading = Reading::new(&plan, self.clock(), self.gauge_timeout());
+        let mut reading = Reading::new(gauges, self.clock(), self.gauge_timeout());
         let node = match evaluate(plan, &mut reading) {
             Node::Group(mut group) if is_stat => {
                 let index = group.entries.iter().position(|e| &*e.name == last)?;

@@ -235,6 +235,16 @@ impl<'w, W: Write + ?Sized> Writer<'w, W> {
         self.out.write_all(b": ")
     }
 
+    /// [`key`](Self::key) for the formats' own keys (`count`, `median`, ...), which need no
+    /// escaping.
+    fn known_key(&mut self, key: &'static str, first: bool) -> io::Result<()> {
+        debug_assert!(!key.bytes().any(|b| ESCAPED[usize::from(b)]));
+        self.item(first)?;
+        self.out.write_all(b"\"")?;
+        self.out.write_all(key.as_bytes())?;
+        self.out.write_all(b"\": ")
+    }
+
     fn node(&mut self, node: &Node) -> io::Result<()> {
         match node {
             Node::Stat(stat) => self.stat(stat),
@@ -267,7 +277,7 @@ impl<'w, W: Write + ?Sized> Writer<'w, W> {
             StatValue::Durations(ds) => self.map(ds, |w, &f| write_json_float(w.out, f)),
             StatValue::Error(message) => {
                 self.begin(b'{')?;
-                self.key("error", true)?;
+                self.known_key("error", true)?;
                 write_string(self.out, message)?;
                 self.end(b'}', true)
             }
@@ -297,8 +307,8 @@ impl<'w, W: Write + ?Sized> Writer<'w, W> {
         self.end(b'}', !first)
     }
 
-    fn float_field(&mut self, key: &str, value: Option<f64>) -> io::Result<()> {
-        self.key(key, false)?;
+    fn float_field(&mut self, key: &'static str, value: Option<f64>) -> io::Result<()> {
+        self.known_key(key, false)?;
         match value {
             Some(f) => write_json_float(self.out, f),
             None => self.out.write_all(b"null"),
@@ -308,7 +318,7 @@ impl<'w, W: Write + ?Sized> Writer<'w, W> {
     /// `{"count": n}` when empty, else count, min, max, mean, stddev and the percentiles.
     fn distribution(&mut self, d: &SketchSnapshot) -> io::Result<()> {
         self.begin(b'{')?;
-        self.key("count", true)?;
+        self.known_key("count", true)?;
         write_int(self.out, i64::try_from(d.count()).unwrap_or(i64::MAX))?;
         if let Some(percentiles) = d.percentile_values() {
             self.float_field("min", d.min())?;
@@ -324,9 +334,9 @@ impl<'w, W: Write + ?Sized> Writer<'w, W> {
 
     fn meter(&mut self, m: &MeterSnapshot) -> io::Result<()> {
         self.begin(b'{')?;
-        self.key("unit", true)?;
+        self.known_key("unit", true)?;
         self.out.write_all(b"\"per second\"")?;
-        self.key("count", false)?;
+        self.known_key("count", false)?;
         write_int(self.out, i64::try_from(m.count).unwrap_or(i64::MAX))?;
         self.float_field("m1", Some(m.m1))?;
         self.float_field("m5", Some(m.m5))?;
