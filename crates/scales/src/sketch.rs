@@ -113,9 +113,19 @@ impl AtomicBuckets {
 /// Appends the non-zero buckets of `octaves` to `out`, in index order, each window index
 /// plus `offset`.
 fn collect_octaves(octaves: &LazyBoxes<Octave, OCTAVES>, offset: u32, out: &mut Vec<(u32, u64)>) {
-    // Room for a quarter of every allocated octave's buckets up front: one allocation for
-    // most distributions instead of a doubling series.
-    out.reserve(octaves.iter().count() * SUBS / 4);
+    // Counted first, so that the list is allocated once at its size: snapshots of big trees
+    // hold many of these lists, and growing them by doubling would churn twice the memory.
+    // (A writer racing with the count only adds buckets; the list then grows once.)
+    let filled: usize = octaves
+        .iter()
+        .map(|(_, octave)| {
+            octave
+                .iter()
+                .map(|count| usize::from(count.load(Ordering::Relaxed) > 0))
+                .sum::<usize>()
+        })
+        .sum();
+    out.reserve_exact(filled);
     for (octave_index, octave) in octaves.iter() {
         let base = (octave_index * SUBS) as u32 + offset;
         // Compacted without a branch per bucket: which buckets are empty is data, and a
