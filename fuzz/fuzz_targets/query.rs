@@ -3,7 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scales::format::{json, query};
+use scales::format::json;
+use scales::query;
 
 mod tree;
 

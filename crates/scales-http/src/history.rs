@@ -12,8 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 use std::time::UNIX_EPOCH;
 
-use scales::format::json;
-use scales::{Snapshot, StatSnapshot};
+use scales::{Snapshot, StatSnapshot, Value};
 use serde_json::{Map, Value as Json};
 
 use crate::config::HistoryOptions;
@@ -143,14 +142,15 @@ fn number(v: f64) -> Json {
 
 /// Every numeric leaf of a stat's JSON value, keyed by `key` plus the keys inside.
 fn numeric_leaves(stat: &StatSnapshot, key: String, out: &mut HashMap<String, f64>) {
-    fn walk(value: &Json, key: String, out: &mut HashMap<String, f64>) {
+    fn walk(value: &Value, key: String, out: &mut HashMap<String, f64>) {
         match value {
-            Json::Number(n) => {
-                if let Some(v) = n.as_f64() {
+            Value::Int(_) | Value::Float(_) => {
+                // Non-finite numbers are `null` in the JSON, so not a leaf of the history.
+                if let Some(v) = value.as_f64().filter(|v| v.is_finite()) {
                     out.insert(key, v);
                 }
             }
-            Json::Object(map) => {
+            Value::Map(map) => {
                 for (k, v) in map {
                     walk(v, format!("{key}{SEP}{k}"), out);
                 }
@@ -158,7 +158,7 @@ fn numeric_leaves(stat: &StatSnapshot, key: String, out: &mut HashMap<String, f6
             _ => {}
         }
     }
-    walk(&json::stat_value(stat), key, out);
+    walk(&stat.to_value(), key, out);
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@
 //! | `…?format=json`, `…?format=prettyjson` | the same node as JSON (`application/json`), the core's shapes |
 //! | `…?format=prometheus`, `GET /metrics` | Prometheus text format 0.0.4 |
 //! | `…?format=history` | the recent history of the numbers at or below the node, as JSON (feeds the trend lines) |
-//! | `…?query=key`, `…?query=key>=10` | only the matching entries ([`scales::format::query`]); a malformed query is a 400 |
+//! | `…?query=key`, `…?query=key>=10` | only the matching entries ([`scales::query`]); a malformed query is a 400 |
 //! | `GET /status` | a 308 redirect to `/status/` |
 //!
 //! Every response carries `Cache-Control: no-store`, `X-Content-Type-Options: nosniff` and a

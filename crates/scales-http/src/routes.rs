@@ -18,7 +18,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use percent_encoding::percent_decode_str;
-use scales::format::{json, prometheus, query};
+use scales::format::{json, prometheus};
+use scales::query;
 use scales::{Group, Node, Registry, Snapshot, StatSnapshot, StatValue, Value};
 
 use crate::auth::Credentials;
@@ -389,21 +390,21 @@ fn keys_value(stat: &StatSnapshot, keys: &[String], stat_path: &str) -> Result<V
 
 /// The value under `keys` in a stat left by [`locate`] (and maybe a query filter): an
 /// empty object when the filter left nothing there.
-fn value_at(node: &Node, keys: &[String]) -> serde_json::Value {
+fn value_at(node: &Node, keys: &[String]) -> Value {
     let Node::Stat(stat) = node else {
-        return serde_json::Value::Object(serde_json::Map::new());
+        return Value::Map(Vec::new());
     };
     let mut value = stat.to_value();
     for key in keys {
         value = match value {
             Value::Map(entries) => match entries.into_iter().find(|(k, _)| k == key) {
                 Some((_, inner)) => inner,
-                None => return serde_json::Value::Object(serde_json::Map::new()),
+                None => return Value::Map(Vec::new()),
             },
-            _ => return serde_json::Value::Object(serde_json::Map::new()),
+            _ => return Value::Map(Vec::new()),
         };
     }
-    json::value(&value)
+    value
 }
 
 /// The response for `/status{rest}?{query}` (or `/metrics` with `forced`).
@@ -482,11 +483,7 @@ fn respond(inner: &Inner, asked: &Asked) -> Response {
             })
             .collect();
         body["kinds"] = serde_json::Value::Object(kinds);
-        return reply(
-            StatusCode::OK,
-            JSON,
-            json::render(&body, json::Style::Compact),
-        );
+        return reply(StatusCode::OK, JSON, format!("{body}\n"));
     }
     if format == Format::Prometheus && !keys.is_empty() {
         let stat = &segments[..stat_at.map_or(0, |at| at + 1)];
@@ -512,7 +509,11 @@ fn respond(inner: &Inner, asked: &Asked) -> Response {
         if keys.is_empty() {
             json::to_string(&snapshot, style)
         } else {
-            json::render(&value_at(snapshot.root(), keys), style)
+            let mut text = Vec::new();
+            json::write_value(&value_at(snapshot.root(), keys), style, &mut text)
+                .expect("writing into memory");
+            text.push(b'\n');
+            String::from_utf8(text).expect("the JSON writer writes ASCII only")
         }
     };
     match format {

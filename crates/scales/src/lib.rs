@@ -58,11 +58,14 @@
 mod cells;
 mod clock;
 mod collection;
+#[cfg(feature = "json")]
 mod dump;
 mod error;
 pub mod format;
 mod gauges;
+mod number;
 mod path;
+pub mod query;
 mod registry;
 pub mod sketch;
 mod snapshot;
@@ -70,6 +73,7 @@ mod stats;
 mod sync;
 mod value;
 
+#[cfg(feature = "json")]
 use std::path::Path;
 
 pub use clock::{Clock, ManualClock};
@@ -149,6 +153,7 @@ pub fn reset() {
     registry().reset();
 }
 
+#[cfg(feature = "json")]
 /// Writes the global tree as JSON to `path`, atomically: a reader never sees a torn file.
 ///
 /// A symlink is written through (its target is replaced atomically, the link stays); a

@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Deref;
+#[cfg(feature = "json")]
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
@@ -452,6 +453,7 @@ impl Registry {
         drop(old);
     }
 
+    #[cfg(feature = "json")]
     /// Writes the whole tree as JSON to `path`, atomically (see [`dump::dump_stats_to`](crate::dump_stats_to)).
     ///
     /// # Errors

@@ -47,7 +47,7 @@
 use crate::snapshot::{Entry, Group, Node, StatSnapshot, StatValue};
 use crate::value::Value;
 
-use super::number::python_float;
+use crate::number::python_float;
 
 /// The original's link prefix for collapsed groups.
 pub const DEFAULT_LINK_PREFIX: &str = "/status/";

@@ -31,7 +31,7 @@ use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
 use crate::snapshot::{Entry, Keyed, MeterSnapshot, Node, Snapshot, StatSnapshot, StatValue};
 use crate::value::Value;
 
-use super::number::{write_int, write_json_float};
+use crate::number::{write_int, write_json_float};
 
 /// Layout of the JSON text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -413,44 +413,6 @@ fn write_string<W: Write + ?Sized>(out: &mut W, text: &str) -> io::Result<()> {
         }
         rest = &rest[ch.len_utf8()..];
     }
-}
-
-// Shims for the status server until it writes through the functions above.
-#[doc(hidden)]
-pub fn to_value(node: &Node) -> serde_json::Value {
-    serde_json::from_str(&node_to_string(node, Style::Compact)).expect("valid JSON")
-}
-#[doc(hidden)]
-pub fn stat_value(stat: &StatSnapshot) -> serde_json::Value {
-    let mut out = Vec::new();
-    write_stat(stat, Style::Compact, &mut out).expect("in memory");
-    serde_json::from_slice(&out).expect("valid JSON")
-}
-#[doc(hidden)]
-pub fn value(v: &Value) -> serde_json::Value {
-    let mut out = Vec::new();
-    write_value(v, Style::Compact, &mut out).expect("in memory");
-    serde_json::from_slice(&out).expect("valid JSON")
-}
-#[doc(hidden)]
-pub fn render(value: &serde_json::Value, style: Style) -> String {
-    fn convert(v: &serde_json::Value) -> Value {
-        match v {
-            serde_json::Value::Null => Value::Null,
-            serde_json::Value::Bool(b) => Value::Bool(*b),
-            serde_json::Value::Number(n) => n
-                .as_i64()
-                .map_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN)), Value::Int),
-            serde_json::Value::String(s) => Value::Str(s.clone()),
-            serde_json::Value::Array(items) => Value::List(items.iter().map(convert).collect()),
-            serde_json::Value::Object(map) => {
-                Value::Map(map.iter().map(|(k, v)| (k.clone(), convert(v))).collect())
-            }
-        }
-    }
-    let mut text = into_string(|out| write_value(&convert(value), style, out));
-    text.push('\n');
-    text
 }
 
 #[cfg(test)]

@@ -2,9 +2,14 @@
 //!
 //! No format reads live stats or does I/O, so each is testable on a hand-built snapshot.
 
+//! Each format is behind the cargo feature of its name: `json` (default), `html`,
+//! `prometheus`, `graphite`.
+
+#[cfg(feature = "graphite")]
 pub mod graphite;
+#[cfg(feature = "html")]
 pub mod html;
+#[cfg(feature = "json")]
 pub mod json;
-mod number;
+#[cfg(feature = "prometheus")]
 pub mod prometheus;
-pub mod query;

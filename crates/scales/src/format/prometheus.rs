@@ -82,7 +82,7 @@ use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
 use crate::snapshot::{Keyed, MeterSnapshot, Snapshot, StatSnapshot, StatValue};
 use crate::value::Value;
 
-use super::number::{push_prometheus_float, python_float};
+use crate::number::{push_prometheus_float, python_float};
 
 /// The content type of this format, for an HTTP response.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -20,7 +20,7 @@
 //! (`{}` in JSON, `<div class="level"></div>` in HTML).
 //!
 //! ```
-//! use scales::format::query;
+//! use scales::query;
 //!
 //! let reg = scales::Registry::new();
 //! let web = reg.scope("/web")?;
@@ -30,8 +30,8 @@
 //! let q = query::parse("errors > 0").unwrap();
 //! let kept = query::filter(reg.snapshot().root(), &q).unwrap();
 //! assert_eq!(
-//!     scales::format::json::to_value(&kept).to_string(),
-//!     r#"{"web":{"errors":3}}"#
+//!     scales::format::json::node_to_string(&kept, scales::format::json::Style::Compact),
+//!     "{\"web\": {\"errors\": 3}}\n"
 //! );
 //! # Ok::<(), scales::Error>(())
 //! ```
@@ -141,7 +141,7 @@ impl Query {
             }
             Value::Float(f) => match c.number {
                 Some(rhs) => c.op.holds(f.partial_cmp(&rhs)),
-                None => text_holds(c, &super::number::python_float(*f), false),
+                None => text_holds(c, &crate::number::python_float(*f), false),
             },
             Value::Str(s) => text_holds(c, s, false),
             Value::Bool(b) => text_holds(c, if *b { "true" } else { "false" }, true),

@@ -2,15 +2,19 @@
 //! Prometheus quantile labels, queries) and Prometheus sample values.
 
 use std::fmt::Write as _;
+#[cfg(feature = "json")]
 use std::io;
 
+#[cfg(feature = "json")]
 use serde_json::ser::{CompactFormatter, Formatter as _};
 
+#[cfg(feature = "json")]
 /// Writes an integer as JSON (and every other format) spells it.
 pub(crate) fn write_int(w: &mut (impl io::Write + ?Sized), i: i64) -> io::Result<()> {
     CompactFormatter.write_i64(w, i)
 }
 
+#[cfg(feature = "json")]
 /// Writes a float as JSON: the shortest text that reads back as the same float (serde_json's
 /// spelling); NaN and infinities, which JSON cannot carry, as `null`.
 pub(crate) fn write_json_float(w: &mut (impl io::Write + ?Sized), f: f64) -> io::Result<()> {
@@ -74,6 +78,7 @@ pub(crate) fn push_python_float(out: &mut String, f: f64) {
     }
 }
 
+#[cfg(feature = "prometheus")]
 /// A Prometheus sample value: Python-style shortest float text, or `NaN`, `+Inf`, `-Inf`.
 pub(crate) fn push_prometheus_float(out: &mut String, f: f64) {
     if f.is_nan() {
@@ -89,12 +94,14 @@ pub(crate) fn push_prometheus_float(out: &mut String, f: f64) {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "json")]
     fn json(f: f64) -> String {
         let mut out = Vec::new();
         write_json_float(&mut out, f).unwrap();
         String::from_utf8(out).unwrap()
     }
 
+    #[cfg(feature = "json")]
     #[test]
     fn json_floats_round_trip_and_non_finite_is_null() {
         for f in [
@@ -162,6 +169,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "prometheus")]
     #[test]
     fn prometheus_spells_non_finite_values() {
         let mut out = String::new();
