@@ -140,7 +140,7 @@ pub type PathPredicate = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 #[derive(Clone)]
 enum Matcher {
-    Glob(String),
+    Glob(Glob),
     Prefix(String),
     Fn(PathPredicate),
 }
@@ -148,7 +148,7 @@ enum Matcher {
 impl Matcher {
     fn matches(&self, path: &str) -> bool {
         match self {
-            Matcher::Glob(glob) => fnmatch(glob, path),
+            Matcher::Glob(glob) => glob.matches(path),
             Matcher::Prefix(prefix) => path
                 .strip_prefix(prefix.as_str())
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
@@ -160,7 +160,7 @@ impl Matcher {
 impl fmt::Debug for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Matcher::Glob(g) => write!(f, "glob {g:?}"),
+            Matcher::Glob(g) => write!(f, "glob {:?}", g.source),
             Matcher::Prefix(p) => write!(f, "prefix {p:?}"),
             Matcher::Fn(_) => f.write_str("fn"),
         }
@@ -214,7 +214,7 @@ impl Rules {
     #[must_use]
     pub fn allow(mut self, glob: impl AsRef<str>) -> Self {
         self.filters
-            .push((true, Matcher::Glob(relative(glob.as_ref()))));
+            .push((true, Matcher::Glob(Glob::new(&relative(glob.as_ref())))));
         self
     }
 
@@ -222,7 +222,7 @@ impl Rules {
     #[must_use]
     pub fn forbid(mut self, glob: impl AsRef<str>) -> Self {
         self.filters
-            .push((false, Matcher::Glob(relative(glob.as_ref()))));
+            .push((false, Matcher::Glob(Glob::new(&relative(glob.as_ref())))));
         self
     }
 
@@ -230,7 +230,8 @@ impl Rules {
     /// below it.
     #[must_use]
     pub fn prune(mut self, glob: impl AsRef<str>) -> Self {
-        self.prune.push(Matcher::Glob(relative(glob.as_ref())));
+        self.prune
+            .push(Matcher::Glob(Glob::new(&relative(glob.as_ref()))));
         self
     }
 
@@ -303,86 +304,43 @@ impl Rules {
     }
 }
 
-/// `fnmatch`-style matching: `*` (any run, `/` included), `?`, `[set]`, `[!set]`; no escapes.
-pub fn fnmatch(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    // Where to resume after the last `*`: (pattern index after it, text index it matched up to).
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() {
-            match p[pi] {
-                '*' => {
-                    star = Some((pi + 1, ti));
-                    pi += 1;
-                    continue;
-                }
-                '?' => {
-                    pi += 1;
-                    ti += 1;
-                    continue;
-                }
-                '[' => {
-                    if let Some((matched, next)) = match_set(&p, pi, t[ti]) {
-                        if matched {
-                            pi = next;
-                            ti += 1;
-                            continue;
-                        }
-                    } else if t[ti] == '[' {
-                        // An unclosed `[` is a literal, as in fnmatch.
-                        pi += 1;
-                        ti += 1;
-                        continue;
-                    }
-                }
-                c if c == t[ti] => {
-                    pi += 1;
-                    ti += 1;
-                    continue;
-                }
-                _ => {}
-            }
-        }
-        match star {
-            Some((after, matched_to)) => {
-                pi = after;
-                ti = matched_to + 1;
-                star = Some((after, matched_to + 1));
-            }
-            None => return false,
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
+/// A compiled rule glob, with Python `fnmatch` semantics on top of the `glob` crate: `*`
+/// matches any run of characters, `/` included (runs of `*` are one `*`, so `**` is too); `?`
+/// one character; `[set]` and `[!set]` a set; no escapes. A pattern the `glob` crate cannot
+/// compile because a `[` is never closed matches that `[` literally, as `fnmatch` does.
+#[derive(Clone)]
+struct Glob {
+    source: String,
+    pattern: glob::Pattern,
 }
 
-/// Matches `c` against the set starting at `p[start] == '['`; `None` if it is not closed.
-/// Returns whether it matched and the pattern index after the set.
-fn match_set(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
-    let mut i = start + 1;
-    let negate = matches!(p.get(i), Some('!'));
-    if negate {
-        i += 1;
+impl Glob {
+    const OPTIONS: glob::MatchOptions = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: false,
+        require_literal_leading_dot: false,
+    };
+
+    fn new(source: &str) -> Self {
+        let mut collapsed = String::with_capacity(source.len());
+        for c in source.chars() {
+            if !(c == '*' && collapsed.ends_with('*')) {
+                collapsed.push(c);
+            }
+        }
+        let pattern = glob::Pattern::new(&collapsed)
+            .or_else(|_| glob::Pattern::new(&collapsed.replace('[', "[[]")))
+            .unwrap_or_else(|_| {
+                glob::Pattern::new(&glob::Pattern::escape(source)).expect("an escaped pattern")
+            });
+        Self {
+            source: source.to_owned(),
+            pattern,
+        }
     }
-    let first = i;
-    let mut matched = false;
-    loop {
-        let ch = *p.get(i)?;
-        if ch == ']' && i > first {
-            return Some((matched != negate, i + 1));
-        }
-        if p.get(i + 1) == Some(&'-') && p.get(i + 2).is_some_and(|&e| e != ']') {
-            if (ch..=p[i + 2]).contains(&c) {
-                matched = true;
-            }
-            i += 3;
-        } else {
-            if ch == c {
-                matched = true;
-            }
-            i += 1;
-        }
+
+    fn matches(&self, path: &str) -> bool {
+        self.pattern.matches_with(path, Self::OPTIONS)
     }
 }
 
@@ -619,7 +577,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fnmatch_known_cases() {
+    fn globs_match_as_fnmatch() {
         for (pattern, text, want) in [
             ("*", "web/latency/count", true),
             ("*errors", "web/sub/errors", true),
@@ -637,8 +595,15 @@ mod tests {
             ("a**", "a", true),
             ("température/*", "température/x", true),
             ("[]]", "]", true),
+            ("a**b", "a/x/b", true),
+            ("x[y*", "x[yz", true),
+            ("*.log", "a/b.log", true),
         ] {
-            assert_eq!(fnmatch(pattern, text), want, "{pattern:?} vs {text:?}");
+            assert_eq!(
+                Glob::new(pattern).matches(text),
+                want,
+                "{pattern:?} vs {text:?}"
+            );
         }
     }
 
