@@ -2,7 +2,10 @@
 //!
 //! Recording never fails: every check happens once, when a stat is declared.
 
+use std::fmt;
+
 use crate::path::PathError;
+use crate::snapshot::StatKind;
 
 /// Error returned when a stat, scope or stat set cannot be declared.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,9 +19,28 @@ pub enum Error {
     KindMismatch {
         /// Where the clash happened.
         path: String,
-        /// What is there already (`"IntStat"`, `"container"`, ...).
-        existing: &'static str,
+        /// What is there already.
+        existing: EntryKind,
         /// What the caller asked for.
-        requested: &'static str,
+        requested: EntryKind,
     },
+}
+
+/// What lives at (or was asked for at) a place in the tree: a container or a stat of some kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryKind {
+    /// A container (a scope's path, or a path above one).
+    Container,
+    /// A stat of this kind.
+    Stat(StatKind),
+}
+
+impl fmt::Display for EntryKind {
+    /// `container`, or the stat type's name (`IntStat`, ...).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EntryKind::Container => f.write_str("container"),
+            EntryKind::Stat(kind) => f.write_str(kind.name()),
+        }
+    }
 }

@@ -78,7 +78,7 @@ use std::path::Path;
 
 pub use clock::{Clock, ManualClock};
 pub use collection::Collection;
-pub use error::Error;
+pub use error::{EntryKind, Error};
 pub use path::{validate_name, PathError};
 pub use registry::{registry, Registry, Scope, StatSet, Stats};
 pub use sketch::SketchSnapshot;

@@ -27,7 +27,7 @@ use crate::gauges::{self, GaugeResult};
 use crate::path::{parse_path, validate_name, DisplayPath, PathError};
 use crate::snapshot::{self, Group, Node, Snapshot, StatKind, StatSnapshot};
 use crate::stats::{self, Declare, StatCore, StatOptions};
-use crate::Error;
+use crate::{EntryKind, Error};
 
 static GLOBAL: LazyLock<Registry> = LazyLock::new(Registry::new);
 
@@ -109,8 +109,8 @@ impl TreeNode {
                 Entry::Stat(core) => {
                     return Err(Error::KindMismatch {
                         path: DisplayPath(&path[..=depth]).to_string(),
-                        existing: core.kind().name(),
-                        requested: "container",
+                        existing: EntryKind::Stat(core.kind()),
+                        requested: EntryKind::Container,
                     })
                 }
             };
@@ -585,8 +585,8 @@ impl Scope {
             Some(Entry::Stat(core)) => Ok(core.clone()),
             Some(Entry::Node(_)) => Err(Error::KindMismatch {
                 path: self.path_of(name),
-                existing: "container",
-                requested: kind.name(),
+                existing: EntryKind::Container,
+                requested: EntryKind::Stat(kind),
             }),
             None => {
                 let core = make(registry.clock());

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::registry::{Owner, Scope};
 use crate::snapshot::{StatKind, StatValue};
-use crate::Error;
+use crate::{EntryKind, Error};
 
 /// Options that some stat kinds take when declared.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -150,7 +150,7 @@ pub(crate) fn declare_core<T>(
         .map(|t| (t, owner))
         .ok_or_else(|| Error::KindMismatch {
             path: scope.path_of(name),
-            existing: found.name(),
-            requested: kind.name(),
+            existing: EntryKind::Stat(found),
+            requested: EntryKind::Stat(kind),
         })
 }

@@ -301,7 +301,7 @@ fn racing_declarations_of_different_kinds_have_one_winner() {
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), THREADS / 2);
     for r in &results {
         if let Err(Error::KindMismatch { existing, .. }) = r {
-            assert_eq!(*existing, winner);
+            assert_eq!(existing.to_string(), winner);
         } else {
             assert!(r.is_ok(), "{r:?}");
         }

@@ -2,8 +2,8 @@
 //! global functions, children (named and numbered), and generic stat sets.
 
 use scales::{
-    Declare, Error, HistogramAggregationStat, IntDictStat, IntStat, MeterStat, PmfStat, Registry,
-    Stat, Stats,
+    Declare, EntryKind, Error, HistogramAggregationStat, IntDictStat, IntStat, MeterStat, PmfStat,
+    Registry, Stat, StatKind, Stats,
 };
 use serde_json::json;
 
@@ -214,8 +214,8 @@ fn generic_stat_sets() {
     assert!(matches!(
         clash,
         Err(Error::KindMismatch {
-            existing: "IntStat",
-            requested: "PmfStat",
+            existing: EntryKind::Stat(StatKind::IntStat),
+            requested: EntryKind::Stat(StatKind::Pmf),
             ..
         })
     ));

@@ -1,7 +1,7 @@
 //! Declaration errors (each with a readable message), and values that could break a snapshot
 //! or its JSON: panicking gauges, NaN and infinities.
 
-use scales::{Error, PathError, Registry, StatValue, Value};
+use scales::{EntryKind, Error, PathError, Registry, StatKind, StatValue, Value};
 use serde_json::json;
 
 use crate::support::{distribution, json_of, stat_value, tree};
@@ -92,8 +92,8 @@ fn another_kind_at_an_existing_name() {
         e,
         Error::KindMismatch {
             path: "/web/errors".into(),
-            existing: "IntStat",
-            requested: "PmfStat",
+            existing: EntryKind::Stat(StatKind::IntStat),
+            requested: EntryKind::Stat(StatKind::Pmf),
         }
     );
     assert_eq!(
@@ -105,8 +105,8 @@ fn another_kind_at_an_existing_name() {
     assert!(matches!(
         scope.histogram_aggregation_stat("total"),
         Err(Error::KindMismatch {
-            existing: "SumAggregationStat",
-            requested: "HistogramAggregationStat",
+            existing: EntryKind::Stat(StatKind::SumAggregation),
+            requested: EntryKind::Stat(StatKind::HistogramAggregation),
             ..
         })
     ));
@@ -128,8 +128,8 @@ fn a_stat_where_a_container_is_wanted_and_vice_versa() {
         e,
         Error::KindMismatch {
             path: "/web/latency".into(),
-            existing: "PmfStat",
-            requested: "container",
+            existing: EntryKind::Stat(StatKind::Pmf),
+            requested: EntryKind::Container,
         }
     );
     assert!(matches!(
@@ -148,8 +148,8 @@ fn a_stat_where_a_container_is_wanted_and_vice_versa() {
         e,
         Error::KindMismatch {
             path: "/web/sub".into(),
-            existing: "container",
-            requested: "IntStat",
+            existing: EntryKind::Container,
+            requested: EntryKind::Stat(StatKind::IntStat),
         }
     );
     assert!(e.to_string().contains("already a container"), "{e}");
