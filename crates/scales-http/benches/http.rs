@@ -129,7 +129,7 @@ fn render(c: &mut Criterion) {
         b.iter(|| {
             let snapshot = registry.snapshot();
             let mut out = String::new();
-            html::page(snapshot.root(), &[], "bench", None, &mut out);
+            html::write_page(&snapshot, &html::Options::for_server("bench"), &mut out);
             black_box(out)
         })
     });

@@ -43,28 +43,18 @@ pub(crate) struct PageRequest<'a> {
 
 /// Renders the whole page.
 pub(crate) fn render(req: &PageRequest<'_>) -> String {
-    let mut header = String::new();
-    html::header(req.path, req.server_name, req.query, &mut header);
-    let mut out = String::with_capacity(header.len() + CSS.len() + JS.len() + 4096);
+    let mut options = html::Options::for_server(req.server_name);
+    options.query = req.query.map(str::to_owned);
+    options.link_prefix = req.link_prefix.to_owned();
+    options.extra_style = Some(CSS.to_owned());
+    let mut out = String::with_capacity(CSS.len() + JS.len() + 4096);
     out.push_str(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"color-scheme\" content=\"light dark\">\
          <link rel=\"icon\" href=\"data:,\">\n",
     );
-    // Our stylesheet goes right after the core's, so it wins where both set something.
-    match header.find("</style>") {
-        Some(at) => {
-            let at = at + "</style>".len();
-            out.push_str(&header[..at]);
-            push_style(&mut out);
-            out.push_str(&header[at..]);
-        }
-        None => {
-            push_style(&mut out);
-            out.push_str(&header);
-        }
-    }
+    html::write_header(req.path, &options, &mut out);
 
     // The group shown (the one holding the stat, for a stat) and the node's own path (the
     // stat's, for keys inside it).
@@ -94,19 +84,13 @@ pub(crate) fn render(req: &PageRequest<'_>) -> String {
         }
     }
     out.push('>');
-    html::fragment_with_prefix(req.node, node_path, req.link_prefix, &mut out);
+    html::write_tree(req.node, node_path, &options, &mut out);
     out.push_str("</div>");
     formats(req, &mut out);
     out.push_str("<script>");
     out.push_str(JS);
     out.push_str("</script></body></html>\n");
     out
-}
-
-fn push_style(out: &mut String) {
-    out.push_str("<style>");
-    out.push_str(CSS);
-    out.push_str("</style>");
 }
 
 /// `prefix` + the URL-encoded segments (+ `/` when `trailing` and there are segments).
@@ -209,7 +193,12 @@ fn content_security_policy() -> String {
         collapsed: false,
     });
     let mut sample = String::new();
-    html::page(&error, &[], "x", None, &mut sample);
+    let sample_options = html::Options::for_server("x");
+    html::write_page(
+        &scales::Snapshot::new(Vec::new(), error, std::time::SystemTime::UNIX_EPOCH),
+        &sample_options,
+        &mut sample,
+    );
     let mut styles = vec![hash(CSS)];
     let mut rest = sample.as_str();
     while let Some(start) = rest.find("<style>") {

@@ -18,13 +18,16 @@ use common::*;
 
 fn fragment_of(node: &Node) -> String {
     let mut out = String::new();
-    html::fragment(node, &[], &mut out);
+    html::write_tree(node, &[], &html::Options::default(), &mut out);
     out
 }
 
 fn page_of(node: &Node, path: &[String], server: &str, query: Option<&str>) -> String {
     let mut out = String::new();
-    html::page(node, path, server, query, &mut out);
+    let mut options = html::Options::for_server(server);
+    options.query = query.map(str::to_owned);
+    html::write_header(path, &options, &mut out);
+    html::write_tree(node, path, &options, &mut out);
     out
 }
 
@@ -310,7 +313,9 @@ fn html_errors_show_as_errors() {
 fn html_link_prefix_is_a_parameter() {
     let tree = group(vec![("a b", collapsed(vec![("n", int(1))]))]);
     let mut out = String::new();
-    html::fragment_with_prefix(&tree, &["x".into(), "é".into()], "/admin/status", &mut out);
+    let mut options = html::Options::default();
+    options.link_prefix = "/admin/status".to_owned();
+    html::write_tree(&tree, &["x".into(), "é".into()], &options, &mut out);
     assert_eq!(
         out,
         "<div class=\"level\"><div class=\"key\"><a href=\"/admin/status/x/%C3%A9/a%20b\">a b</a></div></div>"

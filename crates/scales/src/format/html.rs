@@ -36,7 +36,8 @@
 //! web.int_stat("hits")?.add(2);
 //! # let _keep = &web;
 //! let mut out = String::new();
-//! scales::format::html::fragment(reg.snapshot().root(), &[], &mut out);
+//! let options = scales::format::html::Options::default();
+//! scales::format::html::write_tree(reg.snapshot().root(), &[], &options, &mut out);
 //! assert_eq!(
 //!     out,
 //!     r#"<div class="level"><div class="key">web</div><div class="level"><div><span class="key">hits</span> <span class="int">2</span></div></div></div>"#
@@ -44,7 +45,7 @@
 //! # Ok::<(), scales::Error>(())
 //! ```
 
-use crate::snapshot::{Entry, Group, Node, StatSnapshot, StatValue};
+use crate::snapshot::{Entry, Group, Node, Snapshot, StatSnapshot, StatValue};
 use crate::value::Value;
 
 use crate::number::python_float;
@@ -61,38 +62,55 @@ span { color: #090; vertical-align: top }\n\
 .int, .float { color: #00c }\n\
 </style>\n";
 
-/// Renders a whole page for `node` found at `path`: [`header`] then [`fragment`], with links
-/// under [`DEFAULT_LINK_PREFIX`].
-pub fn page(
-    node: &Node,
-    path: &[String],
-    server_name: &str,
-    query: Option<&str>,
-    out: &mut String,
-) {
-    page_with_prefix(node, path, server_name, query, DEFAULT_LINK_PREFIX, out);
+/// What a page shows besides the tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// In the title and heading.
+    pub server_name: String,
+    /// The filter's text, shown in the form.
+    pub query: Option<String>,
+    /// Where links to collapsed groups point: the status handler's mount point
+    /// ([`DEFAULT_LINK_PREFIX`] by default; a `/` is added if it does not end in one).
+    pub link_prefix: String,
+    /// A stylesheet written right after the page's own, so that it wins where both set
+    /// something (how the status server adds its look without editing this markup).
+    pub extra_style: Option<String>,
 }
 
-/// [`page`] with links to collapsed groups under `link_prefix` (where the status handler is
-/// mounted, such as `/admin/status/`).
-pub fn page_with_prefix(
-    node: &Node,
-    path: &[String],
-    server_name: &str,
-    query: Option<&str>,
-    link_prefix: &str,
-    out: &mut String,
-) {
-    header(path, server_name, query, out);
-    fragment_with_prefix(node, path, link_prefix, out);
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            server_name: String::new(),
+            query: None,
+            link_prefix: DEFAULT_LINK_PREFIX.to_owned(),
+            extra_style: None,
+        }
+    }
 }
 
-/// The page header: title, style, heading and the filter form holding `query`.
+impl Options {
+    /// Options for a server of this name, everything else by default.
+    pub fn for_server(server_name: impl Into<String>) -> Self {
+        Self {
+            server_name: server_name.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Writes the whole page for a snapshot: [`write_header`] then [`write_tree`].
+pub fn write_page(snapshot: &Snapshot, options: &Options, out: &mut String) {
+    write_header(snapshot.path(), options, out);
+    write_tree(snapshot.root(), snapshot.path(), options, out);
+}
+
+/// Writes the page header for the node at `path`: title, style, heading and the filter form.
 ///
 /// The title is `{server} - Status` at the root and `{server} - Status: /a/b` below it.
-pub fn header(path: &[String], server_name: &str, query: Option<&str>, out: &mut String) {
+pub fn write_header(path: &[String], options: &Options, out: &mut String) {
     out.push_str("<title>");
-    escape_into(out, server_name);
+    escape_into(out, &options.server_name);
     out.push_str(" - Status");
     if !path.is_empty() {
         out.push_str(": ");
@@ -103,27 +121,27 @@ pub fn header(path: &[String], server_name: &str, query: Option<&str>, out: &mut
     }
     out.push_str("</title>\n");
     out.push_str(STYLE);
+    if let Some(style) = &options.extra_style {
+        out.push_str("<style>");
+        out.push_str(style);
+        out.push_str("</style>");
+    }
     out.push_str("  <h1 style=\"margin: 0\">Stats</h1><h3 style=\"margin: 3px 0 18px\">");
-    escape_into(out, server_name);
+    escape_into(out, &options.server_name);
     out.push_str(
         "</h3><p><form action=\"#\" method=\"GET\">Filter: \
          <input type=\"text\" name=\"query\" size=\"20\" value=\"",
     );
-    escape_into(out, query.unwrap_or(""));
+    escape_into(out, options.query.as_deref().unwrap_or(""));
     out.push_str("\"></form></p>");
 }
 
-/// Renders the nested `<div class="level">` tree of `node`, which sits at `path` (used for
-/// the links to collapsed groups, under [`DEFAULT_LINK_PREFIX`]).
+/// Writes the nested `<div class="level">` tree of `node`, which sits at `path` (for the
+/// links to collapsed groups, under [`Options::link_prefix`]).
 ///
 /// `node` itself is rendered even if it is collapsed; collapsed groups below it become links.
-pub fn fragment(node: &Node, path: &[String], out: &mut String) {
-    fragment_with_prefix(node, path, DEFAULT_LINK_PREFIX, out);
-}
-
-/// [`fragment`] with links under `link_prefix` (a `/` is added if it does not end in one).
-pub fn fragment_with_prefix(node: &Node, path: &[String], link_prefix: &str, out: &mut String) {
-    let mut prefix = link_prefix.to_owned();
+pub fn write_tree(node: &Node, path: &[String], options: &Options, out: &mut String) {
+    let mut prefix = options.link_prefix.clone();
     if !prefix.ends_with('/') {
         prefix.push('/');
     }
