@@ -68,7 +68,9 @@ struct TreeNode {
 }
 
 enum Entry {
-    Node(TreeNode),
+    // Boxed: a container is rare beside its stats, and an unboxed one would make every map
+    // entry (one per stat) as big as a container.
+    Node(Box<TreeNode>),
     Stat(StatCore),
 }
 
@@ -76,7 +78,7 @@ impl TreeNode {
     fn node(&self, path: &[String]) -> Option<&TreeNode> {
         path.iter().try_fold(self, |node, segment| {
             match node.entries.get(segment.as_str())? {
-                Entry::Node(child) => Some(child),
+                Entry::Node(child) => Some(&**child),
                 Entry::Stat(_) => None,
             }
         })
@@ -85,7 +87,7 @@ impl TreeNode {
     fn node_mut(&mut self, path: &[String]) -> Option<&mut TreeNode> {
         path.iter().try_fold(self, |node, segment| {
             match node.entries.get_mut(segment.as_str())? {
-                Entry::Node(child) => Some(child),
+                Entry::Node(child) => Some(&mut **child),
                 Entry::Stat(_) => None,
             }
         })
@@ -100,7 +102,7 @@ impl TreeNode {
                 None => {
                     let name = Arc::from(segment.as_str());
                     node.entries
-                        .insert_full(name, Entry::Node(TreeNode::default()))
+                        .insert_full(name, Entry::Node(Box::default()))
                         .0
                 }
             };
