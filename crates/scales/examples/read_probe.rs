@@ -4,11 +4,12 @@
 //! ```sh
 //! cargo build --release -p scales-core --example read_probe
 //! valgrind --tool=callgrind --callgrind-out-file=/tmp/read.cg \
-//!     --toggle-collect='read_probe::snapshot_phase' --toggle-collect='read_probe::json_phase' \
+//!     --toggle-collect='read_probe::snapshot_phase' --toggle-collect='read_probe::render_phase' \
 //!     target/release/examples/read_probe --stats 10000 --rounds 10
 //! callgrind_annotate --inclusive=yes /tmp/read.cg | grep _phase
 //! ```
 //!
+//! `--format prometheus` or `--format graphite` renders that format instead of JSON.
 //! Without valgrind it prints the time per stat of each phase.
 
 use std::hint::black_box;
@@ -22,23 +23,35 @@ fn snapshot_phase(registry: &scales::Registry) -> scales::Snapshot {
     registry.snapshot()
 }
 
+/// Renders `snapshot` in `format` into `out`.
 #[inline(never)]
-fn json_phase(snapshot: &scales::Snapshot, out: &mut Vec<u8>) {
+fn render_phase(format: &str, snapshot: &scales::Snapshot, out: &mut Vec<u8>) {
+    use scales::format::{graphite, json, prometheus};
     out.clear();
-    scales::format::json::write(snapshot, scales::format::json::Style::Compact, out)
-        .expect("writing into memory");
+    match format {
+        "json" => json::write(snapshot, json::Style::Compact, out).expect("writing into memory"),
+        "prometheus" => out.extend_from_slice(
+            prometheus::to_string(snapshot, &prometheus::Options::default()).as_bytes(),
+        ),
+        "graphite" => out.extend_from_slice(
+            graphite::render_to_string(snapshot, &graphite::Options::default(), 1).as_bytes(),
+        ),
+        other => panic!("unknown format {other}"),
+    }
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut stats, mut rounds) = (10_000, 10);
+    let (mut stats, mut rounds, mut format) = (10_000, 10, "json".to_owned());
     while let Some(arg) = args.next() {
-        let value = args.next().and_then(|v| v.parse().ok());
+        let text = args.next();
+        let value = text.as_deref().and_then(|v| v.parse().ok());
         match (arg.as_str(), value) {
             ("--stats", Some(n)) => stats = n,
             ("--rounds", Some(n)) => rounds = n,
+            ("--format", _) if text.is_some() => format = text.unwrap_or_default(),
             _ => {
-                eprintln!("usage: read_probe [--stats N] [--rounds N]");
+                eprintln!("usage: read_probe [--stats N] [--rounds N] [--format json|prometheus|graphite]");
                 std::process::exit(2);
             }
         }
@@ -50,14 +63,14 @@ fn main() {
         let start = Instant::now();
         let snapshot = snapshot_phase(black_box(&tree.registry));
         let taken = Instant::now();
-        json_phase(&snapshot, &mut out);
+        render_phase(&format, &snapshot, &mut out);
         json_time += taken.elapsed().as_secs_f64();
         snapshot_time += (taken - start).as_secs_f64();
         black_box(&out);
     }
     let per_stat = |t: f64| t / rounds as f64 / tree.stats as f64 * 1e9;
     println!(
-        "{} stats, {rounds} rounds: snapshot {:.0} ns/stat, json {:.0} ns/stat, {} bytes",
+        "{} stats, {rounds} rounds: snapshot {:.0} ns/stat, {format} {:.0} ns/stat, {} bytes",
         tree.stats,
         per_stat(snapshot_time),
         per_stat(json_time),

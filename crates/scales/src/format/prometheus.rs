@@ -76,6 +76,10 @@
 //! ```
 
 use std::collections::HashSet;
+
+/// Sets of names and series: short strings, hashed fast (no untrusted-input DoS concern for
+/// names taken from one's own stats).
+type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
 use std::fmt::Write as _;
 
 use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
@@ -108,8 +112,8 @@ impl Options {
 /// Renders every stat of the snapshot (named by its absolute path) in the text format.
 pub fn to_string(snapshot: &Snapshot, options: &Options) -> String {
     let mut writer = Writer {
-        out: String::with_capacity(4096),
-        taken: HashSet::new(),
+        out: String::with_capacity(1 << 16),
+        taken: FastSet::default(),
     };
     for (segments, stat) in snapshot.stats() {
         let path = format!("/{}", segments.join("/"));
@@ -216,6 +220,9 @@ fn lint_safe(name: &str) -> String {
 /// Appends `segment` with camelCase word boundaries turned into `_` and letters lowercased
 /// (`byPath` → `by_path`, `HTTPErrors` → `http_errors`, `p99Latency` → `p99_latency`).
 fn push_snake_case(out: &mut String, segment: &str) {
+    if !segment.bytes().any(|b| b.is_ascii_uppercase()) {
+        return out.push_str(segment);
+    }
     let chars: Vec<char> = segment.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         if c.is_ascii_uppercase() && i > 0 {
@@ -286,7 +293,7 @@ impl<'a> Family<'a> {
 
 struct Writer {
     out: String,
-    taken: HashSet<String>,
+    taken: FastSet<String>,
 }
 
 impl Writer {
@@ -324,9 +331,10 @@ impl Writer {
         let _ = writeln!(out, "# HELP {name} {}", escape_help(&family.help));
         let _ = writeln!(out, "# TYPE {name} {}", family.ty.as_str());
         // A map gauge or a hand-built snapshot can repeat a key: keep the first series.
-        let mut seen = HashSet::new();
+        let mut seen = FastSet::default();
         for sample in &family.samples {
-            if !seen.insert((sample.suffix, &sample.labels)) {
+            // Only a family of several samples can repeat one.
+            if family.samples.len() > 1 && !seen.insert((sample.suffix, &sample.labels)) {
                 continue;
             }
             out.push_str(name);
@@ -460,9 +468,9 @@ fn summary(family: &mut Family<'_>, key: Option<&str>, d: &SketchSnapshot) {
             .chain(extra)
             .collect::<Vec<_>>()
     };
-    for (_, q) in PERCENTILE_KEYS {
-        if let Some(v) = d.quantile(q) {
-            family.sample(labels(Some(("quantile", python_float(q)))), float(v));
+    if let Some(values) = d.percentile_values() {
+        for ((_, q), v) in PERCENTILE_KEYS.iter().zip(values) {
+            family.sample(labels(Some(("quantile", python_float(*q)))), float(v));
         }
     }
     family.samples.push(Sample {
