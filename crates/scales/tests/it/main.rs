@@ -9,8 +9,15 @@ mod concurrency;
 mod derive;
 mod dump;
 mod errors;
+#[cfg(all(feature = "html", feature = "prometheus"))]
+mod formats;
+#[cfg(feature = "graphite")]
+mod graphite;
 mod lifecycle;
 mod readme_tree;
 mod sharding;
 mod support;
+/// Hand-built snapshot trees (the golden run's `readme` and `all` trees) for the format tests.
+#[cfg(any(feature = "html", feature = "prometheus", feature = "graphite"))]
+mod trees;
 mod upstream;

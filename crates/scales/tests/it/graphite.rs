@@ -11,16 +11,14 @@ use std::collections::BTreeMap;
 use scales::format::graphite::{render_to_string, sanitize, Options, Rules, MAX_SEGMENT_BYTES};
 use scales::{Keyed, Snapshot, StatKind, StatValue};
 
-const GOLDEN: &str = include_str!("golden/graphite_all.txt");
+const GOLDEN: &str = include_str!("../golden/graphite_all.txt");
 const TIMESTAMP: u64 = 1_400_000_000;
 
-mod common;
-
-use common::{gauge, group, int, snapshot, stat};
+use crate::trees::{gauge, group, int, snapshot, stat};
 
 /// `gen_golden.py`'s `all` tree with the values our stats would hold.
 fn all_snapshot() -> Snapshot {
-    snapshot(common::all_tree(true))
+    snapshot(crate::trees::all_tree(true))
 }
 
 /// name → (value text, timestamp text), checking the line shape on the way.

@@ -12,9 +12,7 @@ use scales::{
     Value,
 };
 
-mod common;
-
-use common::*;
+use crate::trees::*;
 
 fn fragment_of(node: &Node) -> String {
     let mut out = String::new();
@@ -34,10 +32,10 @@ fn page_of(node: &Node, path: &[String], server: &str, query: Option<&str>) -> S
 // ---------------------------------------------------------------------------------------------
 // HTML: golden comparisons
 
-const README_FRAGMENT: &str = include_str!("golden/readme.fragment.html");
-const README_PAGE: &str = include_str!("golden/readme.page.html");
-const ALL_FRAGMENT: &str = include_str!("golden/all.fragment.html");
-const ALL_PAGE: &str = include_str!("golden/all.page.html");
+const README_FRAGMENT: &str = include_str!("../golden/readme.fragment.html");
+const README_PAGE: &str = include_str!("../golden/readme.page.html");
+const ALL_FRAGMENT: &str = include_str!("../golden/all.fragment.html");
+const ALL_PAGE: &str = include_str!("../golden/all.page.html");
 
 /// The one intentional byte difference on the golden trees: we escape quotes in values.
 fn with_quotes_escaped(golden: &str) -> String {
