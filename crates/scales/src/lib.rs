@@ -54,6 +54,7 @@
 
 #![deny(unsafe_code)]
 
+mod atomic_f64;
 #[allow(unsafe_code)]
 mod cells;
 mod clock;

@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
+use crate::atomic_f64::AtomicF64;
 use crate::cells::LazyBoxes;
 
 /// Mantissa bits that pick the sub-bucket within a power of two.
@@ -169,18 +170,6 @@ fn from_order_key(key: u64) -> f64 {
     }
 }
 
-#[inline]
-fn atomic_f64_add(cell: &AtomicU64, delta: f64) {
-    let mut current = cell.load(Ordering::Relaxed);
-    loop {
-        let next = (f64::from_bits(current) + delta).to_bits();
-        match cell.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return,
-            Err(seen) => current = seen,
-        }
-    }
-}
-
 /// A thread-safe, lock-free log-linear histogram of `f64` values.
 pub(crate) struct AtomicSketch {
     // Allocated on first use: with per-thread blocks, most distributions only see folds.
@@ -190,8 +179,8 @@ pub(crate) struct AtomicSketch {
     outliers: OnceLock<Box<Mutex<Outliers>>>,
     zeros: AtomicU64,
     dropped: AtomicU64,
-    sum: AtomicU64,
-    sum_squares: AtomicU64,
+    sum: AtomicF64,
+    sum_squares: AtomicF64,
     // Order keys; 0 means "nothing recorded". `min_inverted` holds `!order_key(min)`.
     max_key: AtomicU64,
     min_inverted: AtomicU64,
@@ -205,8 +194,8 @@ impl AtomicSketch {
             outliers: OnceLock::new(),
             zeros: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
-            sum: AtomicU64::new(0f64.to_bits()),
-            sum_squares: AtomicU64::new(0f64.to_bits()),
+            sum: AtomicF64::new(0.0),
+            sum_squares: AtomicF64::new(0.0),
             max_key: AtomicU64::new(0),
             min_inverted: AtomicU64::new(0),
         }
@@ -243,8 +232,8 @@ impl AtomicSketch {
                 }
             }
         }
-        atomic_f64_add(&self.sum, value);
-        atomic_f64_add(&self.sum_squares, value * value);
+        self.sum.add(value);
+        self.sum_squares.add(value * value);
         let key = order_key(value);
         if self.max_key.load(Ordering::Relaxed) < key {
             self.max_key.fetch_max(key, Ordering::Relaxed);
@@ -283,8 +272,8 @@ impl AtomicSketch {
         };
         SketchSnapshot {
             count,
-            sum: f64::from_bits(self.sum.load(Ordering::Relaxed)),
-            sum_squares: f64::from_bits(self.sum_squares.load(Ordering::Relaxed)),
+            sum: self.sum.load(),
+            sum_squares: self.sum_squares.load(),
             min,
             max,
             zeros,
@@ -306,8 +295,8 @@ impl AtomicSketch {
 pub(crate) struct LocalSketch {
     octaves: LazyBoxes<Octave, OCTAVES>,
     /// Sums of the values and of their squares, as `f64` bits.
-    sum: AtomicU64,
-    sum_squares: AtomicU64,
+    sum: AtomicF64,
+    sum_squares: AtomicF64,
     /// Bits of the largest value; 0 means "nothing recorded". Positive finite `f64`s order
     /// like their bit patterns.
     max_bits: AtomicU64,
@@ -320,14 +309,6 @@ pub(crate) struct LocalSketch {
 fn bump(cell: &AtomicU64, n: u64) {
     // Relaxed load + store: single writer; readers only need each cell's latest value.
     cell.store(cell.load(Ordering::Relaxed) + n, Ordering::Relaxed);
-}
-
-/// Adds `delta` to an `f64` cell only this thread writes.
-#[inline]
-fn bump_f64(cell: &AtomicU64, delta: f64) {
-    // Relaxed load + store: as in `bump`.
-    let sum = f64::from_bits(cell.load(Ordering::Relaxed)) + delta;
-    cell.store(sum.to_bits(), Ordering::Relaxed);
 }
 
 impl LocalSketch {
@@ -347,8 +328,8 @@ impl LocalSketch {
         let octave = self.octaves.get_or_init(index / SUBS, new_octave);
         bump(&octave[index % SUBS], 1);
         let bits = value.to_bits();
-        bump_f64(&self.sum, value);
-        bump_f64(&self.sum_squares, value * value);
+        self.sum.add_single_writer(value);
+        self.sum_squares.add_single_writer(value * value);
         // Relaxed: single writer, as above.
         if self.max_bits.load(Ordering::Relaxed) < bits {
             self.max_bits.store(bits, Ordering::Relaxed);
@@ -361,10 +342,7 @@ impl LocalSketch {
     /// `(sum, sum of squares)`.
     fn sums(&self) -> (f64, f64) {
         // Relaxed: see the type docs.
-        (
-            f64::from_bits(self.sum.load(Ordering::Relaxed)),
-            f64::from_bits(self.sum_squares.load(Ordering::Relaxed)),
-        )
+        (self.sum.load(), self.sum_squares.load())
     }
 
     /// `(min, max)`, or `None` before the first record has stored them.
@@ -416,8 +394,8 @@ impl crate::cells::Block for LocalSketch {
     fn new() -> Self {
         Self {
             octaves: LazyBoxes::new(),
-            sum: AtomicU64::new(0f64.to_bits()),
-            sum_squares: AtomicU64::new(0f64.to_bits()),
+            sum: AtomicF64::new(0.0),
+            sum_squares: AtomicF64::new(0.0),
             max_bits: AtomicU64::new(0),
             min_bits: AtomicU64::new(u64::MAX),
         }
@@ -431,8 +409,8 @@ impl crate::cells::Block for LocalSketch {
             positive.add(index as usize, count);
         }
         let (sum, sum_squares) = self.sums();
-        atomic_f64_add(&sink.sum, sum);
-        atomic_f64_add(&sink.sum_squares, sum_squares);
+        sink.sum.add(sum);
+        sink.sum_squares.add(sum_squares);
         if let Some((min, max)) = self.extremes() {
             sink.max_key.fetch_max(order_key(max), Ordering::Relaxed);
             sink.min_inverted

@@ -1,9 +1,9 @@
 //! [`IntStat`] and [`DoubleStat`]: numbers that are incremented, added to or set.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::atomic_f64::AtomicF64;
 use crate::cells::{Counter, Slot};
 
 use super::{declare_core, Declare, StatCore, StatOptions};
@@ -114,34 +114,22 @@ impl fmt::Debug for IntStat {
 }
 
 /// Storage of a [`DoubleStat`]: an `f64` kept as bits.
+#[derive(Default)]
 pub(crate) struct DoubleCell {
-    bits: AtomicU64,
-}
-
-impl Default for DoubleCell {
-    fn default() -> Self {
-        Self {
-            bits: AtomicU64::new(0f64.to_bits()),
-        }
-    }
+    value: AtomicF64,
 }
 
 impl DoubleCell {
     pub(crate) fn add(&self, delta: f64) {
-        // Relaxed CAS loop: the value is an independent number; nothing else is published.
-        let _ = self
-            .bits
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
-                Some((f64::from_bits(bits) + delta).to_bits())
-            });
+        self.value.add(delta);
     }
 
     pub(crate) fn set(&self, v: f64) {
-        self.bits.store(v.to_bits(), Ordering::Relaxed);
+        self.value.store(v);
     }
 
     pub(crate) fn get(&self) -> f64 {
-        f64::from_bits(self.bits.load(Ordering::Relaxed))
+        self.value.load()
     }
 }
 
