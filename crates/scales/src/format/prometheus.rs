@@ -76,17 +76,19 @@
 //! ```
 
 use std::collections::HashSet;
-
-/// Sets of names and series: short strings, hashed fast (no untrusted-input DoS concern for
-/// names taken from one's own stats).
-type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
 use std::fmt::Write as _;
+use std::io;
 
 use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
-use crate::snapshot::{Keyed, MeterSnapshot, Snapshot, StatSnapshot, StatValue};
+use crate::snapshot::{Keyed, MeterSnapshot, Snapshot, StatValue};
 use crate::value::Value;
 
-use crate::number::{push_prometheus_float, python_float};
+use crate::number::push_prometheus_float;
+#[cfg(test)]
+use crate::number::python_float;
+
+/// Sets of names and keys: short strings from one's own stats, hashed fast.
+type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
 
 /// The content type of this format, for an HTTP response.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -111,26 +113,21 @@ impl Options {
 
 /// Renders every stat of the snapshot (named by its absolute path) in the text format.
 pub fn to_string(snapshot: &Snapshot, options: &Options) -> String {
-    let mut writer = Writer {
-        out: String::with_capacity(1 << 16),
-        taken: FastSet::default(),
-    };
-    for (segments, stat) in snapshot.stats() {
-        let path = format!("/{}", segments.join("/"));
-        let name = metric_name(&options.prefix, &segments);
-        if name.is_empty() {
-            writer.comment(&path, "not exported: it has no name (give a prefix)");
-            continue;
-        }
-        if let StatValue::Error(message) = &stat.value {
-            writer.comment(&path, &format!("not exported: {message}"));
-            continue;
-        }
-        for family in families(&name, &path, stat) {
-            writer.family(&family);
-        }
-    }
-    writer.out
+    let mut writer = Writer::new(None);
+    writer.snapshot(snapshot, options);
+    writer.buf
+}
+
+/// Streams every stat of the snapshot in the text format into `out`, in pieces of about
+/// 64 KiB (the text of a big tree is never held whole).
+///
+/// # Errors
+/// Only those of `out`; writing stops at the first.
+pub fn write<W: io::Write>(snapshot: &Snapshot, options: &Options, out: &mut W) -> io::Result<()> {
+    let mut writer = Writer::new(Some(out));
+    writer.snapshot(snapshot, options);
+    writer.flush(true);
+    writer.error.map_or(Ok(()), Err)
 }
 
 /// The metric name for a path: `prefix` and the segments joined by `_`, sanitised to
@@ -256,269 +253,416 @@ impl Type {
     }
 }
 
-struct Family<'a> {
-    name: String,
-    path: &'a str,
-    ty: Type,
-    help: String,
-    samples: Vec<Sample>,
+/// A sample's value.
+#[derive(Clone, Copy)]
+enum Number {
+    Int(i64),
+    Float(f64),
 }
 
-struct Sample {
-    /// Appended to the family name (`_sum`, `_count`), usually empty.
+impl Number {
+    /// A number, boolean (1/0) or nothing.
+    fn of(value: &Value) -> Option<Number> {
+        match value {
+            Value::Int(i) => Some(Number::Int(*i)),
+            Value::Float(f) => Some(Number::Float(*f)),
+            Value::Bool(b) => Some(Number::Int(i64::from(*b))),
+            Value::Null | Value::Str(_) | Value::List(_) | Value::Map(_) => None,
+        }
+    }
+}
+
+/// The quantile labels of a summary, as [`python_float`] spells [`PERCENTILE_KEYS`]' values.
+const QUANTILE_LABELS: [&str; PERCENTILE_KEYS.len()] =
+    ["0.5", "0.75", "0.95", "0.98", "0.99", "0.999"];
+
+/// Bytes gathered before they go to the `io::Write`.
+const FLUSH_AT: usize = 1 << 16;
+
+/// The text being written, straight from the snapshot: one family at a time, its `# HELP` and
+/// `# TYPE` lines written with its first sample (a family without samples leaves nothing).
+struct Writer<'o> {
+    buf: String,
+    sink: Option<&'o mut dyn io::Write>,
+    error: Option<io::Error>,
+    /// Metric names already used, so a clash can be left out (see the module docs).
+    taken: FastSet<String>,
+    /// Keys of the current family's samples, so a repeated key keeps its first series.
+    seen: FastSet<String>,
+}
+
+/// One family being written.
+struct Family<'f> {
+    name: &'f str,
+    /// `_total`, `_rate`, ... appended to the stat's name.
     suffix: &'static str,
-    labels: Vec<(&'static str, String)>,
-    value: String,
+    ty: Type,
+    path: &'f str,
+    kind: &'static str,
+    /// Appended to the `# HELP` text after the path and kind.
+    help: &'static str,
+    /// `Some(started)` once the first sample decided; `None` before. `Some(false)`: left out.
+    state: Option<bool>,
 }
 
-impl<'a> Family<'a> {
-    fn new(name: String, path: &'a str, ty: Type, help: String) -> Self {
+impl<'f> Family<'f> {
+    fn new(name: &'f str, suffix: &'static str, ty: Type, stat: (&'f str, &'static str)) -> Self {
         Self {
             name,
-            path,
+            suffix,
             ty,
-            help,
-            samples: Vec::new(),
+            path: stat.0,
+            kind: stat.1,
+            help: "",
+            state: None,
         }
     }
 
-    fn sample(&mut self, labels: Vec<(&'static str, String)>, value: String) {
-        self.samples.push(Sample {
-            suffix: "",
-            labels,
-            value,
-        });
+    fn help(mut self, help: &'static str) -> Self {
+        self.help = help;
+        self
     }
 }
 
-struct Writer {
-    out: String,
-    taken: FastSet<String>,
-}
+impl<'o> Writer<'o> {
+    fn new(sink: Option<&'o mut dyn io::Write>) -> Self {
+        Self {
+            buf: String::with_capacity(if sink.is_some() {
+                FLUSH_AT + 4096
+            } else {
+                1 << 16
+            }),
+            sink,
+            error: None,
+            taken: FastSet::default(),
+            seen: FastSet::default(),
+        }
+    }
 
-impl Writer {
+    /// Hands the text gathered so far to the sink (when there is one and enough is gathered).
+    fn flush(&mut self, always: bool) {
+        let Some(sink) = self.sink.as_mut() else {
+            return;
+        };
+        if (always || self.buf.len() >= FLUSH_AT) && self.error.is_none() {
+            if let Err(e) = sink.write_all(self.buf.as_bytes()) {
+                self.error = Some(e);
+            }
+            self.buf.clear();
+        } else if self.error.is_some() {
+            self.buf.clear();
+        }
+    }
+
+    fn snapshot(&mut self, snapshot: &Snapshot, options: &Options) {
+        let mut path = String::new();
+        for (segments, stat) in snapshot.stats() {
+            path.clear();
+            for segment in &segments {
+                path.push('/');
+                path.push_str(segment);
+            }
+            let name = metric_name(&options.prefix, &segments);
+            if name.is_empty() {
+                self.comment(&path, "not exported: it has no name (give a prefix)");
+            } else if let StatValue::Error(message) = &stat.value {
+                self.comment(&path, &format!("not exported: {message}"));
+            } else {
+                self.stat(&name, (&path, stat.kind.name()), &stat.value);
+            }
+            self.flush(false);
+            if self.error.is_some() {
+                return;
+            }
+        }
+    }
+
     fn comment(&mut self, path: &str, text: &str) {
-        let line = format!("# scales: {path} {text}");
         // A comment is one line: no newline may end it early.
-        let line: String = line
+        let start = self.buf.len();
+        self.buf.push_str("# scales: ");
+        self.buf.push_str(path);
+        self.buf.push(' ');
+        self.buf.push_str(text);
+        let line: String = self.buf[start..]
             .chars()
             .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
             .collect();
-        self.out.push_str(&line);
-        self.out.push('\n');
+        self.buf.truncate(start);
+        self.buf.push_str(&line);
+        self.buf.push('\n');
     }
 
-    fn family(&mut self, family: &Family<'_>) {
-        if family.samples.is_empty() {
-            return;
-        }
-        let mut names = vec![family.name.clone()];
-        if family.ty == Type::Summary {
-            names.push(format!("{}_sum", family.name));
-            names.push(format!("{}_count", family.name));
-        }
-        if let Some(used) = names.iter().find(|n| self.taken.contains(*n)) {
-            let text = format!(
-                "not exported as {}: the name {used} is already used",
-                family.name
-            );
-            self.comment(family.path, &text);
-            return;
-        }
-        self.taken.extend(names);
-        let out = &mut self.out;
-        let name = &family.name;
-        let _ = writeln!(out, "# HELP {name} {}", escape_help(&family.help));
-        let _ = writeln!(out, "# TYPE {name} {}", family.ty.as_str());
-        // A map gauge or a hand-built snapshot can repeat a key: keep the first series.
-        let mut seen = FastSet::default();
-        for sample in &family.samples {
-            // Only a family of several samples can repeat one.
-            if family.samples.len() > 1 && !seen.insert((sample.suffix, &sample.labels)) {
-                continue;
+    /// The families one stat becomes (see the module docs' table).
+    fn stat(&mut self, name: &str, stat: (&str, &'static str), value: &StatValue) {
+        let gauge = |suffix| Family::new(name, suffix, Type::Gauge, stat);
+        match value {
+            StatValue::Int(i) => self.sample(&mut gauge(""), &[], Number::Int(*i)),
+            StatValue::Float(x) => self.sample(&mut gauge(""), &[], Number::Float(*x)),
+            StatValue::Value(Value::Str(s)) => {
+                let family = &mut gauge("_info").help(": the value as a label");
+                self.sample(family, &[("value", s)], Number::Int(1));
             }
-            out.push_str(name);
-            out.push_str(sample.suffix);
-            if !sample.labels.is_empty() {
-                out.push('{');
-                for (i, (label, value)) in sample.labels.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
+            StatValue::Value(Value::Map(entries)) => {
+                let family = &mut gauge("").help(": by key");
+                for (key, value) in entries {
+                    if let Some(number) = Number::of(value) {
+                        self.keyed_sample(family, key, &[], number);
                     }
-                    out.push_str(label);
-                    out.push_str("=\"");
-                    escape_label_into(out, value);
-                    out.push('"');
-                }
-                out.push('}');
-            }
-            out.push(' ');
-            out.push_str(&sample.value);
-            out.push('\n');
-        }
-    }
-}
-
-/// The families one stat becomes (see the module docs' table).
-fn families<'a>(name: &str, path: &'a str, stat: &StatSnapshot) -> Vec<Family<'a>> {
-    let help = format!("{path} ({})", stat.kind.name());
-    let gauge = |suffix: &str, help: String| {
-        Family::new(format!("{name}{suffix}"), path, Type::Gauge, help)
-    };
-    match &stat.value {
-        StatValue::Int(i) => {
-            let mut f = gauge("", help);
-            f.sample(vec![], i.to_string());
-            vec![f]
-        }
-        StatValue::Float(x) => {
-            let mut f = gauge("", help);
-            f.sample(vec![], float(*x));
-            vec![f]
-        }
-        StatValue::Value(Value::Str(s)) => {
-            let mut f = gauge("_info", format!("{help}: the value as a label"));
-            f.sample(vec![("value", s.clone())], "1".to_owned());
-            vec![f]
-        }
-        StatValue::Value(Value::Map(entries)) => {
-            let mut f = gauge("", format!("{help}: by key"));
-            for (key, value) in entries {
-                if let Some(text) = scalar(value) {
-                    f.sample(vec![("key", key.clone())], text);
                 }
             }
-            vec![f]
-        }
-        StatValue::Value(v) => match scalar(v) {
-            Some(text) => {
-                let mut f = gauge("", help);
-                f.sample(vec![], text);
-                vec![f]
+            StatValue::Value(v) => {
+                if let Some(number) = Number::of(v) {
+                    self.sample(&mut gauge(""), &[], number);
+                }
             }
-            None => Vec::new(),
-        },
-        StatValue::Counts(counts) => {
-            let mut f = gauge("", format!("{help}: by key"));
-            for Keyed { key, value } in counts {
-                f.sample(vec![("key", key.to_string())], value.to_string());
+            StatValue::Counts(counts) => {
+                let family = &mut gauge("").help(": by key");
+                for Keyed { key, value } in counts {
+                    self.keyed_sample(family, key, &[], Number::Int(*value));
+                }
             }
-            vec![f]
-        }
-        StatValue::Strings(strings) => {
-            let mut f = gauge("_info", format!("{help}: the values as labels"));
-            for Keyed { key, value } in strings {
-                f.sample(
-                    vec![("key", key.to_string()), ("value", value.clone())],
-                    "1".to_owned(),
-                );
+            StatValue::Strings(strings) => {
+                let family = &mut gauge("_info").help(": the values as labels");
+                for Keyed { key, value } in strings {
+                    self.keyed_sample(family, key, &[("value", value)], Number::Int(1));
+                }
             }
-            vec![f]
-        }
-        StatValue::Distribution(d) => {
-            let mut f = Family::new(name.to_owned(), path, Type::Summary, help);
-            summary(&mut f, None, d);
-            vec![f]
-        }
-        StatValue::Distributions(ds) => {
-            let mut f = Family::new(
-                name.to_owned(),
-                path,
-                Type::Summary,
-                format!("{help}: by key"),
-            );
-            for Keyed { key, value } in ds {
-                summary(&mut f, Some(key), value);
+            StatValue::Distribution(d) => {
+                let family = &mut Family::new(name, "", Type::Summary, stat);
+                self.summary(family, None, d);
             }
-            vec![f]
-        }
-        StatValue::Meter(m) => meters(name, path, &help, std::iter::once((None, m))),
-        StatValue::Meters(ms) => meters(
-            name,
-            path,
-            &format!("{help}: by key"),
-            ms.iter().map(|m| (Some(&*m.key), &m.value)),
-        ),
-        StatValue::Durations(ds) => {
-            let mut f = gauge("_seconds", format!("{help}: seconds spent in each state"));
-            for Keyed { key, value } in ds {
-                f.sample(vec![("state", key.to_string())], float(*value));
+            StatValue::Distributions(ds) => {
+                let family = &mut Family::new(name, "", Type::Summary, stat).help(": by key");
+                for Keyed { key, value } in ds {
+                    self.summary(family, Some(key), value);
+                }
             }
-            vec![f]
+            StatValue::Meter(m) => self.meters(name, stat, "", std::iter::once((None, m))),
+            StatValue::Meters(ms) => self.meters(
+                name,
+                stat,
+                ": by key",
+                ms.iter().map(|m| (Some(&*m.key), &m.value)),
+            ),
+            StatValue::Durations(ds) => {
+                let family = &mut gauge("_seconds").help(": seconds spent in each state");
+                self.seen.clear();
+                for Keyed { key, value } in ds {
+                    if self.seen.insert(key.to_string()) {
+                        self.sample(family, &[("state", key)], Number::Float(*value));
+                    }
+                }
+            }
+            // Written as a comment by the caller; nothing here.
+            StatValue::Error(_) => {}
         }
-        // Written as a comment by the caller; nothing here.
-        StatValue::Error(_) => Vec::new(),
+    }
+
+    /// A sample labelled `key="..."` (first) and `labels`; a key repeated in the family keeps
+    /// its first series only.
+    fn keyed_sample(
+        &mut self,
+        family: &mut Family<'_>,
+        key: &str,
+        labels: &[(&str, &str)],
+        value: Number,
+    ) {
+        if family.state.is_none() {
+            self.seen.clear();
+        }
+        if !self.seen.insert(key.to_owned()) {
+            return;
+        }
+        let mut all: [(&str, &str); 3] = [("key", key), ("", ""), ("", "")];
+        all[1..=labels.len()].copy_from_slice(labels);
+        self.sample(family, &all[..=labels.len()], value);
+    }
+
+    fn summary(&mut self, family: &mut Family<'_>, key: Option<&str>, d: &SketchSnapshot) {
+        if let Some(key) = key {
+            if family.state.is_none() {
+                self.seen.clear();
+            }
+            if !self.seen.insert(key.to_owned()) {
+                return;
+            }
+        }
+        let with_key = |extra: Option<(&'static str, &'static str)>| {
+            let mut labels: [(&str, &str); 2] = [("", ""); 2];
+            let mut n = 0;
+            for label in key.map(|k| ("key", k)).into_iter().chain(extra) {
+                labels[n] = label;
+                n += 1;
+            }
+            (labels, n)
+        };
+        if let Some(values) = d.percentile_values() {
+            for (label, v) in QUANTILE_LABELS.iter().zip(values) {
+                let (labels, n) = with_key(Some(("quantile", label)));
+                self.sample_with_suffix(family, "", &labels[..n], Number::Float(v));
+            }
+        }
+        let (labels, n) = with_key(None);
+        self.sample_with_suffix(family, "_sum", &labels[..n], Number::Float(d.sum()));
+        let count = i64::try_from(d.count()).unwrap_or(i64::MAX);
+        self.sample_with_suffix(family, "_count", &labels[..n], Number::Int(count));
+    }
+
+    fn meters<'m>(
+        &mut self,
+        name: &str,
+        stat: (&str, &'static str),
+        by_key: &'static str,
+        meters: impl Iterator<Item = (Option<&'m str>, &'m MeterSnapshot)> + Clone,
+    ) {
+        let help = |keyed: &'static str, plain: &'static str| {
+            if by_key.is_empty() {
+                plain
+            } else {
+                keyed
+            }
+        };
+        let mut total = Family::new(name, "_total", Type::Counter, stat)
+            .help(help(": by key: events marked", ": events marked"));
+        self.seen.clear();
+        for (key, m) in meters.clone() {
+            let count = Number::Int(i64::try_from(m.count).unwrap_or(i64::MAX));
+            match key {
+                Some(key) => self.keyed_sample(&mut total, key, &[], count),
+                None => self.sample(&mut total, &[], count),
+            }
+        }
+        let mut rate = Family::new(name, "_rate", Type::Gauge, stat).help(help(
+            ": by key: events per second over 1, 5, 15 minutes and since creation",
+            ": events per second over 1, 5, 15 minutes and since creation",
+        ));
+        self.seen.clear();
+        for (key, m) in meters {
+            if let Some(key) = key {
+                if !self.seen.insert(key.to_owned()) {
+                    continue;
+                }
+            }
+            for (window, value) in [("1m", m.m1), ("5m", m.m5), ("15m", m.m15), ("mean", m.mean)] {
+                let labels = [("key", key.unwrap_or("")), ("window", window)];
+                let labels = if key.is_some() {
+                    &labels[..]
+                } else {
+                    &labels[1..]
+                };
+                self.sample(&mut rate, labels, Number::Float(value));
+            }
+        }
+    }
+
+    fn sample(&mut self, family: &mut Family<'_>, labels: &[(&str, &str)], value: Number) {
+        self.sample_with_suffix(family, "", labels, value);
+    }
+
+    /// Writes one sample line of `family` (`suffix` for a summary's `_sum` and `_count`),
+    /// preceded by the family's `# HELP` and `# TYPE` lines if it is the first.
+    fn sample_with_suffix(
+        &mut self,
+        family: &mut Family<'_>,
+        suffix: &str,
+        labels: &[(&str, &str)],
+        value: Number,
+    ) {
+        let started = match family.state {
+            Some(started) => started,
+            None => {
+                let started = self.start(family_header(family));
+                family.state = Some(started);
+                started
+            }
+        };
+        if !started {
+            return;
+        }
+        let out = &mut self.buf;
+        out.push_str(family.name);
+        out.push_str(family.suffix);
+        out.push_str(suffix);
+        if !labels.is_empty() {
+            out.push('{');
+            for (i, (label, text)) in labels.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(label);
+                out.push_str("=\"");
+                escape_label_into(out, text);
+                out.push('"');
+            }
+            out.push('}');
+        }
+        out.push(' ');
+        match value {
+            Number::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Number::Float(f) => push_prometheus_float(out, f),
+        }
+        out.push('\n');
+    }
+
+    /// Claims the family's names and writes its header; false (and a comment) if a name is
+    /// taken already.
+    fn start(&mut self, header: Header<'_>) -> bool {
+        let full = format!("{}{}", header.name, header.suffix);
+        let names = [
+            Some(full.clone()),
+            (header.ty == Type::Summary).then(|| format!("{full}_sum")),
+            (header.ty == Type::Summary).then(|| format!("{full}_count")),
+        ];
+        if let Some(used) = names.iter().flatten().find(|n| self.taken.contains(*n)) {
+            let text = format!("not exported as {full}: the name {used} is already used");
+            self.comment(header.path, &text);
+            return false;
+        }
+        self.taken.extend(names.into_iter().flatten());
+        let out = &mut self.buf;
+        out.push_str("# HELP ");
+        out.push_str(&full);
+        out.push(' ');
+        escape_help_into(out, header.path);
+        out.push_str(" (");
+        out.push_str(header.kind);
+        out.push(')');
+        out.push_str(header.help);
+        out.push_str("\n# TYPE ");
+        out.push_str(&full);
+        out.push(' ');
+        out.push_str(header.ty.as_str());
+        out.push('\n');
+        true
     }
 }
 
-/// A number, boolean (1/0) or nothing.
-fn scalar(value: &Value) -> Option<String> {
-    match value {
-        Value::Int(i) => Some(i.to_string()),
-        Value::Float(f) => Some(float(*f)),
-        Value::Bool(b) => Some(if *b { "1" } else { "0" }.to_owned()),
-        Value::Null | Value::Str(_) | Value::List(_) | Value::Map(_) => None,
-    }
+/// What a family's header needs, copied out of it so the family can stay borrowed.
+struct Header<'h> {
+    name: &'h str,
+    suffix: &'static str,
+    ty: Type,
+    path: &'h str,
+    kind: &'static str,
+    help: &'static str,
 }
 
-fn summary(family: &mut Family<'_>, key: Option<&str>, d: &SketchSnapshot) {
-    let labels = |extra: Option<(&'static str, String)>| {
-        key.map(|k| ("key", k.to_owned()))
-            .into_iter()
-            .chain(extra)
-            .collect::<Vec<_>>()
-    };
-    if let Some(values) = d.percentile_values() {
-        for ((_, q), v) in PERCENTILE_KEYS.iter().zip(values) {
-            family.sample(labels(Some(("quantile", python_float(*q)))), float(v));
-        }
+fn family_header<'h>(family: &Family<'h>) -> Header<'h> {
+    Header {
+        name: family.name,
+        suffix: family.suffix,
+        ty: family.ty,
+        path: family.path,
+        kind: family.kind,
+        help: family.help,
     }
-    family.samples.push(Sample {
-        suffix: "_sum",
-        labels: labels(None),
-        value: float(d.sum()),
-    });
-    family.samples.push(Sample {
-        suffix: "_count",
-        labels: labels(None),
-        value: d.count().to_string(),
-    });
-}
-
-fn meters<'a, 'm>(
-    name: &str,
-    path: &'a str,
-    help: &str,
-    meters: impl Iterator<Item = (Option<&'m str>, &'m MeterSnapshot)> + Clone,
-) -> Vec<Family<'a>> {
-    let mut total = Family::new(
-        format!("{name}_total"),
-        path,
-        Type::Counter,
-        format!("{help}: events marked"),
-    );
-    let mut rate = Family::new(
-        format!("{name}_rate"),
-        path,
-        Type::Gauge,
-        format!("{help}: events per second over 1, 5, 15 minutes and since creation"),
-    );
-    for (key, m) in meters {
-        let key_label = key.map(|k| ("key", k.to_owned()));
-        total.sample(key_label.clone().into_iter().collect(), m.count.to_string());
-        for (window, value) in [("1m", m.m1), ("5m", m.m5), ("15m", m.m15), ("mean", m.mean)] {
-            let labels = key_label
-                .clone()
-                .into_iter()
-                .chain([("window", window.to_owned())])
-                .collect();
-            rate.sample(labels, float(value));
-        }
-    }
-    vec![total, rate]
 }
 
 /// A sample value: Python-style shortest float text, or `NaN`, `+Inf`, `-Inf`.
+#[cfg(test)]
 fn float(f: f64) -> String {
     let mut out = String::new();
     push_prometheus_float(&mut out, f);
@@ -526,8 +670,14 @@ fn float(f: f64) -> String {
 }
 
 /// HELP text escaping: `\` and newline.
-fn escape_help(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('\n', "\\n")
+fn escape_help_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
 }
 
 /// Label value escaping: `\`, `"` and newline.
@@ -568,7 +718,16 @@ mod tests {
         let mut out = String::new();
         escape_label_into(&mut out, "a\\b\"c\nd");
         assert_eq!(out, r#"a\\b\"c\nd"#);
-        assert_eq!(escape_help("a\\b\"c\nd"), r#"a\\b"c\nd"#);
+        let mut help = String::new();
+        escape_help_into(&mut help, "a\\b\"c\nd");
+        assert_eq!(help, r#"a\\b"c\nd"#);
+    }
+
+    #[test]
+    fn quantile_labels_are_python_floats() {
+        for ((_, q), label) in PERCENTILE_KEYS.iter().zip(QUANTILE_LABELS) {
+            assert_eq!(python_float(*q), label);
+        }
     }
 
     #[test]
