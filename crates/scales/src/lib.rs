@@ -81,13 +81,13 @@ pub use clock::{Clock, ManualClock};
 pub use collection::Collection;
 pub use error::{EntryKind, Error};
 pub use path::{validate_name, PathError};
-pub use registry::{registry, Registry, Scope, StatSet, Stats};
+pub use registry::{registry, Declare, Registry, Scope, StatSet, Stats};
 pub use sketch::SketchSnapshot;
 pub use snapshot::{
     Entry, Group, Keyed, MeterSnapshot, Node, Snapshot, StatKind, StatSnapshot, StatValue,
 };
 pub use stats::{
-    Declare, DoubleStat, HistogramAggregationStat, IntDictStat, IntDictSumAggregationStat, IntStat,
+    DoubleStat, HistogramAggregationStat, IntDictStat, IntDictSumAggregationStat, IntStat,
     MeterDictStat, MeterStat, NamedPmfDictStat, PmfAggregationStat, PmfStat, Stat, StatOptions,
     StateGuard, StateTimeStat, StringDictStat, SumAggregationStat, TimerGuard,
 };

@@ -26,7 +26,7 @@ use crate::clock::Clock;
 use crate::gauges::{self, GaugeResult};
 use crate::path::{parse_path, validate_name, DisplayPath, PathError};
 use crate::snapshot::{self, Group, Node, Snapshot, StatKind, StatSnapshot};
-use crate::stats::{self, Declare, StatCore, StatOptions};
+use crate::stats::{self, Lease, Place, StatCore, StatOptions, StatType};
 use crate::{EntryKind, Error};
 
 static GLOBAL: LazyLock<Registry> = LazyLock::new(Registry::new);
@@ -741,6 +741,65 @@ impl fmt::Debug for Scope {
             .finish()
     }
 }
+
+/// A stat type that can be declared by name in a [`Scope`].
+///
+/// Implemented by every stat type; used by [`Scope::declare`] and by `#[derive(Stats)]`.
+pub trait Declare: Sized {
+    /// Declares (or finds) the stat `name` in `scope`.
+    ///
+    /// # Errors
+    /// When `name` is not a valid stat name, or another kind of stat (or a container) already
+    /// lives there.
+    fn declare(scope: &Scope, name: &str, options: StatOptions) -> Result<Self, Error>;
+}
+
+/// Declares (or finds) a stat of type `T` named `name` in `scope`: the one declaration path
+/// of every stat type.
+fn declare_stat<T: StatType>(scope: &Scope, name: &str, options: StatOptions) -> Result<T, Error> {
+    let kind = T::kind(options);
+    let path = || scope.path_of(name);
+    let core = scope.declare_core(name, kind, |clock| {
+        T::new_core(&Place { clock, path: &path }, options)
+    })?;
+    let found = core.kind();
+    let lease: Lease = scope.owner().clone();
+    (found == kind)
+        .then(|| T::handle(core, lease))
+        .flatten()
+        .ok_or_else(|| Error::KindMismatch {
+            path: path(),
+            existing: EntryKind::Stat(found),
+            requested: EntryKind::Stat(kind),
+        })
+}
+
+macro_rules! declare_stat_types {
+    ($($ty:ident),* $(,)?) => {$(
+        impl Declare for stats::$ty {
+            fn declare(scope: &Scope, name: &str, options: StatOptions) -> Result<Self, Error> {
+                declare_stat(scope, name, options)
+            }
+        }
+    )*};
+}
+
+declare_stat_types!(
+    IntStat,
+    DoubleStat,
+    Stat,
+    IntDictStat,
+    StringDictStat,
+    PmfStat,
+    NamedPmfDictStat,
+    MeterStat,
+    MeterDictStat,
+    StateTimeStat,
+    SumAggregationStat,
+    HistogramAggregationStat,
+    IntDictSumAggregationStat,
+    PmfAggregationStat,
+);
 
 /// A struct of stats declared together in one scope; implemented by `#[derive(Stats)]`.
 pub trait Stats: Sized {

@@ -14,11 +14,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use indexmap::{IndexMap, IndexSet};
 
-use super::{declare_core, Declare, StatCore, StatOptions};
-use crate::registry::{Owner, Scope};
+use super::{Lease, Place, StatCore, StatOptions, StatType};
 use crate::sketch::SketchSnapshot;
 use crate::snapshot::{Keyed, StatKind, StatSnapshot, StatValue};
-use crate::Error;
 
 /// A final value handed to an aggregation by a stat that leaves the tree.
 pub(crate) enum Contribution {
@@ -210,39 +208,36 @@ impl AggregationCore {
     }
 }
 
-fn declare_aggregation(
-    scope: &Scope,
-    name: &str,
-    mode: Mode,
-) -> Result<(Arc<AggregationCore>, Arc<Owner>), Error> {
-    let kind = AggregationCore::new(mode).kind();
-    declare_core(
-        scope,
-        name,
-        kind,
-        |_| StatCore::Aggregation(Arc::new(AggregationCore::new(mode))),
-        |core| match core {
-            StatCore::Aggregation(core) if core.kind() == kind => Some(core),
-            _ => None,
-        },
-    )
-}
-
 macro_rules! aggregation_stat {
     ($(#[$doc:meta])* $name:ident, $mode:expr) => {
         $(#[$doc])*
         #[derive(Clone)]
         pub struct $name {
             _core: Arc<AggregationCore>,
-            _owner: Arc<Owner>,
+            _lease: Lease,
         }
 
-        impl Declare for $name {
-            fn declare(scope: &Scope, name: &str, options: StatOptions) -> Result<Self, Error> {
+        impl $name {
+            fn mode(options: StatOptions) -> Mode {
                 #[allow(clippy::redundant_closure_call)]
-                let mode = ($mode)(options);
-                let (core, owner) = declare_aggregation(scope, name, mode)?;
-                Ok(Self { _core: core, _owner: owner })
+                ($mode)(options)
+            }
+        }
+
+        impl StatType for $name {
+            fn kind(options: StatOptions) -> StatKind {
+                AggregationCore::new(Self::mode(options)).kind()
+            }
+
+            fn new_core(_: &Place<'_>, options: StatOptions) -> StatCore {
+                StatCore::Aggregation(Arc::new(AggregationCore::new(Self::mode(options))))
+            }
+
+            fn handle(core: StatCore, lease: Lease) -> Option<Self> {
+                let StatCore::Aggregation(core) = core else {
+                    return None;
+                };
+                Some(Self { _core: core, _lease: lease })
             }
         }
 

@@ -6,10 +6,8 @@ use std::sync::Arc;
 use crate::atomic_f64::AtomicF64;
 use crate::cells::{Counter, Slot};
 
-use super::{declare_core, Declare, StatCore, StatOptions};
-use crate::registry::{Owner, Scope};
+use super::{Lease, Place, StatCore, StatOptions, StatType};
 use crate::snapshot::StatKind;
-use crate::Error;
 
 /// Storage of an [`IntStat`]: a per-thread sharded counter ([`crate::cells`]), in two's
 /// complement so that negative adds and `set` work.
@@ -52,7 +50,7 @@ impl IntCell {
 pub struct IntStat {
     cell: Arc<IntCell>,
     slot: Slot,
-    _owner: Arc<Owner>,
+    _lease: Lease,
 }
 
 impl IntStat {
@@ -85,22 +83,23 @@ impl IntStat {
     }
 }
 
-impl Declare for IntStat {
-    fn declare(scope: &Scope, name: &str, _: StatOptions) -> Result<Self, Error> {
-        let (cell, owner) = declare_core(
-            scope,
-            name,
-            StatKind::IntStat,
-            |_| StatCore::Int(Arc::default()),
-            |core| match core {
-                StatCore::Int(cell) => Some(cell),
-                _ => None,
-            },
-        )?;
-        Ok(Self {
+impl StatType for IntStat {
+    fn kind(_: StatOptions) -> StatKind {
+        StatKind::IntStat
+    }
+
+    fn new_core(_: &Place<'_>, _: StatOptions) -> StatCore {
+        StatCore::Int(Arc::default())
+    }
+
+    fn handle(core: StatCore, lease: Lease) -> Option<Self> {
+        let StatCore::Int(cell) = core else {
+            return None;
+        };
+        Some(Self {
             slot: cell.slot(),
             cell,
-            _owner: owner,
+            _lease: lease,
         })
     }
 }
@@ -146,7 +145,7 @@ impl DoubleCell {
 #[derive(Clone)]
 pub struct DoubleStat {
     cell: Arc<DoubleCell>,
-    _owner: Arc<Owner>,
+    _lease: Lease,
 }
 
 impl DoubleStat {
@@ -167,21 +166,22 @@ impl DoubleStat {
     }
 }
 
-impl Declare for DoubleStat {
-    fn declare(scope: &Scope, name: &str, _: StatOptions) -> Result<Self, Error> {
-        let (cell, owner) = declare_core(
-            scope,
-            name,
-            StatKind::DoubleStat,
-            |_| StatCore::Double(Arc::default()),
-            |core| match core {
-                StatCore::Double(cell) => Some(cell),
-                _ => None,
-            },
-        )?;
-        Ok(Self {
+impl StatType for DoubleStat {
+    fn kind(_: StatOptions) -> StatKind {
+        StatKind::DoubleStat
+    }
+
+    fn new_core(_: &Place<'_>, _: StatOptions) -> StatCore {
+        StatCore::Double(Arc::default())
+    }
+
+    fn handle(core: StatCore, lease: Lease) -> Option<Self> {
+        let StatCore::Double(cell) = core else {
+            return None;
+        };
+        Some(Self {
             cell,
-            _owner: owner,
+            _lease: lease,
         })
     }
 }

@@ -10,11 +10,9 @@ use std::hash::{Hash, Hasher};
 
 use indexmap::{Equivalent, IndexMap};
 
-use super::{declare_core, Declare, StatCore, StatOptions};
+use super::{Lease, Place, StatCore, StatOptions, StatType};
 use crate::cells::{Counter, Slot};
-use crate::registry::{Owner, Scope};
 use crate::snapshot::{Keyed, StatKind};
-use crate::Error;
 
 /// Marks a removed entry. Adders that see a value this low know they hit a removed entry.
 const TOMBSTONE: i64 = i64::MIN;
@@ -397,7 +395,7 @@ impl IntDictCore {
 #[derive(Clone)]
 pub struct IntDictStat {
     core: Arc<IntDictCore>,
-    _owner: Arc<Owner>,
+    _lease: Lease,
 }
 
 impl IntDictStat {
@@ -435,21 +433,22 @@ impl IntDictStat {
     }
 }
 
-impl Declare for IntDictStat {
-    fn declare(scope: &Scope, name: &str, options: StatOptions) -> Result<Self, Error> {
-        let (core, owner) = declare_core(
-            scope,
-            name,
-            StatKind::IntDict,
-            |_| StatCore::IntDict(Arc::new(IntDictCore::new(options.auto_delete))),
-            |core| match core {
-                StatCore::IntDict(core) => Some(core),
-                _ => None,
-            },
-        )?;
-        Ok(Self {
+impl StatType for IntDictStat {
+    fn kind(_: StatOptions) -> StatKind {
+        StatKind::IntDict
+    }
+
+    fn new_core(_: &Place<'_>, options: StatOptions) -> StatCore {
+        StatCore::IntDict(Arc::new(IntDictCore::new(options.auto_delete)))
+    }
+
+    fn handle(core: StatCore, lease: Lease) -> Option<Self> {
+        let StatCore::IntDict(core) = core else {
+            return None;
+        };
+        Some(Self {
             core,
-            _owner: owner,
+            _lease: lease,
         })
     }
 }
@@ -494,7 +493,7 @@ impl StringDictCore {
 #[derive(Clone)]
 pub struct StringDictStat {
     core: Arc<StringDictCore>,
-    _owner: Arc<Owner>,
+    _lease: Lease,
 }
 
 impl StringDictStat {
@@ -519,21 +518,22 @@ impl StringDictStat {
     }
 }
 
-impl Declare for StringDictStat {
-    fn declare(scope: &Scope, name: &str, _: StatOptions) -> Result<Self, Error> {
-        let (core, owner) = declare_core(
-            scope,
-            name,
-            StatKind::StringDict,
-            |_| StatCore::StringDict(Arc::default()),
-            |core| match core {
-                StatCore::StringDict(core) => Some(core),
-                _ => None,
-            },
-        )?;
-        Ok(Self {
+impl StatType for StringDictStat {
+    fn kind(_: StatOptions) -> StatKind {
+        StatKind::StringDict
+    }
+
+    fn new_core(_: &Place<'_>, _: StatOptions) -> StatCore {
+        StatCore::StringDict(Arc::default())
+    }
+
+    fn handle(core: StatCore, lease: Lease) -> Option<Self> {
+        let StatCore::StringDict(core) = core else {
+            return None;
+        };
+        Some(Self {
             core,
-            _owner: owner,
+            _lease: lease,
         })
     }
 }

@@ -11,12 +11,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::keyed::KeyedMap;
 
-use super::{declare_core, Declare, StatCore, StatOptions};
+use super::{Lease, Place, StatCore, StatOptions, StatType};
 use crate::cells::{Counter, Slot};
 use crate::clock::Clock;
-use crate::registry::{Owner, Scope};
 use crate::snapshot::{Keyed, MeterSnapshot, StatKind};
-use crate::Error;
 
 const TICK_NANOS: u64 = 5_000_000_000;
 const TICK_SECONDS: f64 = 5.0;
@@ -117,7 +115,7 @@ impl MeterCore {
 pub struct MeterStat {
     core: Arc<MeterCore>,
     slot: Slot,
-    _owner: Arc<Owner>,
+    _lease: Lease,
 }
 
 impl MeterStat {
@@ -139,22 +137,23 @@ impl MeterStat {
     }
 }
 
-impl Declare for MeterStat {
-    fn declare(scope: &Scope, name: &str, _: StatOptions) -> Result<Self, Error> {
-        let (core, owner) = declare_core(
-            scope,
-            name,
-            StatKind::Meter,
-            |clock| StatCore::Meter(Arc::new(MeterCore::new(clock))),
-            |core| match core {
-                StatCore::Meter(core) => Some(core),
-                _ => None,
-            },
-        )?;
-        Ok(Self {
+impl StatType for MeterStat {
+    fn kind(_: StatOptions) -> StatKind {
+        StatKind::Meter
+    }
+
+    fn new_core(place: &Place<'_>, _: StatOptions) -> StatCore {
+        StatCore::Meter(Arc::new(MeterCore::new(place.clock)))
+    }
+
+    fn handle(core: StatCore, lease: Lease) -> Option<Self> {
+        let StatCore::Meter(core) = core else {
+            return None;
+        };
+        Some(Self {
             slot: core.count.slot(),
             core,
-            _owner: owner,
+            _lease: lease,
         })
     }
 }
@@ -201,7 +200,7 @@ impl MeterDictCore {
 #[derive(Clone)]
 pub struct MeterDictStat {
     core: Arc<MeterDictCore>,
-    _owner: Arc<Owner>,
+    _lease: Lease,
 }
 
 impl MeterDictStat {
@@ -226,26 +225,27 @@ impl MeterDictStat {
     }
 }
 
-impl Declare for MeterDictStat {
-    fn declare(scope: &Scope, name: &str, _: StatOptions) -> Result<Self, Error> {
-        let (core, owner) = declare_core(
-            scope,
-            name,
-            StatKind::MeterDict,
-            |clock| {
-                StatCore::MeterDict(Arc::new(MeterDictCore {
-                    map: KeyedMap::default(),
-                    clock: clock.clone(),
-                }))
-            },
-            |core| match core {
-                StatCore::MeterDict(core) => Some(core),
-                _ => None,
-            },
-        )?;
-        Ok(Self {
+impl StatType for MeterDictStat {
+    fn kind(_: StatOptions) -> StatKind {
+        StatKind::MeterDict
+    }
+
+    fn new_core(place: &Place<'_>, _: StatOptions) -> StatCore {
+        {
+            StatCore::MeterDict(Arc::new(MeterDictCore {
+                map: KeyedMap::default(),
+                clock: place.clock.clone(),
+            }))
+        }
+    }
+
+    fn handle(core: StatCore, lease: Lease) -> Option<Self> {
+        let StatCore::MeterDict(core) = core else {
+            return None;
+        };
+        Some(Self {
             core,
-            _owner: owner,
+            _lease: lease,
         })
     }
 }

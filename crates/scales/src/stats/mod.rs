@@ -4,8 +4,9 @@
 //! handle touches only that stat's own storage — for counters, meters and distributions the
 //! recording thread's own cells ([`crate::cells`]) — and takes no lock; a thread's first
 //! record into a stat allocates its cell or block. A handle
-//! also keeps its [`Scope`](crate::Scope) alive, so a stat stays in the tree for as long as
-//! anything can still record into it.
+//! also holds a [`Lease`] on the place it was declared in (the tree's owner token), so a stat
+//! stays in the tree for as long as anything can still record into it. Nothing here knows the
+//! tree: the registry builds stats through [`StatType`] and reads them through [`StatCore`].
 
 mod aggregation;
 mod counter;
@@ -36,9 +37,7 @@ pub(crate) use value::ValueCell;
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::registry::{Owner, Scope};
 use crate::snapshot::{StatKind, StatValue};
-use crate::{EntryKind, Error};
 
 /// Options that some stat kinds take when declared.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,16 +55,33 @@ impl StatOptions {
     }
 }
 
-/// A stat type that can be declared by name in a [`Scope`].
-///
-/// Implemented by every stat type; used by [`Scope::declare`] and by `#[derive(Stats)]`.
-pub trait Declare: Sized {
-    /// Declares (or finds) the stat `name` in `scope`.
-    ///
-    /// # Errors
-    /// When `name` is not a valid stat name, or another kind of stat (or a container) already
-    /// lives there.
-    fn declare(scope: &Scope, name: &str, options: StatOptions) -> Result<Self, Error>;
+/// Keeps the place a stat was declared in alive while a handle exists: the tree's owner
+/// token, which stat types only hold (they know nothing of the tree).
+pub(crate) type Lease = Arc<dyn Send + Sync>;
+
+/// Where a new stat is declared: what building its storage may need.
+pub(crate) struct Place<'a> {
+    pub(crate) clock: &'a Clock,
+    /// The stat's path in the tree, for messages (gauge errors).
+    pub(crate) path: &'a dyn Fn() -> String,
+}
+
+impl Place<'_> {
+    pub(crate) fn path(&self) -> String {
+        (self.path)()
+    }
+}
+
+/// A stat type as the tree declares it: its kind, how to build its storage, and how to make
+/// a handle onto stored storage. Implemented by every stat type here; the registry's
+/// [`Declare`](crate::Declare) is built on it.
+pub(crate) trait StatType: Sized {
+    /// The kind declared with these options (aggregations differ by option).
+    fn kind(options: StatOptions) -> StatKind;
+    /// New storage for a stat declared at `place`.
+    fn new_core(place: &Place<'_>, options: StatOptions) -> StatCore;
+    /// A handle onto `core`, holding `lease`; `None` if `core` is another kind's storage.
+    fn handle(core: StatCore, lease: Lease) -> Option<Self>;
 }
 
 /// The shared storage of one declared stat, as the tree holds it.
@@ -132,25 +148,4 @@ impl StatCore {
             _ => None,
         }
     }
-}
-
-/// Declares a stat of kind `kind` in `scope`, building storage with `make` if it is new, and
-/// returns the stored core (downcast by `extract`) with the scope's owner token.
-pub(crate) fn declare_core<T>(
-    scope: &Scope,
-    name: &str,
-    kind: StatKind,
-    make: impl FnOnce(&Clock) -> StatCore,
-    extract: impl FnOnce(StatCore) -> Option<T>,
-) -> Result<(T, Arc<Owner>), Error> {
-    let core = scope.declare_core(name, kind, make)?;
-    let owner = scope.owner().clone();
-    let found = core.kind();
-    extract(core)
-        .map(|t| (t, owner))
-        .ok_or_else(|| Error::KindMismatch {
-            path: scope.path_of(name),
-            existing: EntryKind::Stat(found),
-            requested: EntryKind::Stat(kind),
-        })
 }

@@ -6,13 +6,11 @@ use std::time::Duration;
 
 use super::keyed::KeyedMap;
 
-use super::{declare_core, Declare, StatCore, StatOptions};
+use super::{Lease, Place, StatCore, StatOptions, StatType};
 use crate::cells::{Blocks, Slot};
 use crate::clock::Clock;
-use crate::registry::{Owner, Scope};
 use crate::sketch::{AtomicSketch, LocalSketch, SketchSnapshot};
 use crate::snapshot::{Keyed, StatKind};
-use crate::Error;
 
 /// Storage of a [`PmfStat`]: per-thread sketches of the positive values, a shared sketch
 /// (for zeros, negative and non-finite values, and the folded blocks of exited threads), and
@@ -102,7 +100,7 @@ impl PmfCore {
 pub struct PmfStat {
     core: Arc<PmfCore>,
     slot: Slot,
-    _owner: Arc<Owner>,
+    _lease: Lease,
 }
 
 impl PmfStat {
@@ -147,22 +145,23 @@ impl PmfStat {
     }
 }
 
-impl Declare for PmfStat {
-    fn declare(scope: &Scope, name: &str, _: StatOptions) -> Result<Self, Error> {
-        let (core, owner) = declare_core(
-            scope,
-            name,
-            StatKind::Pmf,
-            |clock| StatCore::Pmf(Arc::new(PmfCore::new(clock))),
-            |core| match core {
-                StatCore::Pmf(core) => Some(core),
-                _ => None,
-            },
-        )?;
-        Ok(Self {
+impl StatType for PmfStat {
+    fn kind(_: StatOptions) -> StatKind {
+        StatKind::Pmf
+    }
+
+    fn new_core(place: &Place<'_>, _: StatOptions) -> StatCore {
+        StatCore::Pmf(Arc::new(PmfCore::new(place.clock)))
+    }
+
+    fn handle(core: StatCore, lease: Lease) -> Option<Self> {
+        let StatCore::Pmf(core) = core else {
+            return None;
+        };
+        Some(Self {
             slot: core.sketch.slot(),
             core,
-            _owner: owner,
+            _lease: lease,
         })
     }
 }
@@ -283,7 +282,7 @@ impl NamedPmfDictCore {
 #[derive(Clone)]
 pub struct NamedPmfDictStat {
     core: Arc<NamedPmfDictCore>,
-    _owner: Arc<Owner>,
+    _lease: Lease,
 }
 
 impl NamedPmfDictStat {
@@ -312,26 +311,27 @@ impl NamedPmfDictStat {
     }
 }
 
-impl Declare for NamedPmfDictStat {
-    fn declare(scope: &Scope, name: &str, _: StatOptions) -> Result<Self, Error> {
-        let (core, owner) = declare_core(
-            scope,
-            name,
-            StatKind::NamedPmfDict,
-            |clock| {
-                StatCore::NamedPmfDict(Arc::new(NamedPmfDictCore {
-                    map: KeyedMap::default(),
-                    clock: clock.clone(),
-                }))
-            },
-            |core| match core {
-                StatCore::NamedPmfDict(core) => Some(core),
-                _ => None,
-            },
-        )?;
-        Ok(Self {
+impl StatType for NamedPmfDictStat {
+    fn kind(_: StatOptions) -> StatKind {
+        StatKind::NamedPmfDict
+    }
+
+    fn new_core(place: &Place<'_>, _: StatOptions) -> StatCore {
+        {
+            StatCore::NamedPmfDict(Arc::new(NamedPmfDictCore {
+                map: KeyedMap::default(),
+                clock: place.clock.clone(),
+            }))
+        }
+    }
+
+    fn handle(core: StatCore, lease: Lease) -> Option<Self> {
+        let StatCore::NamedPmfDict(core) = core else {
+            return None;
+        };
+        Some(Self {
             core,
-            _owner: owner,
+            _lease: lease,
         })
     }
 }

@@ -5,11 +5,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use indexmap::IndexMap;
 
-use super::{declare_core, Declare, StatCore, StatOptions};
+use super::{Lease, Place, StatCore, StatOptions, StatType};
 use crate::clock::Clock;
-use crate::registry::{Owner, Scope};
 use crate::snapshot::{Keyed, StatKind};
-use crate::Error;
 
 struct States {
     current: Option<String>,
@@ -82,7 +80,7 @@ impl StateTimeCore {
 #[derive(Clone)]
 pub struct StateTimeStat {
     core: Arc<StateTimeCore>,
-    _owner: Arc<Owner>,
+    _lease: Lease,
 }
 
 impl StateTimeStat {
@@ -136,31 +134,32 @@ impl fmt::Debug for StateGuard {
     }
 }
 
-impl Declare for StateTimeStat {
-    fn declare(scope: &Scope, name: &str, _: StatOptions) -> Result<Self, Error> {
-        let (core, owner) = declare_core(
-            scope,
-            name,
-            StatKind::StateTime,
-            |clock| {
-                StatCore::StateTime(Arc::new(StateTimeCore {
-                    states: Mutex::new(States {
-                        current: None,
-                        since: 0,
-                        seconds: IndexMap::new(),
-                        depth: 0,
-                    }),
-                    clock: clock.clone(),
-                }))
-            },
-            |core| match core {
-                StatCore::StateTime(core) => Some(core),
-                _ => None,
-            },
-        )?;
-        Ok(Self {
+impl StatType for StateTimeStat {
+    fn kind(_: StatOptions) -> StatKind {
+        StatKind::StateTime
+    }
+
+    fn new_core(place: &Place<'_>, _: StatOptions) -> StatCore {
+        {
+            StatCore::StateTime(Arc::new(StateTimeCore {
+                states: Mutex::new(States {
+                    current: None,
+                    since: 0,
+                    seconds: IndexMap::new(),
+                    depth: 0,
+                }),
+                clock: place.clock.clone(),
+            }))
+        }
+    }
+
+    fn handle(core: StatCore, lease: Lease) -> Option<Self> {
+        let StatCore::StateTime(core) = core else {
+            return None;
+        };
+        Some(Self {
             core,
-            _owner: owner,
+            _lease: lease,
         })
     }
 }

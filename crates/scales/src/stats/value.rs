@@ -6,11 +6,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::{declare_core, Declare, StatCore, StatOptions};
-use crate::registry::{Owner, Scope};
+use super::{Lease, Place, StatCore, StatOptions, StatType};
 use crate::snapshot::StatKind;
 use crate::value::Value;
-use crate::Error;
 
 type GaugeFn = Arc<dyn Fn() -> Value + Send + Sync>;
 
@@ -227,7 +225,7 @@ impl ValueCell {
 #[derive(Clone)]
 pub struct Stat {
     cell: Arc<ValueCell>,
-    _owner: Arc<Owner>,
+    _lease: Lease,
 }
 
 impl Stat {
@@ -255,26 +253,27 @@ impl Stat {
     }
 }
 
-impl Declare for Stat {
-    fn declare(scope: &Scope, name: &str, _: StatOptions) -> Result<Self, Error> {
-        let (cell, owner) = declare_core(
-            scope,
-            name,
-            StatKind::Stat,
-            |_| {
-                StatCore::Value(Arc::new(ValueCell::new(
-                    Source::Held(Value::Null),
-                    scope.path_of(name),
-                )))
-            },
-            |core| match core {
-                StatCore::Value(cell) => Some(cell),
-                _ => None,
-            },
-        )?;
-        Ok(Self {
+impl StatType for Stat {
+    fn kind(_: StatOptions) -> StatKind {
+        StatKind::Stat
+    }
+
+    fn new_core(place: &Place<'_>, _: StatOptions) -> StatCore {
+        {
+            StatCore::Value(Arc::new(ValueCell::new(
+                Source::Held(Value::Null),
+                place.path(),
+            )))
+        }
+    }
+
+    fn handle(core: StatCore, lease: Lease) -> Option<Self> {
+        let StatCore::Value(cell) = core else {
+            return None;
+        };
+        Some(Self {
             cell,
-            _owner: owner,
+            _lease: lease,
         })
     }
 }
