@@ -22,6 +22,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::snapshot::GAUGE_TIMED_OUT as TIMED_OUT;
 use crate::stats::ValueCell;
 use crate::value::Value;
 
@@ -34,12 +35,6 @@ thread_local! {
     /// The gauges this worker thread is running now (addresses of their cells).
     static RUNNING_HERE: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
 }
-
-/// How the error of a gauge past its timeout begins (what [`Snapshot::gauges_timed_out`]
-/// counts).
-///
-/// [`Snapshot::gauges_timed_out`]: crate::Snapshot::gauges_timed_out
-pub(crate) const TIMED_OUT: &str = "gauge timed out";
 
 /// What a snapshot got for each gauge, in the order asked.
 pub(crate) type GaugeResult = Result<Value, String>;

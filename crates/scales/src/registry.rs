@@ -264,30 +264,8 @@ fn evaluate_group(
         group.entries.push(snapshot::Entry { name, node });
     }
     // Children are complete (their own aggregations included), so parents can now add them up.
-    for (index, agg, departed) in aggregations {
-        let name = &group.entries[index].name;
-        let mut descendants = Vec::new();
-        nearest_stats(&group.entries, name, &mut descendants);
-        let value = agg.compute(&departed, &descendants);
-        group.entries[index].node = Node::Stat(StatSnapshot {
-            kind: agg.kind(),
-            value,
-        });
-    }
+    stats::aggregate(&mut group, aggregations);
     group
-}
-
-/// For each child container, its stat named `name`, or else the nearest ones further down.
-fn nearest_stats<'a>(entries: &'a [snapshot::Entry], name: &str, out: &mut Vec<&'a StatSnapshot>) {
-    for entry in entries {
-        if let Node::Group(group) = &entry.node {
-            match group.get(name) {
-                Some(Node::Stat(stat)) => out.push(stat),
-                Some(Node::Group(_)) => {}
-                None => nearest_stats(&group.entries, name, out),
-            }
-        }
-    }
 }
 
 impl Default for Registry {

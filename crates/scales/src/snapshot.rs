@@ -10,6 +10,12 @@ use std::time::SystemTime;
 use crate::sketch::SketchSnapshot;
 use crate::value::Value;
 
+/// How the error of a gauge past its timeout begins (what [`Snapshot::gauges_timed_out`]
+/// counts).
+///
+/// [`Snapshot::gauges_timed_out`]: crate::Snapshot::gauges_timed_out
+pub(crate) const GAUGE_TIMED_OUT: &str = "gauge timed out";
+
 /// A copy of the stat tree (or of one sub-tree or stat) at one moment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
@@ -118,7 +124,7 @@ impl Snapshot {
         self.stats()
             .iter()
             .filter(|(_, stat)| {
-                matches!(&stat.value, StatValue::Error(message) if message.starts_with(crate::gauges::TIMED_OUT))
+                matches!(&stat.value, StatValue::Error(message) if message.starts_with(GAUGE_TIMED_OUT))
             })
             .count()
     }

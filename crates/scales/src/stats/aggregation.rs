@@ -16,7 +16,7 @@ use indexmap::{IndexMap, IndexSet};
 
 use super::{Lease, Place, StatCore, StatOptions, StatType};
 use crate::sketch::SketchSnapshot;
-use crate::snapshot::{Keyed, StatKind, StatSnapshot, StatValue};
+use crate::snapshot::{Entry, Group, Keyed, Node, StatKind, StatSnapshot, StatValue};
 
 /// A final value handed to an aggregation by a stat that leaves the tree.
 pub(crate) enum Contribution {
@@ -304,3 +304,36 @@ aggregation_stat!(
     PmfAggregationStat,
     |_| Mode::Pmf
 );
+
+/// The aggregation pass of a snapshot: fills in each aggregation of `group` (listed with its
+/// index in `group` and what its departed descendants left) from the group's finished
+/// children. Children are evaluated first, their own aggregations included, so nested
+/// aggregations add up bottom-up.
+pub(crate) fn aggregate(
+    group: &mut Group,
+    aggregations: Vec<(usize, Arc<AggregationCore>, Box<Retired>)>,
+) {
+    for (index, agg, departed) in aggregations {
+        let name = &group.entries[index].name;
+        let mut descendants = Vec::new();
+        nearest_stats(&group.entries, name, &mut descendants);
+        let value = agg.compute(&departed, &descendants);
+        group.entries[index].node = Node::Stat(StatSnapshot {
+            kind: agg.kind(),
+            value,
+        });
+    }
+}
+
+/// For each child container, its stat named `name`, or else the nearest ones further down.
+fn nearest_stats<'a>(entries: &'a [Entry], name: &str, out: &mut Vec<&'a StatSnapshot>) {
+    for entry in entries {
+        if let Node::Group(group) = &entry.node {
+            match group.get(name) {
+                Some(Node::Stat(stat)) => out.push(stat),
+                Some(Node::Group(_)) => {}
+                None => nearest_stats(&group.entries, name, out),
+            }
+        }
+    }
+}

@@ -17,7 +17,7 @@ mod pmf;
 mod state_time;
 mod value;
 
-pub(crate) use aggregation::{AggregationCore, Contribution, Retired};
+pub(crate) use aggregation::{aggregate, AggregationCore, Contribution, Retired};
 pub use aggregation::{
     HistogramAggregationStat, IntDictSumAggregationStat, PmfAggregationStat, SumAggregationStat,
 };
