@@ -87,9 +87,14 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "module dependencies point one way (scripts/module-graph.sh)"
+bash scripts/module-graph.sh >/dev/null || bash scripts/module-graph.sh
+
 step "cargo build (tests, benchmarks, binaries)"
 cargo build --workspace --all-targets --locked
 cargo bench --workspace --locked --no-run
+# A program that only records builds the core without any output format.
+cargo clippy -p scales-core --no-default-features --all-targets --locked -- -D warnings
 
 if [ -n "$APT_PID" ]; then
   step "waiting for the installation of ${need[*]}"
