@@ -84,7 +84,7 @@ pub use path::{validate_name, PathError};
 pub use registry::{registry, Declare, Registry, Scope, StatSet, Stats};
 pub use sketch::SketchSnapshot;
 pub use snapshot::{
-    Entry, Group, Keyed, MeterSnapshot, Node, Snapshot, StatKind, StatSnapshot, StatValue,
+    Entry, Group, Keyed, MeterSnapshot, Name, Node, Snapshot, StatKind, StatSnapshot, StatValue,
 };
 pub use stats::{
     DoubleStat, HistogramAggregationStat, IntDictStat, IntDictSumAggregationStat, IntStat,

@@ -25,7 +25,7 @@ use indexmap::IndexMap;
 use crate::clock::Clock;
 use crate::gauges::{self, GaugeResult};
 use crate::path::{parse_path, validate_name, DisplayPath, PathError};
-use crate::snapshot::{self, Group, Node, Snapshot, StatKind, StatSnapshot};
+use crate::snapshot::{self, Group, Name, Node, Snapshot, StatKind, StatSnapshot};
 use crate::stats::{self, Lease, Place, StatCore, StatOptions, StatType};
 use crate::{EntryKind, Error};
 
@@ -60,7 +60,7 @@ struct Tree {
 
 #[derive(Default)]
 struct TreeNode {
-    entries: IndexMap<Arc<str>, Entry>,
+    entries: IndexMap<Name, Entry>,
     collapsed: bool,
     owners: usize,
     /// A global collection lives here: its stats stay for the life of the registry.
@@ -100,7 +100,7 @@ impl TreeNode {
             let index = match node.entries.get_index_of(segment.as_str()) {
                 Some(index) => index,
                 None => {
-                    let name = Arc::from(segment.as_str());
+                    let name = Name::from(segment.as_str());
                     node.entries
                         .insert_full(name, Entry::Node(Box::default()))
                         .0
@@ -180,7 +180,7 @@ impl TreeNode {
 /// The structure of a sub-tree, copied under the lock and evaluated after it is released.
 enum Plan {
     Group {
-        entries: Vec<(Arc<str>, Plan)>,
+        entries: Vec<(Name, Plan)>,
         collapsed: bool,
     },
     Stat(StatCore),
@@ -239,11 +239,7 @@ fn read_stat(core: &StatCore, reading: &mut Reading<'_>) -> StatSnapshot {
     }
 }
 
-fn evaluate_group(
-    entries: Vec<(Arc<str>, Plan)>,
-    collapsed: bool,
-    reading: &mut Reading<'_>,
-) -> Group {
+fn evaluate_group(entries: Vec<(Name, Plan)>, collapsed: bool, reading: &mut Reading<'_>) -> Group {
     let mut group = Group {
         entries: Vec::with_capacity(entries.len()),
         collapsed,
@@ -324,13 +320,15 @@ impl Registry {
         tree.root.node_or_create(&path)?.owners += 1;
         drop(tree);
         let id = self.shared.next_owner_id.fetch_add(1, Ordering::Relaxed);
+        let owner = Arc::new(Owner {
+            registry: self.clone(),
+            path,
+            id,
+            generation,
+        });
         Ok(Scope {
-            owner: Arc::new(Owner {
-                registry: self.clone(),
-                path,
-                id,
-                generation,
-            }),
+            lease: Lease::new(owner.clone()),
+            owner,
         })
     }
 
@@ -522,13 +520,11 @@ impl Drop for Owner {
 #[derive(Clone)]
 pub struct Scope {
     owner: Arc<Owner>,
+    /// What the scope's stats hold to keep the owner (one per scope, shared by its stats).
+    lease: Lease,
 }
 
 impl Scope {
-    pub(crate) fn owner(&self) -> &Arc<Owner> {
-        &self.owner
-    }
-
     /// The registry this scope belongs to.
     pub fn registry(&self) -> &Registry {
         &self.owner.registry
@@ -571,7 +567,7 @@ impl Scope {
             None => {
                 let core = make(registry.clock());
                 node.entries
-                    .insert(Arc::from(name), Entry::Stat(core.clone()));
+                    .insert(Name::from(name), Entry::Stat(core.clone()));
                 Ok(core)
             }
         }
@@ -741,7 +737,7 @@ fn declare_stat<T: StatType>(scope: &Scope, name: &str, options: StatOptions) ->
         T::new_core(&Place { clock, path: &path }, options)
     })?;
     let found = core.kind();
-    let lease: Lease = scope.owner().clone();
+    let lease = scope.lease.clone();
     (found == kind)
         .then(|| T::handle(core, lease))
         .flatten()

@@ -4,7 +4,12 @@
 //! none of them reads live stats. A snapshot is taken while other threads keep recording;
 //! each stat is read atomically on its own, the tree as a whole is not frozen.
 
+use std::borrow::Borrow;
+use std::fmt;
+use std::ops::Deref;
 use std::sync::Arc;
+
+use smol_str::SmolStr;
 use std::time::SystemTime;
 
 use crate::sketch::SketchSnapshot;
@@ -209,19 +214,99 @@ impl Group {
     }
 }
 
-/// One named child of a [`Group`]. Names are shared with the live tree: a snapshot copies
-/// none of their bytes.
+/// A name in the tree (one path segment). Up to 23 bytes live inline; longer names are
+/// shared. So a snapshot copies a name without allocating, and a long name's bytes are
+/// never copied at all.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Name(SmolStr);
+
+impl Name {
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for Name {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl From<&str> for Name {
+    fn from(name: &str) -> Self {
+        Self(SmolStr::new(name))
+    }
+}
+
+impl From<String> for Name {
+    fn from(name: String) -> Self {
+        Self(SmolStr::from(name))
+    }
+}
+
+impl From<&String> for Name {
+    fn from(name: &String) -> Self {
+        Self(SmolStr::new(name))
+    }
+}
+
+impl From<Arc<str>> for Name {
+    fn from(name: Arc<str>) -> Self {
+        Self(SmolStr::new(&*name))
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// One named child of a [`Group`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     /// The child's name (one path segment).
-    pub name: Arc<str>,
+    pub name: Name,
     /// The child.
     pub node: Node,
 }
 
 impl Entry {
     /// A child named `name`.
-    pub fn new(name: impl Into<Arc<str>>, node: Node) -> Self {
+    pub fn new(name: impl Into<Name>, node: Node) -> Self {
         Self {
             name: name.into(),
             node,

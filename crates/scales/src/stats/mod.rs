@@ -56,8 +56,19 @@ impl StatOptions {
 }
 
 /// Keeps the place a stat was declared in alive while a handle exists: the tree's owner
-/// token, which stat types only hold (they know nothing of the tree).
-pub(crate) type Lease = Arc<dyn Send + Sync>;
+/// token, which stat types only hold (they know nothing of the tree). One pointer wide (the
+/// token is boxed once per scope), so handles stay small.
+#[derive(Clone)]
+pub(crate) struct Lease(
+    #[allow(dead_code)] // held, never read
+    Arc<Box<dyn Send + Sync>>,
+);
+
+impl Lease {
+    pub(crate) fn new(token: impl Send + Sync + 'static) -> Self {
+        Self(Arc::new(Box::new(token)))
+    }
+}
 
 /// Where a new stat is declared: what building its storage may need.
 pub(crate) struct Place<'a> {
