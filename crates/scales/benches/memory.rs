@@ -68,17 +68,27 @@ fn per_stat<T>(
     declare: impl Fn(&scales::Scope, &str) -> T,
     after: impl Fn(&T),
 ) -> (String, f64) {
+    per_stat_of(kind, N, declare, after)
+}
+
+/// [`per_stat`] with `n` stats declared.
+fn per_stat_of<T>(
+    kind: &str,
+    n: usize,
+    declare: impl Fn(&scales::Scope, &str) -> T,
+    after: impl Fn(&T),
+) -> (String, f64) {
     let registry = scales::Registry::new();
     let scope = registry.scope("/mem").expect("valid path");
-    let names: Vec<String> = (0..N).map(|i| format!("stat{i:04}")).collect();
-    let mut handles = Vec::with_capacity(N);
+    let names: Vec<String> = (0..n).map(|i| format!("stat{i:04}")).collect();
+    let mut handles = Vec::with_capacity(n);
     let before = live();
     for name in &names {
         let handle = declare(&scope, name);
         after(&handle);
         handles.push(handle);
     }
-    let bytes = (live() - before) as f64 / N as f64;
+    let bytes = (live() - before) as f64 / n as f64;
     drop(handles);
     (kind.to_owned(), bytes)
 }
@@ -144,6 +154,12 @@ fn main() {
     let lognormal = lognormal_seconds(100_000);
     let mut rows = vec![
         per_stat("IntStat, idle", |s, n| s.int_stat(n).unwrap(), |_| {}),
+        per_stat_of(
+            "IntStat, idle, 100 000 declared",
+            100_000,
+            |s, n| s.int_stat(n).unwrap(),
+            |_| {},
+        ),
         per_stat(
             "IntStat, incremented on this thread (its per-thread cell)",
             |s, n| s.int_stat(n).unwrap(),
@@ -166,6 +182,12 @@ fn main() {
         ),
         per_stat(
             "PmfStat, idle (never recorded)",
+            |s, n| s.pmf_stat(n).unwrap(),
+            |_| {},
+        ),
+        per_stat_of(
+            "PmfStat, idle, 100 000 declared",
+            100_000,
             |s, n| s.pmf_stat(n).unwrap(),
             |_| {},
         ),

@@ -140,11 +140,18 @@ impl Drop for ThreadRecord {
 }
 
 /// What a slot holds, and so how a thread's cell is folded when the thread exits.
+///
+/// One pointer wide (the arena keeps one per slot): a free slot is a `Counter` whose cells are
+/// all zero (freeing a slot zeroes them), and a block slot's operations are boxed twice so
+/// that the pointer is thin.
 enum SlotKind {
-    Free,
+    /// A counter, or a free slot: a thread's non-zero cell is added to the retired total.
     Counter,
-    Blocks(Box<dyn BlockOps>),
+    /// Per-thread blocks of a stat: a thread's non-zero cell is its block, folded and freed.
+    Blocks(Box<Box<dyn BlockOps>>),
 }
+
+const _: () = assert!(std::mem::size_of::<SlotKind>() == std::mem::size_of::<usize>());
 
 /// Type-erased fold and free of a [`Block`] from its address.
 trait BlockOps: Send + Sync {
@@ -223,7 +230,7 @@ impl Arena {
             Some(slot) => slot,
             // The last chunk is kept free: NO_SLOT's masked chunk index points at it.
             None if state.kinds.len() < MAX_SLOTS - CHUNK => {
-                state.kinds.push(SlotKind::Free);
+                state.kinds.push(SlotKind::Counter);
                 state.retired.push(0);
                 (state.kinds.len() - 1) as u32
             }
@@ -240,7 +247,7 @@ impl Arena {
             return;
         }
         let mut state = self.lock();
-        let kind = std::mem::replace(&mut state.kinds[slot as usize], SlotKind::Free);
+        let kind = std::mem::replace(&mut state.kinds[slot as usize], SlotKind::Counter);
         for cell in state.cells(slot) {
             // Relaxed: under the lock; the slot's owner threads no longer write it (the stat
             // is gone), and the next user of the slot gets it through this lock.
@@ -315,7 +322,7 @@ impl Arena {
                 let word = cell.load(Ordering::Relaxed);
                 let slot = chunk_index * CHUNK + index;
                 match (word, state.kinds.get(slot)) {
-                    (0, _) | (_, None | Some(SlotKind::Free)) => {}
+                    (0, _) | (_, None) => {}
                     (_, Some(SlotKind::Counter)) => {
                         state.retired[slot] = state.retired[slot].wrapping_add(word);
                     }
@@ -561,10 +568,10 @@ impl<B: Block> Blocks<B> {
     pub(crate) fn new(sink: B::Sink) -> Self {
         let sink = Arc::new(sink);
         Self {
-            slot: ARENA.alloc(SlotKind::Blocks(Box::new(Ops::<B>(
+            slot: ARENA.alloc(SlotKind::Blocks(Box::new(Box::new(Ops::<B>(
                 sink.clone(),
                 PhantomData,
-            )))),
+            ))))),
             sink,
             _block: PhantomData,
         }
@@ -828,10 +835,10 @@ mod loom_tests {
         loom::model(|| {
             let arena = Arc::new(Arena::new());
             let sink = Arc::new(AtomicU64::new(0));
-            let slot = arena.alloc(SlotKind::Blocks(Box::new(Ops::<TestBlock>(
+            let slot = arena.alloc(SlotKind::Blocks(Box::new(Box::new(Ops::<TestBlock>(
                 sink.clone(),
                 PhantomData,
-            ))));
+            )))));
             let writer = {
                 let arena = arena.clone();
                 thread::spawn(move || {

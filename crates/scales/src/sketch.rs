@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use crate::atomic_f64::AtomicF64;
 use crate::cells::LazyBoxes;
@@ -86,16 +86,20 @@ fn new_octave() -> Box<Octave> {
     Box::new(std::array::from_fn(|_| AtomicU64::new(0)))
 }
 
+/// Which of an [`AtomicSketch`]'s two sides counts a value's magnitude.
+const POSITIVE: usize = 0;
+const NEGATIVE: usize = 1;
+
 /// Lock-free bucket counts for one sign, octaves allocated on first use.
 struct AtomicBuckets {
-    octaves: Box<LazyBoxes<Octave, OCTAVES>>,
+    octaves: LazyBoxes<Octave, OCTAVES>,
 }
 
 impl AtomicBuckets {
-    fn new() -> Self {
-        Self {
-            octaves: Box::new(LazyBoxes::new()),
-        }
+    fn new() -> Box<Self> {
+        Box::new(Self {
+            octaves: LazyBoxes::new(),
+        })
     }
 
     #[inline]
@@ -173,10 +177,11 @@ fn from_order_key(key: u64) -> f64 {
 /// A thread-safe, lock-free log-linear histogram of `f64` values.
 pub(crate) struct AtomicSketch {
     // Allocated on first use: with per-thread blocks, most distributions only see folds.
-    positive: OnceLock<AtomicBuckets>,
-    negative: OnceLock<AtomicBuckets>,
+    // `[POSITIVE]` and `[NEGATIVE]`, each allocated on first use (one pointer each, not a
+    // `OnceLock`: idle distributions are many).
+    sides: LazyBoxes<AtomicBuckets, 2>,
     // Allocated by the first value outside the window (rare), so reads skip the lock.
-    outliers: OnceLock<Box<Mutex<Outliers>>>,
+    outliers: LazyBoxes<Mutex<Outliers>, 1>,
     zeros: AtomicU64,
     dropped: AtomicU64,
     sum: AtomicF64,
@@ -189,9 +194,8 @@ pub(crate) struct AtomicSketch {
 impl AtomicSketch {
     pub(crate) fn new() -> Self {
         Self {
-            positive: OnceLock::new(),
-            negative: OnceLock::new(),
-            outliers: OnceLock::new(),
+            sides: LazyBoxes::new(),
+            outliers: LazyBoxes::new(),
             zeros: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             sum: AtomicF64::new(0.0),
@@ -210,17 +214,20 @@ impl AtomicSketch {
         if value == 0.0 {
             self.zeros.fetch_add(1, Ordering::Relaxed);
         } else {
-            let (buckets, abs) = if value > 0.0 {
-                (&self.positive, value)
+            let (side, abs) = if value > 0.0 {
+                (POSITIVE, value)
             } else {
-                (&self.negative, -value)
+                (NEGATIVE, -value)
             };
             match window_index(abs) {
-                Some(index) => buckets.get_or_init(AtomicBuckets::new).add(index, 1),
+                Some(index) => self
+                    .sides
+                    .get_or_init(side, AtomicBuckets::new)
+                    .add(index, 1),
                 None => {
                     let mut outliers = self
                         .outliers
-                        .get_or_init(Box::default)
+                        .get_or_init(0, Box::default)
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner);
                     let side = if value > 0.0 {
@@ -245,14 +252,14 @@ impl AtomicSketch {
 
     pub(crate) fn snapshot(&self) -> SketchSnapshot {
         let mut positive = Vec::new();
-        if let Some(buckets) = self.positive.get() {
+        if let Some(buckets) = self.sides.get(POSITIVE) {
             buckets.collect(&mut positive);
         }
         let mut negative = Vec::new();
-        if let Some(buckets) = self.negative.get() {
+        if let Some(buckets) = self.sides.get(NEGATIVE) {
             buckets.collect(&mut negative);
         }
-        if let Some(outliers) = self.outliers.get() {
+        if let Some(outliers) = self.outliers.get(0) {
             let outliers = outliers.lock().unwrap_or_else(PoisonError::into_inner);
             let as_list =
                 |map: &BTreeMap<u32, u64>| map.iter().map(|(&i, &c)| (i, c)).collect::<Vec<_>>();
@@ -402,7 +409,7 @@ impl crate::cells::Block for LocalSketch {
     }
 
     fn fold_into(&self, sink: &AtomicSketch) {
-        let positive = sink.positive.get_or_init(AtomicBuckets::new);
+        let positive = sink.sides.get_or_init(POSITIVE, AtomicBuckets::new);
         let mut buckets = Vec::new();
         collect_octaves(&self.octaves, 0, &mut buckets);
         for (index, count) in buckets {
