@@ -88,7 +88,8 @@
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
-use crate::snapshot::{Node, Snapshot};
+use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
+use crate::snapshot::{Keyed, MeterSnapshot, Node, Snapshot, StatValue};
 use crate::value::Value;
 
 /// Longest name segment sent, in bytes; longer ones are cut and end in a hash (see the
@@ -527,19 +528,19 @@ impl Renderer<'_> {
         if self.check_rules && !self.rules.is_allowed(path) {
             return;
         }
-        let out = &mut *self.out;
-        match value {
-            Number::Int(i) => {
-                let _ = write!(out, "{name}{} {i}{}", self.suffix.0, self.suffix.1);
-            }
-            Number::Float(f) if f.is_finite() => {
-                let _ = write!(out, "{name}{} {f:?}{}", self.suffix.0, self.suffix.1);
-            }
-            Number::Float(_) => {
-                self.rendered.non_finite += 1;
-                return;
-            }
+        if matches!(value, Number::Float(f) if !f.is_finite()) {
+            self.rendered.non_finite += 1;
+            return;
         }
+        let out = &mut *self.out;
+        out.push_str(name);
+        out.push_str(&self.suffix.0);
+        out.push(' ');
+        let _ = match value {
+            Number::Int(i) => write!(out, "{i}"),
+            Number::Float(f) => write!(out, "{f:?}"),
+        };
+        out.push_str(&self.suffix.1);
         self.rendered.points += 1;
     }
 
@@ -552,8 +553,80 @@ impl Renderer<'_> {
                     });
                 }
             }
-            // Every stat flattens through its output shape (`{"count": .., "median": ..}`, ...).
-            Node::Stat(stat) => self.plain(&stat.to_value(), name, path),
+            Node::Stat(stat) => self.stat(&stat.value, name, path),
+        }
+    }
+
+    /// A stat's numeric leaves, in the keys and order of its JSON shape
+    /// (`{"count": .., "median": ..}` for a distribution, ...), without building that shape.
+    fn stat(&mut self, value: &StatValue, name: &mut String, path: &mut String) {
+        match value {
+            StatValue::Int(i) => self.leaf(name, path, Number::Int(*i)),
+            StatValue::Float(f) => self.leaf(name, path, Number::Float(*f)),
+            StatValue::Value(v) => self.plain(v, name, path),
+            StatValue::Counts(counts) => {
+                for Keyed { key, value } in counts {
+                    self.child(name, path, key, |r, name, path| {
+                        r.leaf(name, path, Number::Int(*value))
+                    });
+                }
+            }
+            StatValue::Durations(durations) => {
+                for Keyed { key, value } in durations {
+                    self.child(name, path, key, |r, name, path| {
+                        r.leaf(name, path, Number::Float(*value))
+                    });
+                }
+            }
+            StatValue::Distribution(d) => self.distribution(d, name, path),
+            StatValue::Distributions(ds) => {
+                for Keyed { key, value } in ds {
+                    self.child(name, path, key, |r, name, path| {
+                        r.distribution(value, name, path)
+                    });
+                }
+            }
+            StatValue::Meter(m) => self.meter(m, name, path),
+            StatValue::Meters(ms) => {
+                for Keyed { key, value } in ms {
+                    self.child(name, path, key, |r, name, path| r.meter(value, name, path));
+                }
+            }
+            // Strings and errors are not numbers to graph.
+            StatValue::Strings(_) | StatValue::Error(_) => {}
+        }
+    }
+
+    fn field(&mut self, name: &mut String, path: &mut String, key: &str, value: Number) {
+        self.child(name, path, key, |r, name, path| r.leaf(name, path, value));
+    }
+
+    fn distribution(&mut self, d: &SketchSnapshot, name: &mut String, path: &mut String) {
+        let count = i64::try_from(d.count()).unwrap_or(i64::MAX);
+        self.field(name, path, "count", Number::Int(count));
+        let Some(percentiles) = d.percentile_values() else {
+            return;
+        };
+        for (key, value) in [
+            ("min", d.min()),
+            ("max", d.max()),
+            ("mean", d.mean()),
+            ("stddev", d.stddev()),
+        ] {
+            if let Some(value) = value {
+                self.field(name, path, key, Number::Float(value));
+            }
+        }
+        for ((key, _), value) in PERCENTILE_KEYS.iter().zip(percentiles) {
+            self.field(name, path, key, Number::Float(value));
+        }
+    }
+
+    fn meter(&mut self, m: &MeterSnapshot, name: &mut String, path: &mut String) {
+        let count = i64::try_from(m.count).unwrap_or(i64::MAX);
+        self.field(name, path, "count", Number::Int(count));
+        for (key, value) in [("m1", m.m1), ("m5", m.m5), ("m15", m.m15), ("mean", m.mean)] {
+            self.field(name, path, key, Number::Float(value));
         }
     }
 
