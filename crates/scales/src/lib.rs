@@ -11,9 +11,15 @@
 //! folded into the stat when the thread exits. Only a thread's first record into a stat
 //! allocates.
 //!
-//! Everything that reads stats works from a [`Snapshot`]: JSON ([`format::json`]), file
-//! dumps ([`dump_stats_to`]), and the HTTP status page and Graphite pusher of the sibling
-//! crates.
+//! Everything that reads stats works from a [`Snapshot`]: the output formats of [`format`],
+//! the [`query`] filter, file dumps (`dump_stats_to`), and the HTTP status page and Graphite
+//! pusher of the sibling crates.
+//!
+//! # Features
+//!
+//! Each output format is a cargo feature: `json` (on by default; file dumps and
+//! `dump_stats_to` need it), `html`, `prometheus` and `graphite`; `full` turns on all four.
+//! A program that only records can turn them all off (`default-features = false`).
 //!
 //! # Example
 //!

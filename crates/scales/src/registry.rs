@@ -501,7 +501,7 @@ impl Drop for Owner {
 /// One owner of a container in the tree — an object's stats, or a global collection.
 ///
 /// Declare stats by name with the typed methods ([`int_stat`](Self::int_stat),
-/// [`pmf`](Self::pmf), ...) or all at once with a `#[derive(Stats)]` struct
+/// [`pmf_stat`](Self::pmf_stat), ...) or all at once with a `#[derive(Stats)]` struct
 /// ([`init_child`](Self::init_child)). Declaring a name twice gives the same stat.
 /// Cloning a scope gives another handle to the same owner.
 ///

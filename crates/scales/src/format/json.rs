@@ -152,7 +152,7 @@ pub fn write_value<W: Write + ?Sized>(
     Writer::new(out, options.into().style).value(value)
 }
 
-/// Renders a snapshot as JSON text ending in a newline (see [`write`]).
+/// Renders a snapshot as JSON text ending in a newline (see [`write()`]).
 pub fn to_string(snapshot: &Snapshot, options: impl Into<Options>) -> String {
     into_string(|out| write(snapshot, options, out))
 }
