@@ -11,7 +11,7 @@
 //! folded into the stat when the thread exits. Only a thread's first record into a stat
 //! allocates.
 //!
-//! Everything that reads stats works from a [`Snapshot`]: the output formats of [`format`],
+//! Everything that reads stats works from a [`Snapshot`]: the output formats of [`format`](mod@format),
 //! the [`query`] filter, file dumps (`dump_stats_to`), and the HTTP status page and Graphite
 //! pusher of the sibling crates.
 //!
