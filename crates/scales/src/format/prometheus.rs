@@ -405,6 +405,7 @@ impl<'o> Writer<'o> {
             }
             StatValue::Value(Value::Map(entries)) => {
                 let family = &mut gauge("").help(": by key");
+                self.seen.clear();
                 for (key, value) in entries {
                     if let Some(number) = Number::of(value) {
                         self.keyed_sample(family, key, &[], number);
@@ -418,12 +419,14 @@ impl<'o> Writer<'o> {
             }
             StatValue::Counts(counts) => {
                 let family = &mut gauge("").help(": by key");
+                self.seen.clear();
                 for Keyed { key, value } in counts {
                     self.keyed_sample(family, key, &[], Number::Int(*value));
                 }
             }
             StatValue::Strings(strings) => {
                 let family = &mut gauge("_info").help(": the values as labels");
+                self.seen.clear();
                 for Keyed { key, value } in strings {
                     self.keyed_sample(family, key, &[("value", value)], Number::Int(1));
                 }
@@ -434,6 +437,7 @@ impl<'o> Writer<'o> {
             }
             StatValue::Distributions(ds) => {
                 let family = &mut Family::new(name, "", Type::Summary, stat).help(": by key");
+                self.seen.clear();
                 for Keyed { key, value } in ds {
                     self.summary(family, Some(key), value);
                 }
@@ -449,7 +453,7 @@ impl<'o> Writer<'o> {
                 let family = &mut gauge("_seconds").help(": seconds spent in each state");
                 self.seen.clear();
                 for Keyed { key, value } in ds {
-                    if self.seen.insert(key.to_string()) {
+                    if self.first_of(key) {
                         self.sample(family, &[("state", key)], Number::Float(*value));
                     }
                 }
@@ -459,8 +463,13 @@ impl<'o> Writer<'o> {
         }
     }
 
-    /// A sample labelled `key="..."` (first) and `labels`; a key repeated in the family keeps
-    /// its first series only.
+    /// Whether `key` is new in the current family (whose writer cleared `seen` before its
+    /// first sample): a key repeated within one stat keeps its first series only.
+    fn first_of(&mut self, key: &str) -> bool {
+        self.seen.insert(key.to_owned())
+    }
+
+    /// A sample labelled `key="..."` (first) and `labels`, unless the key came before.
     fn keyed_sample(
         &mut self,
         family: &mut Family<'_>,
@@ -468,10 +477,7 @@ impl<'o> Writer<'o> {
         labels: &[(&str, &str)],
         value: Number,
     ) {
-        if family.state.is_none() {
-            self.seen.clear();
-        }
-        if !self.seen.insert(key.to_owned()) {
+        if !self.first_of(key) {
             return;
         }
         let mut all: [(&str, &str); 3] = [("key", key), ("", ""), ("", "")];
@@ -480,13 +486,8 @@ impl<'o> Writer<'o> {
     }
 
     fn summary(&mut self, family: &mut Family<'_>, key: Option<&str>, d: &SketchSnapshot) {
-        if let Some(key) = key {
-            if family.state.is_none() {
-                self.seen.clear();
-            }
-            if !self.seen.insert(key.to_owned()) {
-                return;
-            }
+        if key.is_some_and(|key| !self.first_of(key)) {
+            return;
         }
         let with_key = |extra: Option<(&'static str, &'static str)>| {
             let mut labels: [(&str, &str); 2] = [("", ""); 2];
@@ -539,10 +540,8 @@ impl<'o> Writer<'o> {
         ));
         self.seen.clear();
         for (key, m) in meters {
-            if let Some(key) = key {
-                if !self.seen.insert(key.to_owned()) {
-                    continue;
-                }
+            if key.is_some_and(|key| !self.first_of(key)) {
+                continue;
             }
             for (window, value) in [("1m", m.m1), ("5m", m.m5), ("15m", m.m15), ("mean", m.mean)] {
                 let labels = [("key", key.unwrap_or("")), ("window", window)];
