@@ -72,23 +72,33 @@ fn attack(
     let counts = Arc::new(AttackCounts::default());
     let thread = {
         let counts = counts.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let until = tokio::time::Instant::from_std(until);
-                let mut tasks = tokio::task::JoinSet::new();
-                spawn_attackers(&mut tasks, addr, slow, idle, until, &counts);
-                // Whatever is still waiting (a connect, a read) a second after the end is
-                // dropped with the runtime.
-                let all = async { while tasks.join_next().await.is_some() {} };
-                let _ = tokio::time::timeout_at(until + Duration::from_secs(1), all).await;
-            });
+        run_tasks_until(until, move |tasks, until| {
+            spawn_attackers(tasks, addr, slow, idle, until, &counts);
         })
     };
     (counts, thread)
+}
+
+/// Runs the tasks `spawn` starts on a runtime of their own, on a thread of its own, until
+/// `until`; whatever is still waiting (a connect, a read) a second after that is dropped with
+/// the runtime.
+fn run_tasks_until(
+    until: Instant,
+    spawn: impl FnOnce(&mut tokio::task::JoinSet<()>, tokio::time::Instant) + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let until = tokio::time::Instant::from_std(until);
+            let mut tasks = tokio::task::JoinSet::new();
+            spawn(&mut tasks, until);
+            let all = async { while tasks.join_next().await.is_some() {} };
+            let _ = tokio::time::timeout_at(until + Duration::from_secs(1), all).await;
+        });
+    })
 }
 
 /// `slow` slow-header and `idle` idle attackers, each reconnecting until `until`.
@@ -485,78 +495,66 @@ fn load(
     let attack_counts = Arc::new(AttackCounts::default());
     let thread = {
         let counts = counts.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let until = tokio::time::Instant::from_std(until);
-                let mut tasks = tokio::task::JoinSet::new();
-                for i in 0..busy {
-                    let counts = counts.clone();
-                    tasks.spawn(async move {
-                        let paths = [
-                            "/status/?format=json",
-                            "/status/",
-                            "/metrics",
-                            "/status/?format=history",
-                        ];
-                        let mut n = i;
+        run_tasks_until(until, move |tasks, until| {
+            for i in 0..busy {
+                let counts = counts.clone();
+                tasks.spawn(async move {
+                    let paths = [
+                        "/status/?format=json",
+                        "/status/",
+                        "/metrics",
+                        "/status/?format=history",
+                    ];
+                    let mut n = i;
+                    while tokio::time::Instant::now() < until {
+                        let Ok(stream) = tokio::net::TcpStream::connect(addr).await else {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        };
+                        let (read, mut write) = stream.into_split();
+                        let mut read = tokio::io::BufReader::new(read);
                         while tokio::time::Instant::now() < until {
-                            let Ok(stream) = tokio::net::TcpStream::connect(addr).await else {
-                                tokio::time::sleep(Duration::from_millis(50)).await;
-                                continue;
-                            };
-                            let (read, mut write) = stream.into_split();
-                            let mut read = tokio::io::BufReader::new(read);
-                            while tokio::time::Instant::now() < until {
-                                let request = format!(
-                                    "GET {} HTTP/1.1\r\nHost: x\r\n\r\n",
-                                    paths[n % paths.len()]
-                                );
-                                n += 1;
-                                if write.write_all(request.as_bytes()).await.is_err() {
-                                    break;
-                                }
-                                let got = tokio::time::timeout_at(until, read_response(&mut read));
-                                if !matches!(got.await, Ok(true)) {
-                                    break;
-                                }
-                                counts.answered.fetch_add(1, Ordering::Relaxed);
+                            let request = format!(
+                                "GET {} HTTP/1.1\r\nHost: x\r\n\r\n",
+                                paths[n % paths.len()]
+                            );
+                            n += 1;
+                            if write.write_all(request.as_bytes()).await.is_err() {
+                                break;
+                            }
+                            let got = tokio::time::timeout_at(until, read_response(&mut read));
+                            if !matches!(got.await, Ok(true)) {
+                                break;
+                            }
+                            counts.answered.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+            for _ in 0..slow_readers {
+                let counts = counts.clone();
+                tasks.spawn(async move {
+                    while tokio::time::Instant::now() < until {
+                        let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        };
+                        counts.slow_reads.fetch_add(1, Ordering::Relaxed);
+                        let request = b"GET /status/ HTTP/1.1\r\nHost: x\r\n\r\n";
+                        if stream.write_all(request).await.is_err() {
+                            continue;
+                        }
+                        let mut buf = [0u8; 256];
+                        while tokio::time::Instant::now() < until {
+                            match stream.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
                             }
                         }
-                    });
-                }
-                for _ in 0..slow_readers {
-                    let counts = counts.clone();
-                    tasks.spawn(async move {
-                        while tokio::time::Instant::now() < until {
-                            let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
-                                tokio::time::sleep(Duration::from_millis(50)).await;
-                                continue;
-                            };
-                            counts.slow_reads.fetch_add(1, Ordering::Relaxed);
-                            let request = b"GET /status/ HTTP/1.1\r\nHost: x\r\n\r\n";
-                            if stream.write_all(request).await.is_err() {
-                                continue;
-                            }
-                            let mut buf = [0u8; 256];
-                            while tokio::time::Instant::now() < until {
-                                match stream.read(&mut buf).await {
-                                    Ok(0) | Err(_) => break,
-                                    Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-                                }
-                            }
-                        }
-                    });
-                }
-                spawn_attackers(&mut tasks, addr, slow, idle, until, &attack_counts);
-                // Whatever is still waiting (a connect, a read) a second after the end is
-                // dropped with the runtime.
-                let all = async { while tasks.join_next().await.is_some() {} };
-                let _ = tokio::time::timeout_at(until + Duration::from_secs(1), all).await;
-            });
+                    }
+                });
+            }
+            spawn_attackers(tasks, addr, slow, idle, until, &attack_counts);
         })
     };
     (counts, thread)
