@@ -1,6 +1,6 @@
 //! Rendering and pushing 100,000 metrics, and the memory a full buffer holds.
 //!
-//! * `render/100k`: `format::graphite::render` of a ready snapshot of 100,000 `IntStat`s.
+//! * `render/100k`: `format::graphite::write` (into a Vec) of a ready snapshot of 100,000 `IntStat`s.
 //! * `snapshot_render/100k`: snapshot plus render (what a push does before the network).
 //! * `push_null_sink/100k`: `GraphitePusher::push_at` to a local TCP listener that discards
 //!   what it reads: snapshot, render and write, until the listener has read it all (it
@@ -16,7 +16,7 @@ use std::thread;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use scales::format::graphite::{render, Options};
+use scales::format::graphite::{write, Options};
 use scales::Registry;
 use scales_graphite::GraphitePusher;
 
@@ -89,18 +89,18 @@ fn benches(c: &mut Criterion) {
     group.throughput(Throughput::Elements(METRICS as u64));
     let snapshot = registry.snapshot();
     let options = Options::with_prefix("my.server");
-    let mut out = String::with_capacity(8 << 20);
+    let mut out = Vec::with_capacity(8 << 20);
     group.bench_function("render/100k", |b| {
         b.iter(|| {
             out.clear();
-            black_box(render(&snapshot, &options, 1_800_000_000, &mut out));
+            black_box(write(&snapshot, &options, 1_800_000_000, &mut out).unwrap());
         });
     });
     group.bench_function("snapshot_render/100k", |b| {
         b.iter(|| {
             out.clear();
             let snapshot = registry.snapshot();
-            black_box(render(&snapshot, &options, 1_800_000_000, &mut out));
+            black_box(write(&snapshot, &options, 1_800_000_000, &mut out).unwrap());
         });
     });
     let mut pusher = GraphitePusher::builder(null_sink())

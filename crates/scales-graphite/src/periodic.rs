@@ -142,22 +142,23 @@ impl GraphitePusher {
             if timed_out > 0 {
                 self.health.gauges_timed_out.add(timed_out as i64);
             }
-            let mut text = String::with_capacity(self.line_capacity);
+            // Writing into a Vec cannot fail: io::Write for Vec<u8> only grows it.
+            let mut data = Vec::with_capacity(self.line_capacity);
+            let options = &self.config.options;
             let rendered = if self.config.interval_distributions {
                 let interval = match &self.previous {
                     Some(previous) => snapshot.interval_since(previous),
                     None => snapshot.clone(),
                 };
-                let rendered =
-                    graphite::render(&interval, &self.config.options, timestamp, &mut text);
+                let rendered = graphite::write(&interval, options, timestamp, &mut data);
                 self.previous = Some(snapshot);
                 rendered
             } else {
-                graphite::render(&snapshot, &self.config.options, timestamp, &mut text)
+                graphite::write(&snapshot, options, timestamp, &mut data)
             };
-            (text, rendered)
+            (data, rendered.unwrap_or_default())
         }));
-        let (text, rendered) = match result {
+        let (mut data, rendered) = match result {
             Ok(done) => done,
             Err(payload) => {
                 let error = PushError::RenderPanicked(panic_message(payload.as_ref()));
@@ -167,10 +168,9 @@ impl GraphitePusher {
             }
         };
         self.health.pushes.inc();
-        self.line_capacity = self.line_capacity.max(text.len() + text.len() / 8);
+        self.line_capacity = self.line_capacity.max(data.len() + data.len() / 8);
         let points = rendered.points;
         if points > 0 {
-            let mut data = text.into_bytes();
             data.shrink_to_fit();
             self.outbox.enqueue(Batch {
                 data,

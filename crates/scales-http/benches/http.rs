@@ -128,9 +128,10 @@ fn render(c: &mut Criterion) {
     group.bench_function("html", |b| {
         b.iter(|| {
             let snapshot = registry.snapshot();
-            let mut out = String::new();
-            html::write_page(&snapshot, &html::Options::for_server("bench"), &mut out);
-            black_box(out)
+            black_box(html::to_string(
+                &snapshot,
+                &html::Options::for_server("bench"),
+            ))
         })
     });
     group.bench_function("prometheus", |b| {

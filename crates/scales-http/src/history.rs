@@ -12,7 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 use std::time::UNIX_EPOCH;
 
-use scales::{Snapshot, StatSnapshot, Value};
+use scales::{Snapshot, StatAt, StatSnapshot, Value};
 use serde_json::{Map, Value as Json};
 
 use crate::config::HistoryOptions;
@@ -61,7 +61,8 @@ impl History {
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         let mut leaves = HashMap::new();
-        for (segments, stat) in snapshot.stats() {
+        for StatAt { path, stat } in snapshot.stats() {
+            let segments: Vec<&str> = path.iter().map(|name| name.as_str()).collect();
             numeric_leaves(stat, segments.join(&SEP.to_string()), &mut leaves);
         }
 

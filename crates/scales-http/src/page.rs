@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use base64::Engine as _;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use scales::format::html::{self, escape_into};
-use scales::{Entry, Group, Node, StatKind, StatSnapshot, StatValue};
+use scales::{Entry, Group, Node, StatKind, StatPath, StatSnapshot, StatValue};
 use sha2::{Digest, Sha256};
 
 const CSS: &str = include_str!("../assets/status.css");
@@ -41,6 +41,13 @@ pub(crate) struct PageRequest<'a> {
     pub(crate) stat_at: Option<usize>,
 }
 
+/// The request's segments as a tree path, for the core's markup. They come from a URL path
+/// split at `/`, so only a control character (percent-encoded) can make one invalid: such a
+/// page shows the root's path in its title and links, and the same tree.
+fn tree_path(segments: &[String]) -> StatPath {
+    StatPath::from_names(segments).unwrap_or_default()
+}
+
 /// Renders the whole page.
 pub(crate) fn render(req: &PageRequest<'_>) -> String {
     let mut options = html::Options::for_server(req.server_name);
@@ -54,7 +61,7 @@ pub(crate) fn render(req: &PageRequest<'_>) -> String {
          <meta name=\"color-scheme\" content=\"light dark\">\
          <link rel=\"icon\" href=\"data:,\">\n",
     );
-    html::write_header(req.path, &options, &mut out);
+    html::write_header(&tree_path(req.path), &options, &mut out);
 
     // The group shown (the one holding the stat, for a stat) and the node's own path (the
     // stat's, for keys inside it).
@@ -84,7 +91,7 @@ pub(crate) fn render(req: &PageRequest<'_>) -> String {
         }
     }
     out.push('>');
-    html::write_tree(req.node, node_path, &options, &mut out);
+    html::write_tree(req.node, &tree_path(node_path), &options, &mut out);
     out.push_str("</div>");
     formats(req, &mut out);
     out.push_str("<script>");
@@ -194,11 +201,10 @@ fn content_security_policy() -> String {
     });
     let mut sample = String::new();
     let sample_options = html::Options::for_server("x");
-    html::write_page(
-        &scales::Snapshot::new(Vec::new(), error, std::time::SystemTime::UNIX_EPOCH),
+    sample.push_str(&html::to_string(
+        &scales::Snapshot::new(StatPath::root(), error, std::time::SystemTime::UNIX_EPOCH),
         &sample_options,
-        &mut sample,
-    );
+    ));
     let mut styles = vec![hash(CSS)];
     let mut rest = sample.as_str();
     while let Some(start) = rest.find("<style>") {

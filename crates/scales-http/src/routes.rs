@@ -20,7 +20,7 @@ use axum::routing::get;
 use percent_encoding::percent_decode_str;
 use scales::format::{json, prometheus};
 use scales::query;
-use scales::{Group, Node, Registry, Snapshot, StatSnapshot, StatValue, Value};
+use scales::{Group, Node, Registry, Snapshot, StatAt, StatSnapshot, StatValue, Value};
 
 use crate::auth::Credentials;
 use crate::config::Config;
@@ -345,7 +345,7 @@ fn locate(registry: &Registry, segments: &[String]) -> Result<Target, String> {
             ),
         });
         return Ok(Target {
-            snapshot: Snapshot::new(segments[..len].to_vec(), pruned, snapshot.taken_at()),
+            snapshot: Snapshot::new(snapshot.path().clone(), pruned, snapshot.taken_at()),
             stat_at: Some(len - 1),
         });
     }
@@ -477,8 +477,8 @@ fn respond(inner: &Inner, asked: &Asked) -> Response {
         let kinds: serde_json::Map<String, serde_json::Value> = snapshot
             .stats()
             .into_iter()
-            .map(|(path, stat)| {
-                let key = &path[base.len()..];
+            .map(|StatAt { path, stat }| {
+                let key: Vec<&str> = path[base.len()..].iter().map(|n| n.as_str()).collect();
                 (key.join(&SEP.to_string()), stat.kind.name().into())
             })
             .collect();
@@ -502,7 +502,7 @@ fn respond(inner: &Inner, asked: &Asked) -> Response {
         Some(q) => {
             let kept =
                 query::filter(snapshot.root(), q).unwrap_or_else(|| Node::Group(Group::default()));
-            Snapshot::new(snapshot.path().to_vec(), kept, snapshot.taken_at())
+            Snapshot::new(snapshot.path().clone(), kept, snapshot.taken_at())
         }
     };
     let json_text = |style| {

@@ -135,7 +135,7 @@ fn read_formats(c: &mut Criterion, stats: usize) {
         tree.stats,
         json::to_string(&snap, json::Style::Compact).len(),
         prom_text::to_string(&snap, &prom_options).len(),
-        graphite::render_to_string(&snap, &graphite_options, 1)
+        graphite::to_string(&snap, &graphite_options, 1)
             .lines()
             .count(),
     );
@@ -161,7 +161,7 @@ fn read_formats(c: &mut Criterion, stats: usize) {
         b.iter(|| prom_text::to_string(&black_box(registry).snapshot(), &prom_options))
     });
     group.bench_function("scales: snapshot + graphite lines", |b| {
-        b.iter(|| graphite::render_to_string(&black_box(registry).snapshot(), &graphite_options, 1))
+        b.iter(|| graphite::to_string(&black_box(registry).snapshot(), &graphite_options, 1))
     });
     group.bench_function("prometheus: gather + TextEncoder", |b| {
         use prometheus::Encoder as _;

@@ -34,7 +34,7 @@ fn render_phase(format: &str, snapshot: &scales::Snapshot, out: &mut Vec<u8>) {
             prometheus::to_string(snapshot, &prometheus::Options::default()).as_bytes(),
         ),
         "graphite" => out.extend_from_slice(
-            graphite::render_to_string(snapshot, &graphite::Options::default(), 1).as_bytes(),
+            graphite::to_string(snapshot, &graphite::Options::default(), 1).as_bytes(),
         ),
         other => panic!("unknown format {other}"),
     }

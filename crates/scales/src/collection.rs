@@ -167,7 +167,7 @@ const fn valid_path(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::valid_path;
-    use crate::path::parse_path;
+    use crate::path::StatPath;
 
     #[test]
     fn const_check_agrees_with_the_parser() {
@@ -192,7 +192,7 @@ mod tests {
         ] {
             assert_eq!(
                 valid_path(path.as_bytes()),
-                parse_path(path).is_ok(),
+                StatPath::parse(path).is_ok(),
                 "{path:?}"
             );
         }

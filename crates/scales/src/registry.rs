@@ -24,8 +24,8 @@ use indexmap::IndexMap;
 
 use crate::clock::Clock;
 use crate::gauges::{self, GaugeResult};
-use crate::path::{parse_path, validate_name, DisplayPath, PathError};
-use crate::snapshot::{self, Group, Name, Node, Snapshot, StatKind, StatSnapshot};
+use crate::path::{validate_name, DisplayPath, Name, PathError, StatPath};
+use crate::snapshot::{self, Group, Node, Snapshot, StatKind, StatSnapshot};
 use crate::stats::{self, Lease, Place, StatCore, StatOptions, StatType};
 use crate::{EntryKind, Error};
 
@@ -75,7 +75,7 @@ enum Entry {
 }
 
 impl TreeNode {
-    fn node(&self, path: &[String]) -> Option<&TreeNode> {
+    fn node(&self, path: &[Name]) -> Option<&TreeNode> {
         path.iter().try_fold(self, |node, segment| {
             match node.entries.get(segment.as_str())? {
                 Entry::Node(child) => Some(&**child),
@@ -84,7 +84,7 @@ impl TreeNode {
         })
     }
 
-    fn node_mut(&mut self, path: &[String]) -> Option<&mut TreeNode> {
+    fn node_mut(&mut self, path: &[Name]) -> Option<&mut TreeNode> {
         path.iter().try_fold(self, |node, segment| {
             match node.entries.get_mut(segment.as_str())? {
                 Entry::Node(child) => Some(&mut **child),
@@ -94,7 +94,7 @@ impl TreeNode {
     }
 
     /// The container at `path`, created as needed.
-    fn node_or_create(&mut self, path: &[String]) -> Result<&mut TreeNode, Error> {
+    fn node_or_create(&mut self, path: &[Name]) -> Result<&mut TreeNode, Error> {
         let mut node = self;
         for (depth, segment) in path.iter().enumerate() {
             let index = match node.entries.get_index_of(segment.as_str()) {
@@ -121,7 +121,7 @@ impl TreeNode {
     }
 
     /// Removes empty, unowned containers along `path`; returns whether `self` is now removable.
-    fn prune(&mut self, path: &[String]) -> bool {
+    fn prune(&mut self, path: &[Name]) -> bool {
         if let Some((first, rest)) = path.split_first() {
             if let Some(Entry::Node(child)) = self.entries.get_mut(first.as_str()) {
                 if child.prune(rest) {
@@ -134,11 +134,7 @@ impl TreeNode {
 
     /// The nearest aggregation named `name` strictly above `path`, unless a non-aggregation
     /// stat of that name comes first.
-    fn aggregation_above(
-        &self,
-        path: &[String],
-        name: &str,
-    ) -> Option<Arc<stats::AggregationCore>> {
+    fn aggregation_above(&self, path: &[Name], name: &str) -> Option<Arc<stats::AggregationCore>> {
         (0..path.len()).rev().find_map(|depth| {
             match self.node(&path[..depth])?.entries.get(name) {
                 Some(Entry::Stat(StatCore::Aggregation(agg))) => Some(Some(agg.clone())),
@@ -311,10 +307,10 @@ impl Registry {
     /// # Errors
     /// When the path is invalid or crosses a stat.
     pub fn scope(&self, path: &str) -> Result<Scope, Error> {
-        self.scope_at(parse_path(path)?)
+        self.scope_at(StatPath::parse(path)?)
     }
 
-    fn scope_at(&self, path: Vec<String>) -> Result<Scope, Error> {
+    fn scope_at(&self, path: StatPath) -> Result<Scope, Error> {
         let mut tree = self.lock();
         let generation = tree.generation;
         tree.root.node_or_create(&path)?.owners += 1;
@@ -340,7 +336,7 @@ impl Registry {
     /// # Errors
     /// When the path is invalid or crosses a stat.
     pub fn collection(&self, path: &str) -> Result<Scope, Error> {
-        let path = parse_path(path)?;
+        let path = StatPath::parse(path)?;
         self.lock().root.node_or_create(&path)?.pinned = true;
         self.scope_at(path)
     }
@@ -358,7 +354,7 @@ impl Registry {
     /// # Errors
     /// When the path is invalid or crosses a stat.
     pub fn set_collapsed(&self, path: &str, collapsed: bool) -> Result<(), Error> {
-        let path = parse_path(path)?;
+        let path = StatPath::parse(path)?;
         self.lock().root.node_or_create(&path)?.collapsed = collapsed;
         Ok(())
     }
@@ -372,7 +368,7 @@ impl Registry {
         let plan = self.lock().root.plan(&mut gauges);
         let mut reading = Reading::new(gauges, self.clock(), self.gauge_timeout());
         Snapshot::new(
-            Vec::new(),
+            StatPath::root(),
             evaluate(plan, &mut reading),
             self.clock().wall_time(),
         )
@@ -395,7 +391,7 @@ impl Registry {
 
     /// A snapshot of the container or stat at `path`; `None` if nothing is there.
     pub fn snapshot_at(&self, path: &str) -> Option<Snapshot> {
-        let path = parse_path(path).ok()?;
+        let path = StatPath::parse(path).ok()?;
         let Some((last, parent)) = path.split_last() else {
             return Some(self.snapshot());
         };
@@ -411,7 +407,7 @@ impl Registry {
         let mut reading = Reading::new(gauges, self.clock(), self.gauge_timeout());
         let node = match evaluate(plan, &mut reading) {
             Node::Group(mut group) if is_stat => {
-                let index = group.entries.iter().position(|e| &*e.name == last)?;
+                let index = group.entries.iter().position(|e| e.name == *last)?;
                 group.entries.swap_remove(index).node
             }
             node => node,
@@ -487,7 +483,7 @@ impl fmt::Debug for Registry {
 /// Keeps a container owned; shared by a [`Scope`] and every stat declared through it.
 pub(crate) struct Owner {
     registry: Registry,
-    path: Vec<String>,
+    path: StatPath,
     id: u64,
     generation: u64,
 }
@@ -531,8 +527,8 @@ impl Scope {
     }
 
     /// This scope's path, such as `/processor/thread-0`.
-    pub fn path(&self) -> String {
-        DisplayPath(&self.owner.path).to_string()
+    pub fn path(&self) -> &StatPath {
+        &self.owner.path
     }
 
     /// A number unique to this scope (to this object) within the process.
@@ -541,9 +537,12 @@ impl Scope {
     }
 
     pub(crate) fn path_of(&self, name: &str) -> String {
-        let mut path = self.owner.path.clone();
-        path.push(name.to_owned());
-        DisplayPath(&path).to_string()
+        format!(
+            "{}/{name}",
+            DisplayPath(&self.owner.path)
+                .to_string()
+                .trim_end_matches('/')
+        )
     }
 
     /// Finds or creates the stat `name` here; `make` builds new storage.
@@ -579,12 +578,12 @@ impl Scope {
     /// # Errors
     /// When the path is invalid or crosses a stat.
     pub fn child(&self, relative_path: &str) -> Result<Scope, Error> {
-        let relative = parse_path(relative_path)?;
+        let relative = StatPath::parse(relative_path)?;
         if relative.is_empty() {
             return Err(PathError::EmptyName.into());
         }
         let mut path = self.owner.path.clone();
-        path.extend(relative);
+        path.extend(&relative);
         self.registry().scope_at(path)
     }
 

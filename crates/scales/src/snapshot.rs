@@ -4,14 +4,11 @@
 //! none of them reads live stats. A snapshot is taken while other threads keep recording;
 //! each stat is read atomically on its own, the tree as a whole is not frozen.
 
-use std::borrow::Borrow;
-use std::fmt;
-use std::ops::Deref;
 use std::sync::Arc;
 
-use smol_str::SmolStr;
 use std::time::SystemTime;
 
+use crate::path::{Name, StatPath};
 use crate::sketch::SketchSnapshot;
 use crate::value::Value;
 
@@ -24,14 +21,14 @@ pub(crate) const GAUGE_TIMED_OUT: &str = "gauge timed out";
 /// A copy of the stat tree (or of one sub-tree or stat) at one moment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
-    pub(crate) path: Vec<String>,
+    pub(crate) path: StatPath,
     pub(crate) root: Node,
     pub(crate) taken_at: SystemTime,
 }
 
 impl Snapshot {
     /// Builds a snapshot by hand (for tests, tools, and the HTTP query filter).
-    pub fn new(path: Vec<String>, root: Node, taken_at: SystemTime) -> Self {
+    pub fn new(path: StatPath, root: Node, taken_at: SystemTime) -> Self {
         Self {
             path,
             root,
@@ -39,8 +36,8 @@ impl Snapshot {
         }
     }
 
-    /// The path this snapshot was taken at, as segments (empty for the whole tree).
-    pub fn path(&self) -> &[String] {
+    /// The path this snapshot was taken at (the root for the whole tree).
+    pub fn path(&self) -> &StatPath {
         &self.path
     }
 
@@ -72,8 +69,8 @@ impl Snapshot {
     /// ```
     pub fn get(&self, path: &str) -> Option<&Node> {
         let mut segments = path.split('/').filter(|s| !s.is_empty());
-        for own in &self.path {
-            if segments.next()? != own {
+        for own in self.path.iter() {
+            if segments.next()? != own.as_str() {
                 return None;
             }
         }
@@ -126,23 +123,72 @@ impl Snapshot {
     /// How many gauges of this snapshot did not return within the registry's gauge timeout
     /// (they read as `gauge timed out: ...` errors).
     pub fn gauges_timed_out(&self) -> usize {
-        self.stats()
-            .iter()
-            .filter(|(_, stat)| {
-                matches!(&stat.value, StatValue::Error(message) if message.starts_with(GAUGE_TIMED_OUT))
-            })
-            .count()
+        let mut timed_out = 0;
+        self.for_each_stat(|_, stat| {
+            if matches!(&stat.value, StatValue::Error(message) if message.starts_with(GAUGE_TIMED_OUT))
+            {
+                timed_out += 1;
+            }
+        });
+        timed_out
     }
 
-    /// Every stat with its path in the tree (as segments: `["web", "latency"]` for
-    /// `/web/latency`, whichever sub-tree the snapshot was taken at), depth first in tree
-    /// order. Collapsed groups are included.
-    pub fn stats(&self) -> Vec<(Vec<&str>, &StatSnapshot)> {
+    /// Every stat with its path in the tree (`/web/latency`, whichever sub-tree the snapshot
+    /// was taken at), depth first in tree order. Collapsed groups are included.
+    ///
+    /// ```
+    /// let reg = scales::Registry::new();
+    /// let web = reg.scope("/web")?;
+    /// web.int_stat("errors")?.inc();
+    /// let snapshot = reg.snapshot();
+    /// let stats = snapshot.stats();
+    /// assert_eq!(stats.len(), 1);
+    /// assert_eq!(stats[0].path, "/web/errors");
+    /// assert_eq!(stats[0].stat.value, scales::StatValue::Int(1));
+    /// # Ok::<(), scales::Error>(())
+    /// ```
+    pub fn stats(&self) -> Vec<StatAt<'_>> {
         let mut out = Vec::new();
-        let mut prefix = self.path.iter().map(String::as_str).collect();
-        collect_stats(&self.root, &mut prefix, &mut out);
+        self.for_each_stat(|path, stat| {
+            out.push(StatAt {
+                path: path.clone(),
+                stat,
+            })
+        });
         out
     }
+
+    /// Calls `visit` with every stat and its path, as [`stats`](Self::stats) lists them,
+    /// without building a list: one path is kept and changed as the walk goes.
+    pub fn for_each_stat<'a>(&'a self, mut visit: impl FnMut(&StatPath, &'a StatSnapshot)) {
+        fn walk<'a>(
+            node: &'a Node,
+            path: &mut StatPath,
+            visit: &mut impl FnMut(&StatPath, &'a StatSnapshot),
+        ) {
+            match node {
+                Node::Stat(stat) => visit(path, stat),
+                Node::Group(group) => {
+                    for Entry { name, node } in &group.entries {
+                        path.push_trusted(name.clone());
+                        walk(node, path, visit);
+                        path.pop();
+                    }
+                }
+            }
+        }
+        let mut path = self.path.clone();
+        walk(&self.root, &mut path, &mut visit);
+    }
+}
+
+/// One stat of a [`Snapshot`] with its path in the tree ([`Snapshot::stats`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatAt<'a> {
+    /// Where the stat is, such as `/web/latency`.
+    pub path: StatPath,
+    /// The stat.
+    pub stat: &'a StatSnapshot,
 }
 
 fn subtract_distributions(node: &mut Node, earlier: Option<&Node>) {
@@ -166,23 +212,6 @@ fn subtract_distributions(node: &mut Node, earlier: Option<&Node>) {
             _ => {}
         },
         _ => {}
-    }
-}
-
-fn collect_stats<'a>(
-    node: &'a Node,
-    prefix: &mut Vec<&'a str>,
-    out: &mut Vec<(Vec<&'a str>, &'a StatSnapshot)>,
-) {
-    match node {
-        Node::Stat(stat) => out.push((prefix.clone(), stat)),
-        Node::Group(group) => {
-            for Entry { name, node } in &group.entries {
-                prefix.push(name);
-                collect_stats(node, prefix, out);
-                prefix.pop();
-            }
-        }
     }
 }
 
@@ -211,87 +240,6 @@ impl Group {
             .iter()
             .find(|entry| &*entry.name == name)
             .map(|entry| &entry.node)
-    }
-}
-
-/// A name in the tree (one path segment). Up to 23 bytes live inline; longer names are
-/// shared. So a snapshot copies a name without allocating, and a long name's bytes are
-/// never copied at all.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Name(SmolStr);
-
-impl Name {
-    /// The name as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Deref for Name {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Borrow<str> for Name {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl AsRef<str> for Name {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl fmt::Display for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self)
-    }
-}
-
-impl From<&str> for Name {
-    fn from(name: &str) -> Self {
-        Self(SmolStr::new(name))
-    }
-}
-
-impl From<String> for Name {
-    fn from(name: String) -> Self {
-        Self(SmolStr::from(name))
-    }
-}
-
-impl From<&String> for Name {
-    fn from(name: &String) -> Self {
-        Self(SmolStr::new(name))
-    }
-}
-
-impl From<Arc<str>> for Name {
-    fn from(name: Arc<str>) -> Self {
-        Self(SmolStr::new(&*name))
-    }
-}
-
-impl PartialEq<str> for Name {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<&str> for Name {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
     }
 }
 

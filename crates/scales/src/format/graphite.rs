@@ -1,7 +1,7 @@
 //! Graphite's plaintext protocol: one `name value timestamp\n` line per numeric leaf.
 //!
 //! This is the pure half of the Graphite pusher (the `scales-graphite` crate does the
-//! network): [`render`] turns a [`Snapshot`] into lines, given [`Options`] and a timestamp.
+//! network): [`write`] (or [`to_string`]) turns a [`Snapshot`] into lines, given [`Options`] and a timestamp.
 //!
 //! # Names
 //!
@@ -69,7 +69,7 @@
 //! # Example
 //!
 //! ```
-//! use scales::format::graphite::{render_to_string, Options, Rules};
+//! use scales::format::graphite::{to_string, Options, Rules};
 //!
 //! let reg = scales::Registry::new();
 //! let web = reg.scope("/web")?;
@@ -79,15 +79,17 @@
 //! # let _keep = &web;
 //! let options = Options::with_prefix("my.server").rules(Rules::new().forbid("*/success"));
 //! assert_eq!(
-//!     render_to_string(&reg.snapshot(), &options, 1_400_000_000),
+//!     to_string(&reg.snapshot(), &options, 1_400_000_000),
 //!     "my.server.web.errors 3 1400000000\nmy.server.web.load-avg 0.0004 1400000000\n"
 //! );
 //! # Ok::<(), scales::Error>(())
 //! ```
 
 use std::fmt::{self, Write as _};
+use std::io;
 use std::sync::Arc;
 
+use crate::format::chunked::{Chunked, InMemory, TextOut};
 use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
 use crate::snapshot::{Keyed, MeterSnapshot, Node, Snapshot, StatValue};
 use crate::value::Value;
@@ -345,7 +347,7 @@ impl Glob {
     }
 }
 
-/// What one [`render`] produced.
+/// What one [`write`] produced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Rendered {
     /// Lines written.
@@ -354,13 +356,35 @@ pub struct Rendered {
     pub non_finite: usize,
 }
 
-/// Appends one line per numeric leaf of `snapshot` to `out`, every line with `timestamp`
-/// (seconds since the Unix epoch).
-pub fn render(
+/// Writes one line per numeric leaf of `snapshot` to `out`, every line with `timestamp`
+/// (seconds since the Unix epoch), in pieces of about 64 KiB.
+///
+/// # Errors
+/// The first error of `out`; nothing more is written after it.
+pub fn write<W: io::Write>(
     snapshot: &Snapshot,
     options: &Options,
     timestamp: u64,
-    out: &mut String,
+    out: &mut W,
+) -> io::Result<Rendered> {
+    let mut text = Chunked::new(out);
+    let rendered = render(snapshot, options, timestamp, &mut text);
+    text.finish()?;
+    Ok(rendered)
+}
+
+/// The lines for `snapshot` as a string (see [`write`]).
+pub fn to_string(snapshot: &Snapshot, options: &Options, timestamp: u64) -> String {
+    let mut out = String::new();
+    render(snapshot, options, timestamp, &mut InMemory(&mut out));
+    out
+}
+
+fn render(
+    snapshot: &Snapshot,
+    options: &Options,
+    timestamp: u64,
+    out: &mut impl TextOut,
 ) -> Rendered {
     let mut name = prefix(&options.prefix);
     let mut path = String::new();
@@ -376,13 +400,6 @@ pub fn render(
     };
     renderer.node(snapshot.root(), &mut name, &mut path);
     renderer.rendered
-}
-
-/// [`render`] into a new string.
-pub fn render_to_string(snapshot: &Snapshot, options: &Options, timestamp: u64) -> String {
-    let mut out = String::new();
-    render(snapshot, options, timestamp, &mut out);
-    out
 }
 
 /// The safe prefix, ending in `.` unless empty.
@@ -489,12 +506,12 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-struct Renderer<'a> {
+struct Renderer<'a, O> {
     rules: &'a Rules,
     check_rules: bool,
     /// (tags, " timestamp\n")
     suffix: (String, String),
-    out: &'a mut String,
+    out: &'a mut O,
     rendered: Rendered,
 }
 
@@ -505,7 +522,7 @@ enum Number {
     Float(f64),
 }
 
-impl Renderer<'_> {
+impl<O: TextOut> Renderer<'_, O> {
     /// Descends into `segment` below (`name`, `path`), runs `f` there, and restores them.
     /// Skips the child if it is pruned.
     fn child(
@@ -541,6 +558,7 @@ impl Renderer<'_> {
             Number::Float(f) => write!(out, "{f:?}"),
         };
         out.push_str(&self.suffix.1);
+        out.item_done();
         self.rendered.points += 1;
     }
 
@@ -551,6 +569,9 @@ impl Renderer<'_> {
                     self.child(name, path, &entry.name, |r, name, path| {
                         r.node(&entry.node, name, path)
                     });
+                    if self.out.failed() {
+                        return;
+                    }
                 }
             }
             Node::Stat(stat) => self.stat(&stat.value, name, path),

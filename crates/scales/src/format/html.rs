@@ -37,7 +37,8 @@
 //! # let _keep = &web;
 //! let mut out = String::new();
 //! let options = scales::format::html::Options::default();
-//! scales::format::html::write_tree(reg.snapshot().root(), &[], &options, &mut out);
+//! let snapshot = reg.snapshot();
+//! scales::format::html::write_tree(snapshot.root(), snapshot.path(), &options, &mut out);
 //! assert_eq!(
 //!     out,
 //!     r#"<div class="level"><div class="key">web</div><div class="level"><div><span class="key">hits</span> <span class="int">2</span></div></div></div>"#
@@ -45,10 +46,13 @@
 //! # Ok::<(), scales::Error>(())
 //! ```
 
+use std::io;
+
+use crate::format::chunked::{Chunked, InMemory, TextOut};
+use crate::number::python_float;
+use crate::path::StatPath;
 use crate::snapshot::{Entry, Group, Node, Snapshot, StatSnapshot, StatValue};
 use crate::value::Value;
-
-use crate::number::python_float;
 
 /// The original's link prefix for collapsed groups.
 pub const DEFAULT_LINK_PREFIX: &str = "/status/";
@@ -99,24 +103,42 @@ impl Options {
     }
 }
 
-/// Writes the whole page for a snapshot: [`write_header`] then [`write_tree`].
-pub fn write_page(snapshot: &Snapshot, options: &Options, out: &mut String) {
-    write_header(snapshot.path(), options, out);
-    write_tree(snapshot.root(), snapshot.path(), options, out);
+/// Writes the whole page for a snapshot — [`write_header`] then [`write_tree`] — into `out`,
+/// in pieces of about 64 KiB: the text in memory stays small whatever the tree's size.
+///
+/// # Errors
+/// The first error of `out`; nothing more is written after it.
+pub fn write<W: io::Write>(snapshot: &Snapshot, options: &Options, out: &mut W) -> io::Result<()> {
+    let mut text = Chunked::new(out);
+    header(snapshot.path(), options, &mut text);
+    tree(snapshot.root(), snapshot.path(), options, &mut text);
+    text.finish()
+}
+
+/// The whole page for a snapshot as a string (see [`write`]).
+pub fn to_string(snapshot: &Snapshot, options: &Options) -> String {
+    let mut out = String::new();
+    write_header(snapshot.path(), options, &mut out);
+    write_tree(snapshot.root(), snapshot.path(), options, &mut out);
+    out
 }
 
 /// Writes the page header for the node at `path`: title, style, heading and the filter form.
 ///
 /// The title is `{server} - Status` at the root and `{server} - Status: /a/b` below it.
-pub fn write_header(path: &[String], options: &Options, out: &mut String) {
+pub fn write_header(path: &StatPath, options: &Options, out: &mut String) {
+    header(path, options, &mut InMemory(out));
+}
+
+fn header(path: &StatPath, options: &Options, out: &mut impl TextOut) {
     out.push_str("<title>");
     escape_into(out, &options.server_name);
     out.push_str(" - Status");
     if !path.is_empty() {
         out.push_str(": ");
-        for segment in path {
+        for name in path.iter() {
             out.push('/');
-            escape_into(out, segment);
+            escape_into(out, name);
         }
     }
     out.push_str("</title>\n");
@@ -140,12 +162,16 @@ pub fn write_header(path: &[String], options: &Options, out: &mut String) {
 /// links to collapsed groups, under [`Options::link_prefix`]).
 ///
 /// `node` itself is rendered even if it is collapsed; collapsed groups below it become links.
-pub fn write_tree(node: &Node, path: &[String], options: &Options, out: &mut String) {
+pub fn write_tree(node: &Node, path: &StatPath, options: &Options, out: &mut String) {
+    tree(node, path, options, &mut InMemory(out));
+}
+
+fn tree(node: &Node, path: &StatPath, options: &Options, out: &mut impl TextOut) {
     let mut prefix = options.link_prefix.clone();
     if !prefix.ends_with('/') {
         prefix.push('/');
     }
-    let mut path: Vec<&str> = path.iter().map(String::as_str).collect();
+    let mut path: Vec<&str> = path.iter().map(|name| name.as_str()).collect();
     match node {
         Node::Group(group) => render_group(group, &mut path, &prefix, out),
         Node::Stat(stat) => {
@@ -156,7 +182,12 @@ pub fn write_tree(node: &Node, path: &[String], options: &Options, out: &mut Str
     }
 }
 
-fn render_group<'a>(group: &'a Group, path: &mut Vec<&'a str>, prefix: &str, out: &mut String) {
+fn render_group<'a>(
+    group: &'a Group,
+    path: &mut Vec<&'a str>,
+    prefix: &str,
+    out: &mut impl TextOut,
+) {
     out.push_str("<div class=\"level\">");
     let mut entries: Vec<&Entry> = group.entries.iter().collect();
     entries.sort_by(|a, b| a.name.cmp(&b.name));
@@ -171,6 +202,10 @@ fn render_group<'a>(group: &'a Group, path: &mut Vec<&'a str>, prefix: &str, out
                 path.pop();
             }
             Node::Stat(stat) => render_stat(name, stat, out),
+        }
+        out.item_done();
+        if out.failed() {
+            return;
         }
     }
     for name in collapsed {

@@ -5,6 +5,8 @@
 //! Each format is behind the cargo feature of its name: `json` (default), `html`,
 //! `prometheus`, `graphite`.
 
+#[cfg(any(feature = "html", feature = "graphite"))]
+mod chunked;
 #[cfg(feature = "graphite")]
 pub mod graphite;
 #[cfg(feature = "html")]

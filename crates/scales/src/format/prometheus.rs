@@ -146,27 +146,46 @@ pub fn write<W: io::Write>(snapshot: &Snapshot, options: &Options, out: &mut W) 
 /// assert_eq!(metric_name("", &["db", "queryCount"]), "db_query_count_value");
 /// ```
 pub fn metric_name<S: AsRef<str>>(prefix: &str, segments: &[S]) -> String {
-    let mut raw = String::from(prefix);
-    for segment in segments {
-        if !raw.is_empty() && !raw.ends_with('_') {
-            raw.push('_');
+    let mut name = String::new();
+    NameBuilder::default().build(&mut name, prefix, segments);
+    name
+}
+
+/// Builds [`metric_name`]s into a caller's string, reusing its scratch space: no allocation
+/// per name once the buffers have grown.
+#[derive(Default)]
+struct NameBuilder {
+    raw: String,
+    clean: String,
+}
+
+impl NameBuilder {
+    /// Sets `out` to the metric name of `prefix` and `segments`.
+    fn build<S: AsRef<str>>(&mut self, out: &mut String, prefix: &str, segments: &[S]) {
+        let raw = &mut self.raw;
+        raw.clear();
+        raw.push_str(prefix);
+        for segment in segments {
+            if !raw.is_empty() && !raw.ends_with('_') {
+                raw.push('_');
+            }
+            push_snake_case(raw, segment.as_ref());
         }
-        push_snake_case(&mut raw, segment.as_ref());
-    }
-    let mut name: String = raw
-        .chars()
-        .map(|c| {
+        let clean = &mut self.clean;
+        clean.clear();
+        if raw.starts_with(|c: char| c.is_ascii_digit()) {
+            clean.push('_');
+        }
+        clean.extend(raw.chars().map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' {
                 c
             } else {
                 '_'
             }
-        })
-        .collect();
-    if name.starts_with(|c: char| c.is_ascii_digit()) {
-        name.insert(0, '_');
+        }));
+        out.clear();
+        lint_safe_into(out, clean);
     }
-    lint_safe(&name)
 }
 
 /// Words `promtool check metrics` reads as abbreviated units.
@@ -194,13 +213,11 @@ fn is_unit_word(word: &str) -> bool {
         })
 }
 
-/// Joins unit words to the word before them (or after, when first) and puts `_value` after a
-/// reserved suffix.
-fn lint_safe(name: &str) -> String {
-    let words: Vec<&str> = name.split('_').collect();
-    let mut out = String::with_capacity(name.len() + 6);
+/// Appends `name` with unit words joined to the word before them (or after, when first) and
+/// `_value` after a reserved suffix.
+fn lint_safe_into(out: &mut String, name: &str) {
     let mut glue_next = false;
-    for (i, word) in words.iter().enumerate() {
+    for (i, word) in name.split('_').enumerate() {
         let unit = is_unit_word(word);
         if i > 0 && !(unit && !out.is_empty() && !out.ends_with('_')) && !glue_next {
             out.push('_');
@@ -211,7 +228,6 @@ fn lint_safe(name: &str) -> String {
     if RESERVED_SUFFIXES.iter().any(|suffix| out.ends_with(suffix)) {
         out.push_str("_value");
     }
-    out
 }
 
 /// Appends `segment` with camelCase word boundaries turned into `_` and letters lowercased
@@ -356,13 +372,18 @@ impl<'o> Writer<'o> {
 
     fn snapshot(&mut self, snapshot: &Snapshot, options: &Options) {
         let mut path = String::new();
-        for (segments, stat) in snapshot.stats() {
+        let mut name = String::new();
+        let mut names = NameBuilder::default();
+        snapshot.for_each_stat(|stat_path, stat| {
+            if self.error.is_some() {
+                return;
+            }
             path.clear();
-            for segment in &segments {
+            for segment in stat_path {
                 path.push('/');
                 path.push_str(segment);
             }
-            let name = metric_name(&options.prefix, &segments);
+            names.build(&mut name, &options.prefix, stat_path);
             if name.is_empty() {
                 self.comment(&path, "not exported: it has no name (give a prefix)");
             } else if let StatValue::Error(message) = &stat.value {
@@ -371,10 +392,7 @@ impl<'o> Writer<'o> {
                 self.stat(&name, (&path, stat.kind.name()), &stat.value);
             }
             self.flush(false);
-            if self.error.is_some() {
-                return;
-            }
-        }
+        });
     }
 
     fn comment(&mut self, path: &str, text: &str) {
@@ -609,18 +627,28 @@ impl<'o> Writer<'o> {
     /// Claims the family's names and writes its header; false (and a comment) if a name is
     /// taken already.
     fn start(&mut self, header: Header<'_>) -> bool {
-        let full = format!("{}{}", header.name, header.suffix);
-        let names = [
-            Some(full.clone()),
-            (header.ty == Type::Summary).then(|| format!("{full}_sum")),
-            (header.ty == Type::Summary).then(|| format!("{full}_count")),
-        ];
-        if let Some(used) = names.iter().flatten().find(|n| self.taken.contains(*n)) {
+        let mut full = String::with_capacity(header.name.len() + header.suffix.len());
+        full.push_str(header.name);
+        full.push_str(header.suffix);
+        let summary = header.ty == Type::Summary;
+        let summary_names = || ["_sum", "_count"].map(|suffix| format!("{full}{suffix}"));
+        let used = if self.taken.contains(full.as_str()) {
+            Some(full.clone())
+        } else if summary {
+            summary_names()
+                .into_iter()
+                .find(|name| self.taken.contains(name.as_str()))
+        } else {
+            None
+        };
+        if let Some(used) = used {
             let text = format!("not exported as {full}: the name {used} is already used");
             self.comment(header.path, &text);
             return false;
         }
-        self.taken.extend(names.into_iter().flatten());
+        if summary {
+            self.taken.extend(summary_names());
+        }
         let out = &mut self.buf;
         out.push_str("# HELP ");
         out.push_str(&full);
@@ -635,6 +663,7 @@ impl<'o> Writer<'o> {
         out.push(' ');
         out.push_str(header.ty.as_str());
         out.push('\n');
+        self.taken.insert(full);
         true
     }
 }
@@ -670,6 +699,9 @@ fn float(f: f64) -> String {
 
 /// HELP text escaping: `\` and newline.
 fn escape_help_into(out: &mut String, text: &str) {
+    if !text.bytes().any(|b| matches!(b, b'\\' | b'\n')) {
+        return out.push_str(text);
+    }
     for c in text.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -681,6 +713,9 @@ fn escape_help_into(out: &mut String, text: &str) {
 
 /// Label value escaping: `\`, `"` and newline.
 fn escape_label_into(out: &mut String, text: &str) {
+    if !text.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        return out.push_str(text);
+    }
     for c in text.chars() {
         match c {
             '\\' => out.push_str("\\\\"),

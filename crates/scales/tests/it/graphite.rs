@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use scales::format::graphite::{render_to_string, sanitize, Options, Rules, MAX_SEGMENT_BYTES};
+use scales::format::graphite::{sanitize, to_string, Options, Rules, MAX_SEGMENT_BYTES};
 use scales::{Keyed, Snapshot, StatKind, StatValue};
 
 const GOLDEN: &str = include_str!("../golden/graphite_all.txt");
@@ -82,7 +82,7 @@ const DIFFERENT_VALUES: &[&str] = &[
 
 #[test]
 fn same_names_as_the_original_and_same_values_where_the_data_agrees() {
-    let ours_text = render_to_string(
+    let ours_text = to_string(
         &all_snapshot(),
         &Options::with_prefix("my.server.prefix."),
         TIMESTAMP,
@@ -162,7 +162,7 @@ fn rules_select_lines() {
             .forbid("*percentile")
             .allow("web/latency/99percentile"),
     );
-    let text = render_to_string(&all_snapshot(), &options, TIMESTAMP);
+    let text = to_string(&all_snapshot(), &options, TIMESTAMP);
     let names: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
     assert!(names.contains(&"p.web.latency.99percentile"));
     assert!(!names.contains(&"p.web.latency.95percentile"));
@@ -174,7 +174,7 @@ fn rules_select_lines() {
     let strict =
         Options::with_prefix("p").rules(Rules::new().deny_by_default().allow("web/success"));
     assert_eq!(
-        render_to_string(&all_snapshot(), &strict, 7),
+        to_string(&all_snapshot(), &strict, 7),
         "p.web.success 1 7\n"
     );
 }
@@ -192,10 +192,13 @@ fn non_finite_values_are_skipped_and_counted() {
         ("yes", gauge(true)),
         ("text", gauge("up")),
     ]);
-    let mut out = String::new();
+    let mut out = Vec::new();
     let rendered =
-        scales::format::graphite::render(&snapshot(root), &Options::default(), 5, &mut out);
-    assert_eq!(out, "tiny 1e-9 5\nbig 1e300 5\n");
+        scales::format::graphite::write(&snapshot(root), &Options::default(), 5, &mut out).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "tiny 1e-9 5\nbig 1e300 5\n"
+    );
     assert_eq!((rendered.points, rendered.non_finite), (2, 2));
 }
 
@@ -216,7 +219,7 @@ fn tags_and_odd_names_stay_one_safe_line_each() {
     let options = Options::with_prefix("app")
         .tag("host", "web 1")
         .tag("bad;key", "v");
-    let text = render_to_string(&snapshot, &options, 9);
+    let text = to_string(&snapshot, &options, 9);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 6);
     assert_eq!(lines[0], "app.odd-names.a-b_c;host=web-1;bad_key=v 1 9");
@@ -256,7 +259,7 @@ proptest::proptest! {
         let counts: Vec<Keyed<i64>> = keys.iter().map(String::as_str).zip(0..).map(Keyed::from).collect();
         let root = group(vec![("dict", stat(StatKind::IntDict, StatValue::Counts(counts)))]);
         let snapshot = snapshot(root);
-        let text = render_to_string(&snapshot, &Options::with_prefix(prefix.clone()), 1);
+        let text = to_string(&snapshot, &Options::with_prefix(prefix.clone()), 1);
         proptest::prop_assert_eq!(text.lines().count(), keys.len());
         let prefix_dots = prefix.trim().matches('.').count();
         for line in text.lines() {

@@ -265,13 +265,13 @@ fn snapshots_of_parts_of_the_tree() {
 
     // A sub-path: its aggregations are computed from its own sub-tree.
     let sub = reg.snapshot_at("/processor").unwrap();
-    assert_eq!(sub.path(), ["processor"]);
+    assert_eq!(sub.path(), "/processor");
     assert_eq!(int(&sub.stat("/processor/finished").unwrap().value), 4);
     assert_eq!(int(&sub.stat("/processor/w/finished").unwrap().value), 4);
 
     // A single stat.
     let one = reg.snapshot_at("/processor/w/finished").unwrap();
-    assert_eq!(one.path(), ["processor", "w", "finished"]);
+    assert_eq!(one.path(), "/processor/w/finished");
     match one.root() {
         Node::Stat(stat) => {
             assert_eq!(stat.kind, StatKind::IntStat);
@@ -307,7 +307,7 @@ fn snapshots_of_parts_of_the_tree() {
     assert!(reg.snapshot_at("/processor//w").is_none());
     // The root is the whole tree.
     let whole = reg.snapshot_at("/").unwrap();
-    assert!(whole.path().is_empty());
+    assert!(whole.path().is_root());
     assert_eq!(
         crate::support::json_of(&whole),
         crate::support::json_of(&reg.snapshot())

@@ -63,7 +63,7 @@ pub(crate) fn collapsed(entries: Vec<(&str, Node)>) -> Node {
 }
 
 pub(crate) fn snapshot(root: Node) -> Snapshot {
-    Snapshot::new(Vec::new(), root, UNIX_EPOCH)
+    Snapshot::new(scales::StatPath::root(), root, UNIX_EPOCH)
 }
 
 /// A distribution summary as the original's dict, with the golden numbers.
