@@ -8,6 +8,9 @@ use clap::{Parser, Subcommand};
 mod aggregate;
 mod get;
 mod push;
+// Used by get, watch, push-graphite and aggregate as they land.
+#[allow(dead_code)]
+mod source;
 mod watch;
 
 /// Read, watch, aggregate and push the stats of servers that use scales.
