@@ -79,6 +79,14 @@ pub(crate) fn bucket_estimate(index: u32) -> f64 {
     base * (2.0 * a * b / (a + b))
 }
 
+/// The smallest bucket index ([`SketchSnapshot::positive_buckets`]): the bucket of the
+/// smallest subnormal, 5e-324.
+pub const MIN_INDEX: u32 =
+    ((5e-324f64 * 18_446_744_073_709_551_616.0).to_bits() >> (52 - SUB_BITS)) as u32;
+/// The largest bucket index: the bucket of `f64::MAX`.
+pub const MAX_INDEX: u32 =
+    (f64::MAX.to_bits() >> (52 - SUB_BITS)) as u32 + (SUBNORMAL_OCTAVES << SUB_BITS);
+
 /// The counts of one octave (power of two): one per sub-bucket.
 type Octave = [AtomicU64; SUBS];
 
@@ -707,6 +715,242 @@ impl SketchSnapshot {
     }
 }
 
+/// Everything a [`SketchSnapshot`] holds, as plain fields: what
+/// [`SketchSnapshot::to_parts`] gives and [`SketchSnapshot::from_parts`] checks and rebuilds
+/// from (the JSON form with sketches, `format::json`, is these fields).
+///
+/// Bucket lists are sparse `(index, count)` pairs in increasing index order; an index is the
+/// bucket of a magnitude (its binary exponent and top [`SUB_BITS`] mantissa bits, one
+/// number, between [`MIN_INDEX`] and [`MAX_INDEX`]). `positive` counts values above zero,
+/// `negative` values below zero by their magnitude.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct SketchParts {
+    /// Values recorded: `zeros` plus every bucket count.
+    pub count: u64,
+    /// Sum of the values (NaN when it could not be carried, e.g. it overflowed).
+    pub sum: f64,
+    /// Sum of the squares of the values (for the standard deviation).
+    pub sum_squares: f64,
+    /// Smallest value recorded (exact); `None` when empty or not known.
+    pub min: Option<f64>,
+    /// Largest value recorded (exact); `None` when empty or not known.
+    pub max: Option<f64>,
+    /// Values equal to zero.
+    pub zeros: u64,
+    /// NaN and infinite values offered and not recorded.
+    pub dropped: u64,
+    /// Counts of positive values by bucket index, in increasing index order.
+    pub positive: Vec<(u32, u64)>,
+    /// Counts of negative values by the bucket index of their magnitude, in increasing order.
+    pub negative: Vec<(u32, u64)>,
+}
+
+/// Why [`SketchSnapshot::from_parts`] refused a set of parts: they describe no sketch.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SketchError {
+    /// `count` is not `zeros` plus the bucket counts.
+    #[error("count is {count}, but zeros and bucket counts add up to {buckets}")]
+    CountMismatch {
+        /// The `count` given.
+        count: u64,
+        /// `zeros` plus every bucket count (saturated at `u64::MAX`).
+        buckets: u64,
+    },
+    /// The bucket counts add up past `u64::MAX`.
+    #[error("zeros and bucket counts add up past the largest count")]
+    CountOverflow,
+    /// A bucket index outside [`MIN_INDEX`]`..=`[`MAX_INDEX`].
+    #[error("bucket index {index} is outside {MIN_INDEX}..={MAX_INDEX}")]
+    IndexOutOfRange {
+        /// Which list: `"positive"` or `"negative"`.
+        side: &'static str,
+        /// Position in that list.
+        position: usize,
+        /// The index.
+        index: u32,
+    },
+    /// A bucket index not above the one before it.
+    #[error(
+        "bucket index {index} does not follow the previous index {previous} in increasing order"
+    )]
+    NotIncreasing {
+        /// Which list: `"positive"` or `"negative"`.
+        side: &'static str,
+        /// Position in that list.
+        position: usize,
+        /// The index.
+        index: u32,
+        /// The index before it.
+        previous: u32,
+    },
+    /// `min` is above `max`.
+    #[error("min {min} is above max {max}")]
+    MinAboveMax {
+        /// The `min` given.
+        min: f64,
+        /// The `max` given.
+        max: f64,
+    },
+    /// `min` or `max` is given for an empty sketch.
+    #[error("{field} is given but the sketch is empty (count 0)")]
+    ExtremeOfEmpty {
+        /// `"min"` or `"max"`.
+        field: &'static str,
+    },
+    /// `min` or `max` is NaN or infinite.
+    #[error("{field} is not a finite number")]
+    NonFinite {
+        /// `"min"` or `"max"`.
+        field: &'static str,
+    },
+    /// The sum of squares is negative.
+    #[error("sum_squares {0} is negative")]
+    NegativeSumSquares(f64),
+}
+
+impl SketchError {
+    /// The name of the field at fault (`"count"`, `"min"`, `"positive"`, ...), as
+    /// [`SketchParts`] and the JSON form name it.
+    pub fn field(&self) -> &'static str {
+        match self {
+            SketchError::CountMismatch { .. } | SketchError::CountOverflow => "count",
+            SketchError::IndexOutOfRange { side, .. } | SketchError::NotIncreasing { side, .. } => {
+                side
+            }
+            SketchError::MinAboveMax { .. } => "min",
+            SketchError::ExtremeOfEmpty { field } | SketchError::NonFinite { field } => field,
+            SketchError::NegativeSumSquares(_) => "sum_squares",
+        }
+    }
+}
+
+impl SketchSnapshot {
+    /// Sum of the squares of the recorded values.
+    pub fn sum_squares(&self) -> f64 {
+        self.sum_squares
+    }
+
+    /// How many recorded values were zero.
+    pub fn zeros(&self) -> u64 {
+        self.zeros
+    }
+
+    /// Counts of the positive values, `(bucket index, count)` in increasing index order,
+    /// empty buckets left out (see [`SketchParts`]).
+    pub fn positive_buckets(&self) -> &[(u32, u64)] {
+        &self.positive
+    }
+
+    /// Counts of the negative values by the bucket index of their magnitude, as
+    /// [`positive_buckets`](Self::positive_buckets).
+    pub fn negative_buckets(&self) -> &[(u32, u64)] {
+        &self.negative
+    }
+
+    /// This snapshot's fields (a copy of its bucket lists).
+    pub fn to_parts(&self) -> SketchParts {
+        SketchParts {
+            count: self.count,
+            sum: self.sum,
+            sum_squares: self.sum_squares,
+            min: self.min(),
+            max: self.max(),
+            zeros: self.zeros,
+            dropped: self.dropped,
+            positive: self.positive.clone(),
+            negative: self.negative.clone(),
+        }
+    }
+
+    /// Rebuilds a snapshot from its fields, checking that they describe one: indices in
+    /// range and increasing, `count` equal to `zeros` plus the bucket counts, `min ≤ max`,
+    /// both finite and only given when the sketch holds values. Buckets with a count of 0
+    /// are dropped. `to_parts` then `from_parts` gives back an equal snapshot.
+    ///
+    /// ```
+    /// let s = scales::SketchSnapshot::from_values([0.5, 2.0, -3.0, 0.0]);
+    /// let back = scales::SketchSnapshot::from_parts(s.to_parts()).unwrap();
+    /// assert_eq!(back, s);
+    /// let mut parts = s.to_parts();
+    /// parts.count += 1;
+    /// assert!(scales::SketchSnapshot::from_parts(parts).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// A [`SketchError`] naming the first field at fault.
+    pub fn from_parts(parts: SketchParts) -> Result<Self, SketchError> {
+        let SketchParts {
+            count,
+            sum,
+            sum_squares,
+            min,
+            max,
+            zeros,
+            dropped,
+            mut positive,
+            mut negative,
+        } = parts;
+        let mut total = zeros;
+        for (side, buckets) in [("positive", &mut positive), ("negative", &mut negative)] {
+            let mut previous: Option<u32> = None;
+            for (position, &(index, n)) in buckets.iter().enumerate() {
+                if !(MIN_INDEX..=MAX_INDEX).contains(&index) {
+                    return Err(SketchError::IndexOutOfRange {
+                        side,
+                        position,
+                        index,
+                    });
+                }
+                if let Some(previous) = previous.filter(|&p| p >= index) {
+                    return Err(SketchError::NotIncreasing {
+                        side,
+                        position,
+                        index,
+                        previous,
+                    });
+                }
+                previous = Some(index);
+                total = total.checked_add(n).ok_or(SketchError::CountOverflow)?;
+            }
+            buckets.retain(|&(_, n)| n > 0);
+        }
+        if total != count {
+            return Err(SketchError::CountMismatch {
+                count,
+                buckets: total,
+            });
+        }
+        for (field, value) in [("min", min), ("max", max)] {
+            match value {
+                Some(_) if count == 0 => return Err(SketchError::ExtremeOfEmpty { field }),
+                Some(v) if !v.is_finite() => return Err(SketchError::NonFinite { field }),
+                _ => {}
+            }
+        }
+        if let (Some(min), Some(max)) = (min, max) {
+            if min > max {
+                return Err(SketchError::MinAboveMax { min, max });
+            }
+        }
+        if sum_squares < 0.0 {
+            return Err(SketchError::NegativeSumSquares(sum_squares));
+        }
+        Ok(SketchSnapshot {
+            count,
+            sum,
+            sum_squares,
+            min: min.unwrap_or(f64::NAN),
+            max: max.unwrap_or(f64::NAN),
+            zeros,
+            positive,
+            negative,
+            dropped,
+        })
+    }
+}
+
 fn min_ignoring_nan(a: f64, b: f64) -> f64 {
     if a.is_nan() {
         b
@@ -795,6 +1039,49 @@ mod tests {
                 "{v} -> {est}"
             );
         }
+    }
+
+    #[test]
+    fn index_range_is_the_finite_magnitudes() {
+        assert_eq!(full_index(5e-324), MIN_INDEX);
+        assert_eq!(full_index(f64::MAX), MAX_INDEX);
+        assert!(bucket_estimate(MAX_INDEX).is_finite());
+        assert!(bucket_estimate(MIN_INDEX) > 0.0);
+    }
+
+    #[test]
+    fn parts_round_trip_and_impossible_parts_are_refused() {
+        let s = SketchSnapshot::from_values([1e-300, -2.0, 0.0, 3.5, 1e300, f64::NAN]);
+        assert_eq!(SketchSnapshot::from_parts(s.to_parts()).unwrap(), s);
+        let empty = SketchSnapshot::default();
+        let back = SketchSnapshot::from_parts(empty.to_parts()).unwrap();
+        assert_eq!(back.count(), 0);
+        assert_eq!(back.min(), None);
+        let refuse = |change: fn(&mut SketchParts), field: &str| {
+            let mut parts = s.to_parts();
+            change(&mut parts);
+            let error = SketchSnapshot::from_parts(parts).unwrap_err();
+            assert_eq!(error.field(), field, "{error}");
+        };
+        refuse(|p| p.count += 1, "count");
+        refuse(|p| p.positive[0].0 = MAX_INDEX + 1, "positive");
+        refuse(|p| p.negative[0].0 = 3, "negative");
+        refuse(|p| p.positive.swap(0, 1), "positive");
+        refuse(|p| p.min = Some(1e301), "min");
+        refuse(|p| p.max = Some(f64::INFINITY), "max");
+        refuse(|p| p.sum_squares = -1.0, "sum_squares");
+        refuse(
+            |p| {
+                p.zeros = u64::MAX;
+            },
+            "count",
+        );
+        let mut parts = empty.to_parts();
+        parts.min = Some(1.0);
+        assert_eq!(
+            SketchSnapshot::from_parts(parts).unwrap_err().field(),
+            "min"
+        );
     }
 
     #[test]

@@ -11,6 +11,8 @@ mod dump;
 mod errors;
 #[cfg(all(feature = "html", feature = "prometheus"))]
 mod formats;
+#[cfg(feature = "json")]
+mod json_read;
 #[cfg(feature = "graphite")]
 mod graphite;
 mod lifecycle;

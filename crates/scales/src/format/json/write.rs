@@ -1,28 +1,4 @@
-//! JSON in the original's shapes: nested objects by path, stats as numbers, strings or
-//! objects (`{"count": .., "min": .., "median": ..}` for a distribution).
-//!
-//! Byte-compatible with the original's output where the data agrees: compact JSON uses
-//! Python's `", "` and `": "` separators, pretty JSON indents by two spaces, non-ASCII is
-//! escaped as `\uXXXX`, and a newline ends the document. Unlike the original, the output is
-//! always valid JSON: NaN and infinities become `null`.
-//!
-//! The text is streamed straight from the snapshot into any [`io::Write`]: no intermediate
-//! JSON value is built.
-//!
-//! ```
-//! use scales::format::json;
-//!
-//! let reg = scales::Registry::new();
-//! let here = reg.scope("/here")?;
-//! here.int_stat("count")?.inc();
-//! # let _keep = &here;
-//! assert_eq!(json::to_string(&reg.snapshot(), json::Style::Compact), "{\"here\": {\"count\": 1}}\n");
-//!
-//! let mut out = Vec::new();
-//! json::write(&reg.snapshot(), json::Options::pretty(), &mut out)?;
-//! assert_eq!(out, b"{\n  \"here\": {\n    \"count\": 1\n  }\n}\n");
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! The JSON writer: streams a snapshot as text, no intermediate value.
 
 use std::io::{self, Write};
 use std::time::UNIX_EPOCH;
@@ -31,50 +7,11 @@ use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
 use crate::snapshot::{Entry, Keyed, MeterSnapshot, Node, Snapshot, StatSnapshot, StatValue};
 use crate::value::Value;
 
+use super::{Options, Style};
+
+use serde_json::ser::{CompactFormatter, Formatter as _};
+
 use crate::number::{write_int, write_json_float};
-
-/// Layout of the JSON text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Style {
-    /// One line, Python's separators (`?format=json`).
-    #[default]
-    Compact,
-    /// Indented by two spaces (`?format=prettyjson`).
-    Pretty,
-}
-
-/// How to write JSON. A [`Style`] converts into options with everything else at its default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct Options {
-    /// Layout of the text.
-    pub style: Style,
-    /// Adds a top-level `last-updated` key with the snapshot's time in Unix seconds, as the
-    /// original's dumps do (replacing a top-level entry of that name).
-    pub last_updated: bool,
-}
-
-impl Options {
-    /// Indented text.
-    pub fn pretty() -> Self {
-        Style::Pretty.into()
-    }
-
-    /// These options with the top-level `last-updated` key (see [`Options::last_updated`]).
-    pub fn with_last_updated(mut self) -> Self {
-        self.last_updated = true;
-        self
-    }
-}
-
-impl From<Style> for Options {
-    fn from(style: Style) -> Self {
-        Self {
-            style,
-            last_updated: false,
-        }
-    }
-}
 
 /// Writes a snapshot as JSON text ending in a newline. Collapsed groups are left out.
 ///
@@ -86,7 +23,7 @@ pub fn write<W: Write + ?Sized>(
     out: &mut W,
 ) -> io::Result<()> {
     let options = options.into();
-    let mut json = Writer::new(out, options.style);
+    let mut json = Writer::new(out, options);
     let last_updated = options.last_updated.then(|| {
         snapshot
             .taken_at()
@@ -123,7 +60,7 @@ pub fn write_node<W: Write + ?Sized>(
     options: impl Into<Options>,
     out: &mut W,
 ) -> io::Result<()> {
-    let mut json = Writer::new(out, options.into().style);
+    let mut json = Writer::new(out, options.into());
     json.node(node)?;
     json.out.write_all(b"\n")
 }
@@ -137,7 +74,7 @@ pub fn write_stat<W: Write + ?Sized>(
     options: impl Into<Options>,
     out: &mut W,
 ) -> io::Result<()> {
-    Writer::new(out, options.into().style).stat(stat)
+    Writer::new(out, options.into()).stat(stat)
 }
 
 /// Writes one [`Value`] as JSON, without the trailing newline.
@@ -149,7 +86,7 @@ pub fn write_value<W: Write + ?Sized>(
     options: impl Into<Options>,
     out: &mut W,
 ) -> io::Result<()> {
-    Writer::new(out, options.into().style).value(value)
+    Writer::new(out, options.into()).value(value)
 }
 
 /// Renders a snapshot as JSON text ending in a newline (see [`write()`]).
@@ -176,14 +113,16 @@ fn is_collapsed(node: &Node) -> bool {
 struct Writer<'w, W: ?Sized> {
     out: &'w mut W,
     pretty: bool,
+    sketches: bool,
     depth: usize,
 }
 
 impl<'w, W: Write + ?Sized> Writer<'w, W> {
-    fn new(out: &'w mut W, style: Style) -> Self {
+    fn new(out: &'w mut W, options: Options) -> Self {
         Self {
             out,
-            pretty: style == Style::Pretty,
+            pretty: options.style == Style::Pretty,
+            sketches: options.sketches,
             depth: 0,
         }
     }
@@ -329,6 +268,10 @@ impl<'w, W: Write + ?Sized> Writer<'w, W> {
                 self.float_field(key, Some(value))?;
             }
         }
+        if self.sketches {
+            self.known_key("sketch", false)?;
+            write_sketch(self.out, d)?;
+        }
         self.end(b'}', true)
     }
 
@@ -365,6 +308,87 @@ impl<'w, W: Write + ?Sized> Writer<'w, W> {
             }
         }
     }
+}
+
+/// Empty buckets a run bridges with zeros rather than starting a new run (`0,` is 2 bytes, a
+/// new run's `],[69568,` about 10).
+const BRIDGED_GAP: u32 = 4;
+
+/// Writes a distribution's sketch in the form of version [`SKETCH_VERSION`] (see the module
+/// docs), on one line without spaces.
+///
+/// [`SKETCH_VERSION`]: super::SKETCH_VERSION
+fn write_sketch<W: Write + ?Sized>(out: &mut W, d: &SketchSnapshot) -> io::Result<()> {
+    let u64_field = |out: &mut W, key: &str, n: u64| -> io::Result<()> {
+        write!(out, ",\"{key}\":")?;
+        CompactFormatter.write_u64(out, n)
+    };
+    write!(
+        out,
+        "{{\"v\":{},\"sub_bits\":{}",
+        super::SKETCH_VERSION,
+        crate::sketch::SUB_BITS
+    )?;
+    u64_field(out, "count", d.count())?;
+    if d.count() > 0 {
+        for (key, value) in [("sum", d.sum()), ("sum_squares", d.sum_squares())] {
+            write!(out, ",\"{key}\":")?;
+            write_json_float(out, value)?;
+        }
+        for (key, value) in [("min", d.min()), ("max", d.max())] {
+            if let Some(value) = value {
+                write!(out, ",\"{key}\":")?;
+                write_json_float(out, value)?;
+            }
+        }
+    }
+    for (key, n) in [("zeros", d.zeros()), ("dropped", d.dropped())] {
+        if n > 0 {
+            u64_field(out, key, n)?;
+        }
+    }
+    for (key, buckets) in [
+        ("positive", d.positive_buckets()),
+        ("negative", d.negative_buckets()),
+    ] {
+        if !buckets.is_empty() {
+            write!(out, ",\"{key}\":")?;
+            write_runs(out, buckets)?;
+        }
+    }
+    out.write_all(b"}")
+}
+
+/// Writes sparse `(index, count)` buckets as runs `[[start, c0, c1, ...], ...]`.
+fn write_runs<W: Write + ?Sized>(out: &mut W, buckets: &[(u32, u64)]) -> io::Result<()> {
+    out.write_all(b"[")?;
+    let mut previous: Option<u32> = None;
+    for &(index, count) in buckets {
+        match previous {
+            Some(p) if index > p && index - p <= BRIDGED_GAP + 1 => {
+                for _ in p + 1..index {
+                    out.write_all(b",0")?;
+                }
+                out.write_all(b",")?;
+            }
+            Some(_) => {
+                out.write_all(b"],[")?;
+                CompactFormatter.write_u32(out, index)?;
+                out.write_all(b",")?;
+            }
+            None => {
+                out.write_all(b"[")?;
+                CompactFormatter.write_u32(out, index)?;
+                out.write_all(b",")?;
+            }
+        }
+        CompactFormatter.write_u64(out, count)?;
+        previous = Some(index);
+    }
+    if previous.is_some() {
+        out.write_all(b"]")?;
+    }
+    out.write_all(b"]")
 }
 
 /// Which bytes a JSON string cannot hold as they are: control characters, `"`, `\`, and
