@@ -19,7 +19,10 @@ use crate::snapshot::Snapshot;
 pub(crate) fn write_dump(snapshot: &Snapshot, path: &Path) -> io::Result<()> {
     let destination = regular_file_destination(path)?;
     let path = destination.as_path();
-    let text = json::to_string(snapshot, json::Options::default().with_last_updated());
+    let text = json::to_string(
+        snapshot,
+        json::Options::default().with_last_updated().with_sketches(),
+    );
 
     let file_name = path
         .file_name()
