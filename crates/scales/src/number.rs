@@ -25,6 +25,11 @@ pub(crate) fn write_json_float(w: &mut (impl io::Write + ?Sized), f: f64) -> io:
     }
 }
 
+/// Appends an integer (the same text as [`write_int`]'s, without going through `core::fmt`).
+pub(crate) fn push_int(out: &mut String, i: i64) {
+    out.push_str(itoa::Buffer::new().format(i));
+}
+
 /// A float as Python 3's `str(float)`: the shortest text that reads back as the same float,
 /// with `.0` on integral values, and exponent notation below 1e-4 and from 1e16 on
 /// (`0.0`, `2.5`, `1e-05`, `1e+16`, `nan`, `inf`).

@@ -90,6 +90,7 @@ use std::io;
 use std::sync::Arc;
 
 use crate::format::chunked::{Chunked, InMemory, TextOut};
+use crate::number::push_int;
 use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
 use crate::snapshot::{Keyed, MeterSnapshot, Node, Snapshot, StatValue};
 use crate::value::Value;
@@ -478,13 +479,20 @@ pub fn sanitize(segment: &str) -> String {
 
 fn sanitize_into(out: &mut String, segment: &str) {
     let start = out.len();
-    let trimmed = segment.trim();
-    for c in trimmed.chars() {
-        out.push(match c {
-            '.' => '-',
-            '/' => '_',
-            c => safe_char(c),
-        });
+    // Most names need no change: copied whole, not char by char.
+    if segment
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        out.push_str(segment);
+    } else {
+        for c in segment.trim().chars() {
+            out.push(match c {
+                '.' => '-',
+                '/' => '_',
+                c => safe_char(c),
+            });
+        }
     }
     let len = out.len() - start;
     if len == 0 {
@@ -554,7 +562,10 @@ impl<O: TextOut> Renderer<'_, O> {
         out.push_str(&self.suffix.0);
         out.push(' ');
         let _ = match value {
-            Number::Int(i) => write!(out, "{i}"),
+            Number::Int(i) => {
+                push_int(out, i);
+                Ok(())
+            }
             Number::Float(f) => write!(out, "{f:?}"),
         };
         out.push_str(&self.suffix.1);

@@ -76,16 +76,15 @@
 //! ```
 
 use std::collections::HashSet;
-use std::fmt::Write as _;
 use std::io;
 
 use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
 use crate::snapshot::{Keyed, MeterSnapshot, Snapshot, StatValue};
 use crate::value::Value;
 
-use crate::number::push_prometheus_float;
 #[cfg(test)]
 use crate::number::python_float;
+use crate::number::{push_int, push_prometheus_float};
 
 /// Sets of names and keys: short strings from one's own stats, hashed fast.
 type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
@@ -176,13 +175,17 @@ impl NameBuilder {
         if raw.starts_with(|c: char| c.is_ascii_digit()) {
             clean.push('_');
         }
-        clean.extend(raw.chars().map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        }));
+        if raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            clean.push_str(raw);
+        } else {
+            clean.extend(raw.chars().map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            }));
+        }
         out.clear();
         lint_safe_into(out, clean);
     }
@@ -205,19 +208,43 @@ const UNIT_PREFIXES: &[&str] = &[
 const RESERVED_SUFFIXES: &[&str] = &["_total", "_count", "_sum", "_bucket"];
 
 fn is_unit_word(word: &str) -> bool {
-    UNIT_ABBREVIATIONS.contains(&word)
-        || NON_BASE_UNITS.contains(&word)
-        || BASE_UNITS.iter().any(|unit| {
-            word.strip_suffix(unit)
-                .is_some_and(|prefix| UNIT_PREFIXES.contains(&prefix))
-        })
+    // Most words are no unit: the lists are only searched for words that could be in them
+    // (abbreviations have 1 to 3 letters; every longer unit ends in `s`, but `fahrenheit`).
+    match word.as_bytes() {
+        [] => false,
+        short if short.len() <= 3 => UNIT_ABBREVIATIONS.contains(&word),
+        [.., b's'] => {
+            NON_BASE_UNITS.contains(&word)
+                || BASE_UNITS.iter().any(|unit| {
+                    word.strip_suffix(unit)
+                        .is_some_and(|prefix| UNIT_PREFIXES.contains(&prefix))
+                })
+        }
+        _ => word == "fahrenheit",
+    }
 }
 
 /// Appends `name` with unit words joined to the word before them (or after, when first) and
 /// `_value` after a reserved suffix.
 fn lint_safe_into(out: &mut String, name: &str) {
     let mut glue_next = false;
-    for (i, word) in name.split('_').enumerate() {
+    // Split at `_` by hand: `str::split` searches with a general char searcher, which costs
+    // more than the rest of this function on names this short.
+    let mut rest = Some(name);
+    let words = std::iter::from_fn(|| {
+        let text = rest?;
+        match text.bytes().position(|b| b == b'_') {
+            Some(at) => {
+                rest = Some(&text[at + 1..]);
+                Some(&text[..at])
+            }
+            None => {
+                rest = None;
+                Some(text)
+            }
+        }
+    });
+    for (i, word) in words.enumerate() {
         let unit = is_unit_word(word);
         if i > 0 && !(unit && !out.is_empty() && !out.ends_with('_')) && !glue_next {
             out.push('_');
@@ -297,14 +324,14 @@ const FLUSH_AT: usize = 1 << 16;
 
 /// The text being written, straight from the snapshot: one family at a time, its `# HELP` and
 /// `# TYPE` lines written with its first sample (a family without samples leaves nothing).
-struct Writer<'o> {
+struct Writer<'o, 's> {
     buf: String,
     sink: Option<&'o mut dyn io::Write>,
     error: Option<io::Error>,
     /// Metric names already used, so a clash can be left out (see the module docs).
     taken: FastSet<String>,
     /// Keys of the current family's samples, so a repeated key keeps its first series.
-    seen: FastSet<String>,
+    seen: FastSet<&'s str>,
 }
 
 /// One family being written.
@@ -340,7 +367,7 @@ impl<'f> Family<'f> {
     }
 }
 
-impl<'o> Writer<'o> {
+impl<'o, 's> Writer<'o, 's> {
     fn new(sink: Option<&'o mut dyn io::Write>) -> Self {
         Self {
             buf: String::with_capacity(if sink.is_some() {
@@ -370,7 +397,7 @@ impl<'o> Writer<'o> {
         }
     }
 
-    fn snapshot(&mut self, snapshot: &Snapshot, options: &Options) {
+    fn snapshot(&mut self, snapshot: &'s Snapshot, options: &Options) {
         let mut path = String::new();
         let mut name = String::new();
         let mut names = NameBuilder::default();
@@ -412,7 +439,7 @@ impl<'o> Writer<'o> {
     }
 
     /// The families one stat becomes (see the module docs' table).
-    fn stat(&mut self, name: &str, stat: (&str, &'static str), value: &StatValue) {
+    fn stat(&mut self, name: &str, stat: (&str, &'static str), value: &'s StatValue) {
         let gauge = |suffix| Family::new(name, suffix, Type::Gauge, stat);
         match value {
             StatValue::Int(i) => self.sample(&mut gauge(""), &[], Number::Int(*i)),
@@ -483,15 +510,15 @@ impl<'o> Writer<'o> {
 
     /// Whether `key` is new in the current family (whose writer cleared `seen` before its
     /// first sample): a key repeated within one stat keeps its first series only.
-    fn first_of(&mut self, key: &str) -> bool {
-        self.seen.insert(key.to_owned())
+    fn first_of(&mut self, key: &'s str) -> bool {
+        self.seen.insert(key)
     }
 
     /// A sample labelled `key="..."` (first) and `labels`, unless the key came before.
     fn keyed_sample(
         &mut self,
         family: &mut Family<'_>,
-        key: &str,
+        key: &'s str,
         labels: &[(&str, &str)],
         value: Number,
     ) {
@@ -503,7 +530,7 @@ impl<'o> Writer<'o> {
         self.sample(family, &all[..=labels.len()], value);
     }
 
-    fn summary(&mut self, family: &mut Family<'_>, key: Option<&str>, d: &SketchSnapshot) {
+    fn summary(&mut self, family: &mut Family<'_>, key: Option<&'s str>, d: &SketchSnapshot) {
         if key.is_some_and(|key| !self.first_of(key)) {
             return;
         }
@@ -528,12 +555,12 @@ impl<'o> Writer<'o> {
         self.sample_with_suffix(family, "_count", &labels[..n], Number::Int(count));
     }
 
-    fn meters<'m>(
+    fn meters(
         &mut self,
         name: &str,
         stat: (&str, &'static str),
         by_key: &'static str,
-        meters: impl Iterator<Item = (Option<&'m str>, &'m MeterSnapshot)> + Clone,
+        meters: impl Iterator<Item = (Option<&'s str>, &'s MeterSnapshot)> + Clone,
     ) {
         let help = |keyed: &'static str, plain: &'static str| {
             if by_key.is_empty() {
@@ -617,7 +644,7 @@ impl<'o> Writer<'o> {
         out.push(' ');
         match value {
             Number::Int(i) => {
-                let _ = write!(out, "{i}");
+                push_int(out, i);
             }
             Number::Float(f) => push_prometheus_float(out, f),
         }
