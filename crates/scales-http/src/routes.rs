@@ -412,10 +412,12 @@ fn respond(inner: &Inner, asked: &Asked) -> Response {
     // Parameters: the first `format` and `query` win; others are ignored.
     let mut format_param = None;
     let mut query_param = None;
+    let mut sketches_param = None;
     for (key, value) in form_urlencoded::parse(asked.params.as_deref().unwrap_or("").as_bytes()) {
         match &*key {
             "format" if format_param.is_none() => format_param = Some(value.into_owned()),
             "query" if query_param.is_none() => query_param = Some(value.into_owned()),
+            "sketches" if sketches_param.is_none() => sketches_param = Some(value.into_owned()),
             _ => {}
         }
     }
@@ -430,6 +432,21 @@ fn respond(inner: &Inner, asked: &Asked) -> Response {
             return text(
                 StatusCode::BAD_REQUEST,
                 format!("Unknown format \"{}\": use {FORMATS}\n", echo(other)),
+            )
+        }
+    };
+    // `sketches=1`: JSON distributions carry their sketches (json::Options::sketches), for
+    // `scales aggregate` to merge exactly.
+    let sketches = match sketches_param.as_deref() {
+        None | Some("" | "0" | "false" | "no" | "off") => false,
+        Some("1" | "true" | "yes" | "on") => true,
+        Some(other) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "Bad sketches value \"{}\": use 1 (distributions carry their sketches) or 0\n",
+                    echo(other)
+                ),
             )
         }
     };
@@ -507,7 +524,13 @@ fn respond(inner: &Inner, asked: &Asked) -> Response {
     };
     let json_text = |style| {
         if keys.is_empty() {
-            json::to_string(&snapshot, style)
+            let options = json::Options::from(style);
+            let options = if sketches {
+                options.with_sketches()
+            } else {
+                options
+            };
+            json::to_string(&snapshot, options)
         } else {
             let mut text = Vec::new();
             json::write_value(&value_at(snapshot.root(), keys), style, &mut text)

@@ -18,4 +18,5 @@ mod mounting;
 mod pressure;
 mod prometheus;
 mod routes;
+mod sketches;
 mod support;
