@@ -1,11 +1,13 @@
-//! `scales push` (not written yet).
+//! `scales push-graphite` (not written yet).
 
-use std::process::ExitCode;
+use crate::failure::Failure;
 
-/// Arguments of `scales push`.
+/// Arguments of `scales push-graphite`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {}
 
-pub(crate) fn run(_args: Args) -> Result<ExitCode, String> {
-    Err("`push` is not written yet".to_owned())
+pub(crate) fn run(_args: Args) -> Result<(), Failure> {
+    Err(Failure::Usage(
+        "`push-graphite` is not written yet".to_owned(),
+    ))
 }

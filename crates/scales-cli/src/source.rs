@@ -67,16 +67,6 @@ impl Source {
         }
     }
 
-    /// The URL actually fetched for a [`Source::Url`]: the status URL with
-    /// `format=json&sketches=1` in its query (an existing `format` or `sketches` replaced,
-    /// other parameters such as `query=` kept, a `#fragment` dropped). `None` for a file.
-    pub(crate) fn json_url(&self) -> Option<String> {
-        match self {
-            Source::Url(url) => Some(json_url(url)),
-            Source::File(_) => None,
-        }
-    }
-
     /// The source's bytes, within [`Limits::DEFAULT`].
     ///
     /// # Errors
@@ -97,14 +87,37 @@ impl Source {
         Ok(bytes)
     }
 
-    /// The source's stats.
+    /// The source's stats. A status URL of a sub-tree (`.../status/web`) gives a snapshot
+    /// at that path (`/web`), so that stats keep their full paths.
     ///
     /// # Errors
     /// Those of [`read`](Self::read), and [`What::Parse`] when the bytes are not a JSON
     /// tree of stats (a dump cut short, say).
     pub(crate) fn read_snapshot(&self) -> Result<scales::Snapshot, SourceError> {
         let bytes = self.read()?;
-        parse_snapshot(&bytes).map_err(|what| self.error(what))
+        let snapshot = scales::format::json::parse(&bytes)
+            .map_err(|error| self.error(What::Parse(error.to_string())))?;
+        Ok(match self.tree_path() {
+            Some(path) if !path.is_root() => {
+                scales::Snapshot::new(path, snapshot.root().clone(), snapshot.taken_at())
+            }
+            _ => snapshot,
+        })
+    }
+
+    /// Where in the server's tree a status URL points: the path after its `/status`
+    /// (`/status/web/latency` is `/web/latency`, percent-decoded). `None` for a file, or a
+    /// URL without `/status` or with a path that is not one of stats.
+    pub(crate) fn tree_path(&self) -> Option<scales::StatPath> {
+        let Source::Url(url) = self else { return None };
+        let url = url.split(['?', '#']).next().unwrap_or(url);
+        let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let path = after_scheme.find('/').map_or("", |at| &after_scheme[at..]);
+        let at = path
+            .rfind("/status/")
+            .or_else(|| path.strip_suffix("/status").map(str::len))?;
+        let rest = &path[at + "/status".len()..];
+        scales::StatPath::parse(&percent_decode(rest)?).ok()
     }
 
     /// An error of this source.
@@ -127,6 +140,7 @@ impl fmt::Display for Source {
 ///
 /// # Errors
 /// A directory that cannot be listed, or that holds no `*.json` file.
+#[allow(dead_code, reason = "for `scales aggregate`, written beside")]
 pub(crate) fn expand<S: AsRef<str>>(args: &[S]) -> Result<Vec<Source>, SourceError> {
     let mut sources = Vec::with_capacity(args.len());
     for arg in args {
@@ -212,6 +226,7 @@ pub(crate) enum What {
     /// The file or the source is empty.
     Empty,
     /// A directory without any `*.json` file.
+    #[allow(dead_code, reason = "for `scales aggregate`, written beside")]
     EmptyDirectory,
     /// A file could not be opened or read.
     Io(io::Error),
@@ -284,7 +299,9 @@ fn io_message(error: &io::Error, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     }
 }
 
-/// `url` with `format=json&sketches=1` in its query (see [`Source::json_url`]).
+/// The URL fetched for a status URL: `url` with `format=json&sketches=1` in its query
+/// (an existing `format` or `sketches` replaced, other parameters such as `query=` kept, a
+/// `#fragment` dropped).
 fn json_url(url: &str) -> String {
     let url = url.split_once('#').map_or(url, |(before, _)| before);
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
@@ -443,16 +460,22 @@ fn check_json_start(bytes: &[u8]) -> Result<(), What> {
     }
 }
 
-/// The stats of JSON `bytes`.
-///
-/// TODO: call `scales::format::json::parse(bytes)` (mapping its `ParseError` to
-/// [`What::Parse`]) once the core's JSON reader lands; until then every source reads but
-/// none parses.
-fn parse_snapshot(bytes: &[u8]) -> Result<scales::Snapshot, What> {
-    let _ = bytes;
-    Err(What::Parse(
-        "this build of scales cannot read JSON yet (scales::format::json::parse)".to_owned(),
-    ))
+/// `%XX` escapes decoded; `None` when malformed or not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -462,6 +485,24 @@ mod tests {
     use std::thread;
 
     use super::*;
+
+    #[test]
+    fn a_status_url_says_where_in_the_tree_it_points() {
+        let path = |url: &str| Source::parse(url).tree_path().map(|p| p.to_string());
+        assert_eq!(path("http://h:1/status/").as_deref(), Some("/"));
+        assert_eq!(path("http://h:1/status").as_deref(), Some("/"));
+        assert_eq!(
+            path("http://h:1/status/web?query=x").as_deref(),
+            Some("/web")
+        );
+        assert_eq!(
+            path("http://h:1/admin/status/web/by%20path/").as_deref(),
+            Some("/web/by path")
+        );
+        assert_eq!(path("http://h:1/metrics"), None);
+        assert_eq!(path("http://h:1/status/a%2"), None);
+        assert_eq!(path("stats.json"), None);
+    }
 
     #[test]
     fn urls_and_paths_are_told_apart() {
@@ -486,7 +527,7 @@ mod tests {
 
     #[test]
     fn the_json_url_keeps_the_query_and_replaces_the_format() {
-        let url = |s: &str| Source::parse(s).json_url().unwrap();
+        let url = json_url;
         assert_eq!(
             url("http://h:1/status/"),
             "http://h:1/status/?format=json&sketches=1"
@@ -499,7 +540,6 @@ mod tests {
             url("http://h:1/status/?sketches=0&&x=1#top"),
             "http://h:1/status/?x=1&format=json&sketches=1"
         );
-        assert_eq!(Source::parse("a.json").json_url(), None);
     }
 
     fn temp_dir(name: &str) -> PathBuf {
