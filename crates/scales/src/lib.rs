@@ -72,6 +72,7 @@ pub mod format;
 mod gauges;
 mod number;
 mod path;
+pub mod process;
 pub mod query;
 mod registry;
 pub mod sketch;
@@ -86,11 +87,11 @@ use std::path::Path;
 pub use clock::{Clock, ManualClock};
 pub use collection::Collection;
 pub use error::{EntryKind, Error};
-pub use path::{validate_name, PathError};
+pub use path::{validate_name, Name, PathError, StatPath};
 pub use registry::{registry, Declare, Registry, Scope, StatSet, Stats};
 pub use sketch::SketchSnapshot;
 pub use snapshot::{
-    Entry, Group, Keyed, MeterSnapshot, Name, Node, Snapshot, StatKind, StatSnapshot, StatValue,
+    Entry, Group, Keyed, MeterSnapshot, Node, Snapshot, StatAt, StatKind, StatSnapshot, StatValue,
 };
 pub use stats::{
     DoubleStat, HistogramAggregationStat, IntDictStat, IntDictSumAggregationStat, IntStat,

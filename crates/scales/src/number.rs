@@ -25,7 +25,8 @@ pub(crate) fn write_json_float(w: &mut (impl io::Write + ?Sized), f: f64) -> io:
     }
 }
 
-/// Appends an integer (the same text as [`write_int`]'s, without going through `core::fmt`).
+/// Appends an integer (the same text as `write_int`'s, without going through `core::fmt`).
+#[cfg(any(feature = "prometheus", feature = "graphite"))]
 pub(crate) fn push_int(out: &mut String, i: i64) {
     out.push_str(itoa::Buffer::new().format(i));
 }

@@ -16,6 +16,7 @@ mod json_read;
 #[cfg(feature = "graphite")]
 mod graphite;
 mod lifecycle;
+mod process;
 mod readme_tree;
 mod sharding;
 mod support;
