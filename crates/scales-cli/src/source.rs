@@ -94,7 +94,15 @@ impl Source {
     /// Those of [`read`](Self::read), and [`What::Parse`] when the bytes are not a JSON
     /// tree of stats (a dump cut short, say).
     pub(crate) fn read_snapshot(&self) -> Result<scales::Snapshot, SourceError> {
-        let bytes = self.read()?;
+        self.read_snapshot_with(&Limits::DEFAULT)
+    }
+
+    /// The source's stats, read within `limits` (see [`read_snapshot`](Self::read_snapshot)).
+    pub(crate) fn read_snapshot_with(
+        &self,
+        limits: &Limits,
+    ) -> Result<scales::Snapshot, SourceError> {
+        let bytes = self.read_with(limits)?;
         let snapshot = scales::format::json::parse(&bytes)
             .map_err(|error| self.error(What::Parse(error.to_string())))?;
         Ok(match self.tree_path() {
@@ -234,6 +242,17 @@ pub(crate) enum What {
     Http(String),
     /// The bytes are not a JSON tree of stats.
     Parse(String),
+}
+
+impl What {
+    /// Whether the server could not be reached at all (refused, unknown host, no connection
+    /// or no answer in time), as opposed to answering wrongly.
+    pub(crate) fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            What::Refused | What::HostNotFound | What::ConnectTimeout(_) | What::ReadTimeout(_)
+        )
+    }
 }
 
 impl fmt::Display for What {

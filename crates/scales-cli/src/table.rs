@@ -91,7 +91,6 @@ pub(crate) struct Meter {
 impl Cell {
     /// The number whose change over time is a rate: a scalar's value, the count of a
     /// distribution or meter. `None` for text and errors.
-    #[allow(dead_code, reason = "scales watch's, next")]
     pub(crate) fn count(&self) -> Option<f64> {
         match self {
             Cell::Int(i) => Some(*i as f64),
