@@ -90,6 +90,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "module dependencies point one way (scripts/module-graph.sh)"
 bash scripts/module-graph.sh >/dev/null || bash scripts/module-graph.sh
 
+step "rustdoc -D warnings (broken intra-doc links, bad examples' markup)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked --quiet
+
 step "cargo build (tests, benchmarks, binaries)"
 cargo build --workspace --all-targets --locked
 cargo bench --workspace --locked --no-run

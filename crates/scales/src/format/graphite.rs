@@ -1,7 +1,8 @@
 //! Graphite's plaintext protocol: one `name value timestamp\n` line per numeric leaf.
 //!
 //! This is the pure half of the Graphite pusher (the `scales-graphite` crate does the
-//! network): [`write`] (or [`to_string`]) turns a [`Snapshot`] into lines, given [`Options`] and a timestamp.
+//! network): [`write()`] (or [`to_string`]) turns a [`Snapshot`] into lines, given [`Options`]
+//! and a timestamp.
 //!
 //! # Names
 //!
@@ -348,7 +349,7 @@ impl Glob {
     }
 }
 
-/// What one [`write`] produced.
+/// What one [`write()`] produced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Rendered {
     /// Lines written.
@@ -374,7 +375,7 @@ pub fn write<W: io::Write>(
     Ok(rendered)
 }
 
-/// The lines for `snapshot` as a string (see [`write`]).
+/// The lines for `snapshot` as a string (see [`write()`]).
 pub fn to_string(snapshot: &Snapshot, options: &Options, timestamp: u64) -> String {
     let mut out = String::new();
     render(snapshot, options, timestamp, &mut InMemory(&mut out));

@@ -115,7 +115,7 @@ pub fn write<W: io::Write>(snapshot: &Snapshot, options: &Options, out: &mut W) 
     text.finish()
 }
 
-/// The whole page for a snapshot as a string (see [`write`]).
+/// The whole page for a snapshot as a string (see [`write()`]).
 pub fn to_string(snapshot: &Snapshot, options: &Options) -> String {
     let mut out = String::new();
     write_header(snapshot.path(), options, &mut out);
