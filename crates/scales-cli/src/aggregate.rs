@@ -61,6 +61,9 @@ pub(crate) enum Format {
     Json,
     /// Indented JSON.
     Prettyjson,
+    /// An aligned table for people (the default on a terminal); approximate values are
+    /// marked `~`.
+    Table,
 }
 
 /// Arguments of `scales aggregate`.
@@ -70,7 +73,7 @@ pub(crate) struct Args {
     /// Status page URLs, dump files, or directories of dumps.
     #[arg(required = true, value_name = "SOURCE")]
     sources: Vec<String>,
-    /// Output format [default: json when piped, prettyjson on a terminal].
+    /// Output format [default: json when piped, table on a terminal].
     #[arg(long, short, value_enum)]
     format: Option<Format>,
     /// A spec file: lines of `PATTERN AGGREGATOR... [approximate]`, tried before the
@@ -253,7 +256,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, String> {
     }
 
     let format = args.format.unwrap_or(if io::stdout().is_terminal() {
-        Format::Prettyjson
+        Format::Table
     } else {
         Format::Json
     });
@@ -279,17 +282,46 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, String> {
 /// values approximate the fleet-wide value (`[]` when every value is exact).
 pub(crate) fn render(aggregation: &Aggregation<'_>, format: Format, sketches: bool) -> String {
     let (snapshot, approximate) = aggregation.finish();
-    let snapshot = with_approximate(snapshot, approximate);
     let options = match format {
         Format::Json => json::Options::default(),
         Format::Prettyjson => json::Options::pretty(),
+        Format::Table => return table(&snapshot, &approximate),
     };
     let options = if sketches {
         options.with_sketches()
     } else {
         options
     };
-    json::to_string(&snapshot, options)
+    json::to_string(&with_approximate(snapshot, approximate), options)
+}
+
+/// `scales get`'s table, rows holding an approximate value marked `~`, and a note saying
+/// what the mark means.
+fn table(snapshot: &Snapshot, approximate: &[String]) -> String {
+    let mut rows = crate::table::rows(snapshot);
+    if rows.is_empty() {
+        return "(no stats)\n".to_owned();
+    }
+    let mut marked = false;
+    for row in &mut rows {
+        let holds = |path: &String| {
+            path == &row.path
+                || path
+                    .strip_prefix(row.path.as_str())
+                    .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('['))
+        };
+        if approximate.iter().any(holds) {
+            row.path.push_str(" ~");
+            marked = true;
+        }
+    }
+    let mut out = crate::table::format_rows(&rows);
+    if marked {
+        out.push_str(
+            "~ approximate: averages of the sources' summaries (they carried no sketch)\n",
+        );
+    }
+    out
 }
 
 /// `snapshot` with the `"approximate"` list as its last top-level entry.

@@ -1,0 +1,4 @@
+//! Integration tests of the `scales` command, one module per subcommand, run against the
+//! built binary.
+
+mod aggregate;
