@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes every parser of outside input with cargo-fuzz (libFuzzer): the `?query=` language
-# (fuzz/fuzz_targets/query.rs), stat names and paths (paths.rs) and HTTP paths and query
-# strings against the status server's router (http.rs).
+# (fuzz/fuzz_targets/query.rs), stat names and paths (paths.rs), HTTP paths and query
+# strings against the status server's router (http.rs), and the JSON reader (json_read.rs).
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]   default 20; scripts/test.sh runs it with 15
 #
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-20}
-TARGETS=(query paths http)
+TARGETS=(query paths http json_read)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "[fuzz.sh] installing cargo-fuzz"
