@@ -2,3 +2,8 @@
 //! built binary.
 
 mod aggregate;
+mod errors;
+mod get;
+mod push;
+mod support;
+mod watch;
