@@ -105,7 +105,8 @@ fn regular_file_destination(path: &Path) -> io::Result<PathBuf> {
     ))
 }
 
-fn describe(kind: &fs::FileType) -> &'static str {
+/// What a file that is not a regular file is, for messages: `a FIFO`, `a directory`, ...
+pub(crate) fn describe(kind: &fs::FileType) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;

@@ -67,6 +67,8 @@ mod clock;
 mod collection;
 #[cfg(feature = "json")]
 mod dump;
+#[cfg(feature = "json")]
+pub mod dumper;
 mod error;
 pub mod format;
 mod gauges;
@@ -86,6 +88,8 @@ use std::path::Path;
 
 pub use clock::{Clock, ManualClock};
 pub use collection::Collection;
+#[cfg(feature = "json")]
+pub use dumper::Dumper;
 pub use error::{EntryKind, Error};
 pub use path::{validate_name, Name, PathError, StatPath};
 pub use registry::{registry, Declare, Registry, Scope, StatSet, Stats};

@@ -32,6 +32,8 @@ pub use pmf::{NamedPmfDictStat, PmfStat, TimerGuard};
 pub(crate) use state_time::StateTimeCore;
 pub use state_time::{StateGuard, StateTimeStat};
 pub use value::Stat;
+#[cfg(feature = "json")]
+pub(crate) use value::in_gauge;
 pub(crate) use value::ValueCell;
 
 use std::sync::Arc;

@@ -27,6 +27,13 @@ thread_local! {
     static PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
+/// Whether this thread is running a gauge's closure now: its panics are caught and reported
+/// by the stat, so other panic hooks of scales (the dumper's) leave them alone.
+#[cfg(feature = "json")]
+pub(crate) fn in_gauge() -> bool {
+    IN_GAUGE.with(Cell::get)
+}
+
 /// Installs (once) a panic hook that keeps gauge panics quiet — no report on stderr, no
 /// backtrace captured — and hands every other panic to the hook that was there before.
 /// Gauge panics are logged by [`PanicReports`] instead, rate-limited. A hook installed by the
