@@ -440,6 +440,7 @@ fn ignores_auto_delete(ty: &syn::Type) -> Option<String> {
     const IGNORING: &[&str] = &[
         "Stat",
         "IntStat",
+        "CounterStat",
         "DoubleStat",
         "StringDictStat",
         "PmfStat",

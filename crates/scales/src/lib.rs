@@ -98,7 +98,7 @@ pub use snapshot::{
     Entry, Group, Keyed, MeterSnapshot, Node, Snapshot, StatAt, StatKind, StatSnapshot, StatValue,
 };
 pub use stats::{
-    DoubleStat, HistogramAggregationStat, IntDictStat, IntDictSumAggregationStat, IntStat,
+    CounterStat, DoubleStat, HistogramAggregationStat, IntDictStat, IntDictSumAggregationStat, IntStat,
     MeterDictStat, MeterStat, NamedPmfDictStat, PmfAggregationStat, PmfStat, Stat, StatOptions,
     StateGuard, StateTimeStat, StringDictStat, SumAggregationStat, TimerGuard,
 };

@@ -661,6 +661,8 @@ macro_rules! declare_methods {
 declare_methods! {
     /// Declares an [`IntStat`](crate::IntStat).
     int_stat -> IntStat;
+    /// Declares a [`CounterStat`](crate::CounterStat) (exported to Prometheus as a counter).
+    counter_stat -> CounterStat;
     /// Declares a [`DoubleStat`](crate::DoubleStat).
     double_stat -> DoubleStat;
     /// Declares a value-holding [`Stat`](crate::Stat) (null until set).
@@ -759,6 +761,7 @@ macro_rules! declare_stat_types {
 
 declare_stat_types!(
     IntStat,
+    CounterStat,
     DoubleStat,
     Stat,
     IntDictStat,

@@ -268,6 +268,8 @@ impl Entry {
 pub enum StatKind {
     /// [`IntStat`](crate::IntStat).
     IntStat,
+    /// [`CounterStat`](crate::CounterStat): an integer that only goes up.
+    Counter,
     /// [`DoubleStat`](crate::DoubleStat).
     DoubleStat,
     /// [`Stat`](crate::Stat): a held value or a gauge closure.
@@ -301,6 +303,7 @@ impl StatKind {
     pub fn name(self) -> &'static str {
         match self {
             StatKind::IntStat => "IntStat",
+            StatKind::Counter => "CounterStat",
             StatKind::DoubleStat => "DoubleStat",
             StatKind::Stat => "Stat",
             StatKind::IntDict => "IntDictStat",

@@ -78,6 +78,7 @@ fn prometheus_scrapes_the_recorded_values() {
     let registry = scales::Registry::new();
     let scope = registry.scope("/e2e").unwrap();
     scope.int_stat("requests").unwrap().add(42);
+    scope.counter_stat("served").unwrap().add(9);
     let latency = scope.pmf_stat("latency_seconds").unwrap();
     for v in [0.1, 0.2, 0.3] {
         latency.record(v);
@@ -139,6 +140,20 @@ fn prometheus_scrapes_the_recorded_values() {
     wait(ours("e2e_temperature_celsius", ""), "21.5");
     wait(ours("e2e_version_info", ",value=\"1.2.3\""), "1");
     wait(ours("e2e_by_path", ",key=\"/index\""), "3");
+    // A CounterStat is a counter to Prometheus (its metadata says so), so rate() applies.
+    wait(ours("e2e_served_total", ""), "9");
+    wait(format!("rate({}[1m])", ours("e2e_served_total", "")), "0");
+    let mut metadata = agent()
+        .get(&format!("{prometheus}/api/v1/metadata"))
+        .query("metric", "e2e_served_total")
+        .call()
+        .unwrap();
+    let metadata: serde_json::Value =
+        serde_json::from_str(&metadata.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(
+        metadata["data"]["e2e_served_total"][0]["type"], "counter",
+        "{metadata}"
+    );
     let median: f64 = query(
         &prometheus,
         &ours("e2e_latency_seconds", ",quantile=\"0.5\""),

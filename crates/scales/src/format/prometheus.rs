@@ -34,7 +34,8 @@
 //!
 //! | stat value | families |
 //! |---|---|
-//! | `IntStat`, `DoubleStat`, sums, numeric `Stat` | `gauge`: they can be set and decremented, so they are not counters |
+//! | `CounterStat` | `counter` `<name>_total`: it only goes up, so `rate()` and `increase()` apply |
+//! | `IntStat`, `DoubleStat`, sums, numeric `Stat` | `gauge`: they can be set and decremented, so they are not counters (declare a `CounterStat` for a counter) |
 //! | boolean `Stat` | `gauge`, 1 or 0 |
 //! | string `Stat` | `gauge` `<name>_info{value="..."} 1` (the info-metric convention) |
 //! | null or list `Stat` | nothing |
@@ -79,7 +80,7 @@ use std::collections::HashSet;
 use std::io;
 
 use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
-use crate::snapshot::{Keyed, MeterSnapshot, Snapshot, StatValue};
+use crate::snapshot::{Keyed, MeterSnapshot, Snapshot, StatKind, StatValue};
 use crate::value::Value;
 
 #[cfg(test)]
@@ -415,6 +416,10 @@ impl<'o, 's> Writer<'o, 's> {
                 self.comment(&path, "not exported: it has no name (give a prefix)");
             } else if let StatValue::Error(message) = &stat.value {
                 self.comment(&path, &format!("not exported: {message}"));
+            } else if let (StatKind::Counter, StatValue::Int(n)) = (stat.kind, &stat.value) {
+                let family =
+                    &mut Family::new(&name, "_total", Type::Counter, (&path, "CounterStat"));
+                self.sample(family, &[], Number::Int(*n));
             } else {
                 self.stat(&name, (&path, stat.kind.name()), &stat.value);
             }

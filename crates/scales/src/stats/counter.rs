@@ -1,4 +1,5 @@
-//! [`IntStat`] and [`DoubleStat`]: numbers that are incremented, added to or set.
+//! [`IntStat`], [`CounterStat`] and [`DoubleStat`]: numbers that are incremented, added to
+//! or set.
 
 use std::fmt;
 use std::sync::Arc;
@@ -107,6 +108,76 @@ impl StatType for IntStat {
 impl fmt::Debug for IntStat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IntStat")
+            .field("value", &self.get())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A counter that only goes up: `inc` and `add` of unsigned amounts, no `set` or `dec`.
+///
+/// It reads like an [`IntStat`] everywhere (a number in JSON, HTML and Graphite), but
+/// Prometheus gets a `counter` named `..._total`, which `rate()` and `increase()` may use:
+/// an `IntStat` can go down, so it is exported as a `gauge`. Sum aggregations add counters
+/// like `IntStat`s.
+///
+/// ```
+/// let web = scales::Registry::new().scope("/web")?;
+/// let requests = web.counter_stat("requests")?;
+/// requests.inc();
+/// requests.add(4);
+/// assert_eq!(requests.get(), 5);
+/// # Ok::<(), scales::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct CounterStat {
+    cell: Arc<IntCell>,
+    slot: Slot,
+    _lease: Lease,
+}
+
+impl CounterStat {
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.cell.add_at(self.slot, 1);
+    }
+
+    /// Adds `n`. Amounts beyond `i64::MAX` in all wrap, as `IntStat`'s do.
+    #[inline]
+    pub fn add(&self, n: u64) {
+        self.cell.add_at(self.slot, n as i64);
+    }
+
+    /// The current value.
+    pub fn get(&self) -> u64 {
+        self.cell.get() as u64
+    }
+}
+
+impl StatType for CounterStat {
+    fn kind(_: StatOptions) -> StatKind {
+        StatKind::Counter
+    }
+
+    fn new_core(_: &Place<'_>, _: StatOptions) -> StatCore {
+        StatCore::Counter(Arc::default())
+    }
+
+    fn handle(core: StatCore, lease: Lease) -> Option<Self> {
+        let StatCore::Counter(cell) = core else {
+            return None;
+        };
+        Some(Self {
+            slot: cell.slot(),
+            cell,
+            _lease: lease,
+        })
+    }
+}
+
+impl fmt::Debug for CounterStat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CounterStat")
             .field("value", &self.get())
             .finish_non_exhaustive()
     }

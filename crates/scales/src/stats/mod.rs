@@ -22,7 +22,7 @@ pub use aggregation::{
     HistogramAggregationStat, IntDictSumAggregationStat, PmfAggregationStat, SumAggregationStat,
 };
 pub(crate) use counter::{DoubleCell, IntCell};
-pub use counter::{DoubleStat, IntStat};
+pub use counter::{CounterStat, DoubleStat, IntStat};
 pub(crate) use dict::{IntDictCore, StringDictCore};
 pub use dict::{IntDictStat, StringDictStat};
 pub(crate) use meter::{MeterCore, MeterDictCore};
@@ -101,6 +101,7 @@ pub(crate) trait StatType: Sized {
 #[derive(Clone)]
 pub(crate) enum StatCore {
     Int(Arc<IntCell>),
+    Counter(Arc<IntCell>),
     Double(Arc<DoubleCell>),
     Value(Arc<ValueCell>),
     IntDict(Arc<IntDictCore>),
@@ -117,6 +118,7 @@ impl StatCore {
     pub(crate) fn kind(&self) -> StatKind {
         match self {
             StatCore::Int(_) => StatKind::IntStat,
+            StatCore::Counter(_) => StatKind::Counter,
             StatCore::Double(_) => StatKind::DoubleStat,
             StatCore::Value(_) => StatKind::Stat,
             StatCore::IntDict(_) => StatKind::IntDict,
@@ -133,7 +135,7 @@ impl StatCore {
     /// Reads a non-aggregation stat. Aggregations are computed by the snapshot walk.
     pub(crate) fn read(&self, clock: &Clock) -> StatValue {
         match self {
-            StatCore::Int(cell) => StatValue::Int(cell.get()),
+            StatCore::Int(cell) | StatCore::Counter(cell) => StatValue::Int(cell.get()),
             StatCore::Double(cell) => StatValue::Float(cell.get()),
             StatCore::Value(cell) => match cell.evaluate() {
                 Ok(value) => StatValue::Value(value),
@@ -153,7 +155,7 @@ impl StatCore {
     /// What this stat hands to an ancestor's aggregation when its scope is dropped.
     pub(crate) fn final_contribution(&self) -> Option<Contribution> {
         match self {
-            StatCore::Int(cell) => Some(Contribution::Int(cell.get())),
+            StatCore::Int(cell) | StatCore::Counter(cell) => Some(Contribution::Int(cell.get())),
             StatCore::Double(cell) => Some(Contribution::Float(cell.get())),
             StatCore::IntDict(dict) => Some(Contribution::Counts(dict.entries())),
             StatCore::Pmf(pmf) => Some(Contribution::Distribution(pmf.snapshot())),

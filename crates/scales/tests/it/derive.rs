@@ -22,6 +22,23 @@ struct HandlerStats {
     r#type: Stat,
 }
 
+#[derive(scales::Stats)]
+struct Served {
+    served: scales::CounterStat,
+}
+
+#[test]
+fn a_counter_stat_field_is_declared_as_one() {
+    let reg = Registry::new();
+    let stats = reg.init::<Served>("/served").unwrap();
+    stats.served.add(3);
+    let stat = reg.snapshot().stat("/served/served").unwrap().clone();
+    assert_eq!(
+        (stat.kind, stat.value),
+        (StatKind::Counter, scales::StatValue::Int(3))
+    );
+}
+
 #[test]
 fn field_names_renames_and_auto_delete() {
     let reg = Registry::new();

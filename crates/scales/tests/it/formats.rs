@@ -762,6 +762,40 @@ fn prometheus_full_example() {
 }
 
 #[test]
+fn counter_stats_are_prometheus_counters_and_numbers_elsewhere() {
+    let reg = scales::Registry::new();
+    let web = reg.scope("/web").unwrap();
+    let _total = web.sum_aggregation_stat("served").unwrap();
+    let worker = web.child("worker").unwrap();
+    let served = worker.counter_stat("served").unwrap();
+    served.add(5);
+    served.inc();
+    assert_eq!(served.get(), 6);
+    // Another kind at the same path is refused, both ways.
+    assert!(worker.int_stat("served").is_err());
+    assert!(web.child("other").unwrap().int_stat("x").is_ok());
+
+    let snapshot = reg.snapshot_at("/web/worker").unwrap();
+    assert_eq!(
+        prometheus::to_string(&snapshot, &prometheus::Options::default()),
+        concat!(
+            "# HELP web_worker_served_total /web/worker/served (CounterStat)\n",
+            "# TYPE web_worker_served_total counter\n",
+            "web_worker_served_total 6\n",
+        )
+    );
+    assert_eq!(
+        json::to_string(&snapshot, json::Style::Compact),
+        "{\"served\": 6}\n"
+    );
+    // Sums add counters, live and after their scope is gone.
+    let total = |reg: &scales::Registry| reg.snapshot().stat("/web/served").unwrap().value.clone();
+    assert_eq!(total(&reg), StatValue::Int(6));
+    drop((served, worker));
+    assert_eq!(total(&reg), StatValue::Int(6));
+}
+
+#[test]
 fn prometheus_names_are_absolute_and_prefixed() {
     let snap = Snapshot::new(
         "/web".parse().unwrap(),
