@@ -8,8 +8,10 @@
 //! plus meters, dicts, state timers, gauges and a collapsed sub-tree.
 //!
 //! Ctrl-C (SIGINT) or SIGTERM stops it gracefully: the traffic stops, open requests finish,
-//! the final dump is written (`--dump FILE`), the Graphite pusher sends what it buffered and
-//! one summary line is printed. A second signal during that exits at once (code 130).
+//! the final dump is written (`--dump PATH`), the Graphite pusher sends what it buffered and
+//! one summary line is printed. A second signal during that exits at once (code 130). A
+//! panic writes a dump too (`scales::Dumper`'s panic hook); `SIGKILL` leaves the last
+//! periodic one.
 //! Warnings (Graphite outages, failed dumps) go to stderr through `env_logger`: `info` for
 //! the scales crates and the demo, `warn` for everything else, or what `RUST_LOG` says.
 //!
@@ -17,6 +19,7 @@
 //! cargo run --release --bin scales-demo            # then open http://127.0.0.1:8765/status/
 //! cargo run --release --bin scales-demo -- --port 9000 --name my-server --duration 30
 //! cargo run --release --bin scales-demo -- --dump stats.json --dump-every 10
+//! cargo run --release --bin scales-demo -- --dump dumps/ --dump-every 10 --dump-keep 30
 //! ```
 
 #![forbid(unsafe_code)]
@@ -64,13 +67,18 @@ struct Args {
     /// Stop after this many seconds (0: run until interrupted).
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     duration: u64,
-    /// Write the stats as JSON to FILE (atomically) at startup, every --dump-every seconds,
-    /// and at shutdown.
-    #[arg(long, value_name = "FILE")]
+    /// Write the stats as JSON to PATH at startup, every --dump-every seconds, at shutdown
+    /// and when the demo panics. A file is replaced atomically each time; a directory (an
+    /// existing one, or a path ending in `/`) keeps the last --dump-keep dumps, named by
+    /// their UTC time (stats-20261202T051500.123Z.json).
+    #[arg(long, value_name = "PATH")]
     dump: Option<PathBuf>,
     /// Seconds between two dumps while running (only at startup and shutdown without it).
     #[arg(long, value_name = "SECONDS", requires = "dump", value_parser = clap::value_parser!(u64).range(1..))]
     dump_every: Option<u64>,
+    /// How many dumps a --dump directory keeps (the oldest are deleted) [default: 10].
+    #[arg(long, value_name = "N", requires = "dump", value_parser = clap::value_parser!(u64).range(1..))]
+    dump_keep: Option<u64>,
     /// Push the stats to this Graphite carbon plaintext listener (HOST:PORT).
     #[arg(long, value_name = "HOST:PORT")]
     graphite: Option<String>,
@@ -144,13 +152,27 @@ fn bind_error(what: &str, addr: SocketAddr, error: &io::Error, port_flag: &str) 
     })
 }
 
-/// Writes the dump file; the error names the flag.
-fn dump(path: &Path) -> Result<(), Fatal> {
-    scales::dump_stats_to(path).map_err(|e| {
-        fatal(format!(
-            "cannot write the dump file {}: {e}; pick another with --dump FILE",
+/// Starts the dumper of `--dump` (which writes the first dump, checking the path); the
+/// error names the flag to change.
+fn start_dumper(args: &Args, path: &Path) -> Result<scales::Dumper, Fatal> {
+    use scales::dumper::{DumpError, StartError};
+    let mut builder = scales::Dumper::builder(path)
+        .every(args.dump_every.map_or(Duration::MAX, Duration::from_secs))
+        .dump_on_panic(true);
+    if let Some(keep) = args.dump_keep {
+        builder = builder.keep(usize::try_from(keep).unwrap_or(usize::MAX));
+    }
+    builder.start().map_err(|e| match e {
+        StartError::FirstDump(DumpError::Write { path, source }) => fatal(format!(
+            "cannot write the dump file {}: {source}; pick another with --dump PATH",
             path.display()
-        ))
+        )),
+        StartError::NeedsDirectory { path, .. } => fatal(format!(
+            "--dump-keep needs a directory for --dump, and {} is a file (each dump replaces \
+             it); give a directory (an existing one, or a path ending in /)",
+            path.display()
+        )),
+        other => fatal(format!("--dump {}: {other}", path.display())),
     })
 }
 
@@ -213,31 +235,6 @@ impl Signals {
     }
 }
 
-/// Dumps every `every` until aborted; logs a failure once, and the recovery.
-async fn periodic_dumps(path: PathBuf, every: Duration) {
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failing = false;
-    loop {
-        ticks.tick().await;
-        let target = path.clone();
-        let result = tokio::task::spawn_blocking(move || dump(&target)).await;
-        match result {
-            Ok(Ok(())) if failing => {
-                failing = false;
-                log::info!("dumps to {} work again", path.display());
-            }
-            Ok(Ok(())) => {}
-            Ok(Err(e)) if !failing => {
-                failing = true;
-                log::warn!("{e} (retrying every dump, logged again when it works)");
-            }
-            Ok(Err(_)) => {}
-            Err(e) => log::warn!("the periodic dump did not finish: {e}"),
-        }
-    }
-}
-
 fn run(args: &Args) -> Result<(), Fatal> {
     let started = Instant::now();
 
@@ -272,9 +269,12 @@ fn run(args: &Args) -> Result<(), Fatal> {
     let pool =
         workers::start(usize::from(args.workers), &gauges).map_err(|e| fatal(e.to_string()))?;
     let routes = app::router(pool.sender())?;
-    if let Some(path) = &args.dump {
-        dump(path)?; // checks the path before the demo runs
-    }
+    // The first dump checks the path before the demo runs.
+    let dumper = args
+        .dump
+        .as_deref()
+        .map(|path| start_dumper(args, path))
+        .transpose()?;
 
     let graphite = match &args.graphite {
         Some(address) => Some(
@@ -309,16 +309,21 @@ fn run(args: &Args) -> Result<(), Fatal> {
             args.graphite_period, args.graphite_prefix
         );
     }
-    if let Some(path) = &args.dump {
+    if let Some(dumper) = &dumper {
+        let target = if dumper.is_directory() {
+            format!(
+                "into {} (keeping the last {})",
+                dumper.target().display(),
+                args.dump_keep.unwrap_or(10)
+            )
+        } else {
+            format!("to {}", dumper.target().display())
+        };
         match args.dump_every {
             Some(every) => println!(
-                "scales-demo: dumping the stats to {} every {every} s and at exit",
-                path.display()
+                "scales-demo: dumping the stats {target} every {every} s, at exit and on a panic"
             ),
-            None => println!(
-                "scales-demo: dumping the stats to {} at exit",
-                path.display()
-            ),
+            None => println!("scales-demo: dumping the stats {target} at exit and on a panic"),
         }
     }
     if args.duration > 0 {
@@ -331,8 +336,6 @@ fn run(args: &Args) -> Result<(), Fatal> {
     }
 
     let duration = args.duration;
-    let dump_path = args.dump.clone();
-    let dump_every = args.dump_every.map(Duration::from_secs);
     let (reason, health, final_dump) = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let (stop_service, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -343,10 +346,6 @@ fn run(args: &Args) -> Result<(), Fatal> {
                 })
                 .into_future(),
         );
-        let dumper = match (&dump_path, dump_every) {
-            (Some(path), Some(every)) => Some(tokio::spawn(periodic_dumps(path.clone(), every))),
-            _ => None,
-        };
         let elapsed = async {
             if duration > 0 {
                 tokio::time::sleep(Duration::from_secs(duration)).await;
@@ -383,13 +382,14 @@ fn run(args: &Args) -> Result<(), Fatal> {
             log::warn!("open requests did not finish within 5 s; closing them");
             service.abort();
         }
-        if let Some(dumper) = dumper {
-            dumper.abort();
-        }
         // The final dump (while the pusher's health is still in the tree), the final
         // Graphite flush, the status page: blocking work.
         let finish = tokio::task::spawn_blocking(move || {
-            let final_dump = dump_path.map(|path| dump(&path).map(|()| path));
+            let final_dump = dumper.map(|dumper| {
+                dumper
+                    .shutdown()
+                    .map_err(|e| fatal(format!("the final dump failed: {e}")))
+            });
             let health = graphite.map(scales_graphite::PeriodicPusher::stop);
             status.stop();
             (health, final_dump)

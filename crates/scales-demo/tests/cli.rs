@@ -117,10 +117,100 @@ fn an_unwritable_dump_file_is_one_line_naming_the_flag() {
     let missing = temp_file("no-such-dir").join("stats.json");
     let output = run(&["--port", "0", "--dump", missing.to_str().unwrap()]);
     let expected = format!(
-        "error: cannot write the dump file {}: No such file or directory (os error 2); pick another with --dump FILE",
+        "error: cannot write the dump file {}: No such file or directory (os error 2); pick another with --dump PATH",
         missing.display()
     );
     assert_one_line_error(&output, &expected);
+}
+
+#[test]
+fn dump_keep_for_a_dump_file_is_one_line_naming_the_flag() {
+    let file = temp_file("keep.json");
+    let output = run(&[
+        "--port",
+        "0",
+        "--dump",
+        file.to_str().unwrap(),
+        "--dump-keep",
+        "3",
+    ]);
+    let expected = format!(
+        "error: --dump-keep needs a directory for --dump, and {} is a file (each dump replaces it); give a directory (an existing one, or a path ending in /)",
+        file.display()
+    );
+    assert_one_line_error(&output, &expected);
+    assert!(!file.exists());
+}
+
+#[test]
+fn dumps_into_a_directory_keep_the_last_ones_and_end_with_the_final_dump() {
+    let dir = temp_file("dumps-dir");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("keep-me.txt"), "mine").unwrap();
+    let output = run(&[
+        "--port",
+        "0",
+        "--rate",
+        "100",
+        "--duration",
+        "3",
+        "--dump",
+        dir.to_str().unwrap(),
+        "--dump-every",
+        "1",
+        "--dump-keep",
+        "2",
+    ]);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}{}", stderr(&output));
+    assert!(
+        out.contains(&format!(
+            "scales-demo: dumping the stats into {} (keeping the last 2) every 1 s, at exit and on a panic",
+            dir.display()
+        )),
+        "{out}"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    // The first, periodic and final dumps were written; the two newest are kept, and the
+    // other file is left alone.
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(names.remove(0), "keep-me.txt");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("keep-me.txt")).unwrap(),
+        "mine"
+    );
+    for name in &names {
+        assert!(
+            name.starts_with("stats-") && name.ends_with("Z.json") && name.len() == 31,
+            "{name}"
+        );
+    }
+    let newest = dir.join(&names[1]);
+    let summary = out.lines().last().unwrap();
+    assert!(
+        summary.ends_with(&format!("; stats dumped to {}", newest.display())),
+        "{summary}"
+    );
+    let stats = read_json(&newest);
+    let requests = stats["handler"]["requests"].as_i64().unwrap();
+    assert!(
+        summary.contains(&format!("served {requests} requests")),
+        "{summary}"
+    );
+    // The dumper's health, as of the dump before the final one: the first dump and the
+    // periodic ones, no failure.
+    let health = &stats["scales"]["dumps"];
+    assert!(health["written"].as_i64().unwrap() >= 2, "{health}");
+    assert_eq!(health["failed"], serde_json::json!(0), "{health}");
+    assert!(health["removed"].as_i64().unwrap() >= 1, "{health}");
+    let older = read_json(&dir.join(&names[0]));
+    assert!(older["handler"]["requests"].as_i64().unwrap() <= requests);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -138,7 +228,12 @@ fn malformed_flags_are_usage_errors_naming_the_flag() {
         (&["--bind", "localhost:80"][..], "'--bind <ADDR>'"),
         (&["--port", "70000"][..], "'--port <N>'"),
         (&["--rate", "0"][..], "'--rate <RATE>'"),
-        (&["--dump-every", "5"][..], "--dump <FILE>"),
+        (&["--dump-every", "5"][..], "--dump <PATH>"),
+        (&["--dump-keep", "5"][..], "--dump <PATH>"),
+        (
+            &["--dump", "d/", "--dump-keep", "0"][..],
+            "'--dump-keep <N>'",
+        ),
     ] {
         let output = run(args);
         let err = stderr(&output);

@@ -249,6 +249,10 @@ impl Shared {
         let snapshot = self.registry.snapshot();
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let written = self.write(&mut writer.names, &snapshot);
+        if reason == Reason::First && written.is_err() {
+            // `start` returns the error and starts nothing: not a fault to log or count.
+            return written;
+        }
         let (removed, rotation_error) = match (&written, &self.target) {
             (Ok(path), Target::Directory { .. }) => self.rotate(&writer.names, path),
             _ => (0, None),

@@ -8,6 +8,7 @@ mod accuracy;
 mod concurrency;
 mod derive;
 mod dump;
+mod dumper;
 mod errors;
 #[cfg(all(feature = "html", feature = "prometheus"))]
 mod formats;
