@@ -100,7 +100,7 @@ pub use snapshot::{
 pub use stats::{
     CounterStat, DoubleStat, HistogramAggregationStat, IntDictStat, IntDictSumAggregationStat, IntStat,
     MeterDictStat, MeterStat, NamedPmfDictStat, PmfAggregationStat, PmfStat, Stat, StatOptions,
-    StateGuard, StateTimeStat, StringDictStat, SumAggregationStat, TimerGuard,
+    StateGuard, StateTimeStat, StringDictStat, SumAggregationStat, TimerGuard, OVERFLOW_KEY,
 };
 pub use value::Value;
 

@@ -10,8 +10,12 @@ use std::hash::{Hash, Hasher};
 
 use indexmap::{Equivalent, IndexMap};
 
+use std::collections::HashMap;
+
+use super::key_limit::{KeyLimit, OVERFLOW_KEY};
 use super::{Lease, Place, StatCore, StatOptions, StatType};
 use crate::cells::{Counter, Slot};
+use crate::clock::Clock;
 use crate::snapshot::{Keyed, StatKind};
 
 /// Marks a removed entry. Adders that see a value this low know they hit a removed entry.
@@ -24,15 +28,16 @@ type CounterMap = IndexMap<Key, Arc<Tally>, foldhash::fast::RandomState>;
 /// One key's count.
 enum Tally {
     /// Per-thread cells ([`crate::cells`]): an add is a plain per-thread add. Used when
-    /// keys are never removed (no auto-delete), so a cached tally is always the live one.
+    /// keys are never removed (no auto-delete, no expiry), so a cached tally is always the
+    /// live one.
     Sharded(Counter),
-    /// One shared atomic, removable with the [`TOMBSTONE`] protocol (auto-delete).
+    /// One shared atomic, removable with the [`TOMBSTONE`] protocol (auto-delete, expiry).
     Shared(AtomicI64),
 }
 
 impl Tally {
-    fn new(auto_delete: bool, value: i64) -> Self {
-        if auto_delete {
+    fn new(removable: bool, value: i64) -> Self {
+        if removable {
             Tally::Shared(AtomicI64::new(value))
         } else {
             let counter = Counter::new();
@@ -212,21 +217,68 @@ fn try_add(cell: &AtomicI64, n: i64) -> bool {
 /// tallies over to the new map) or a removed one, marked with [`TOMBSTONE`]; an add that
 /// finds a tombstone undoes itself and takes the map path, so the cache never loses or
 /// misplaces an update.
+///
+/// With a cap on keys ([`StatOptions::with_max_keys`]), a new key that does not fit adds to
+/// [`OVERFLOW_KEY`]'s tally instead (and is cached as such); with idle expiry
+/// ([`StatOptions::with_idle_key_expiry`]), reads remove the keys whose count has not
+/// changed for that long, with the same tombstone protocol as auto-delete.
 pub(crate) struct IntDictCore {
     id: u64,
     map: ArcSwap<CounterMap>,
     write: Mutex<()>,
     auto_delete: bool,
+    limit: Option<KeyLimit>,
+    expiry: Option<Expiry>,
+}
+
+/// Idle expiry of keys: what each key's count was when last seen changing, and when.
+struct Expiry {
+    idle_nanos: u64,
+    clock: Clock,
+    seen: Mutex<HashMap<Arc<str>, (i64, u64), foldhash::fast::RandomState>>,
 }
 
 impl IntDictCore {
-    pub(crate) fn new(auto_delete: bool) -> Self {
+    pub(crate) fn new(options: StatOptions, place: &Place<'_>) -> Self {
         Self {
             // Relaxed: only uniqueness matters.
             id: NEXT_DICT_ID.fetch_add(1, Ordering::Relaxed),
             map: ArcSwap::default(),
             write: Mutex::new(()),
-            auto_delete,
+            auto_delete: options.auto_delete,
+            limit: options.key_limit(place),
+            expiry: options.idle_key_expiry.map(|idle| Expiry {
+                idle_nanos: u64::try_from(idle.as_nanos()).unwrap_or(u64::MAX),
+                clock: place.clock.clone(),
+                seen: Mutex::default(),
+            }),
+        }
+    }
+
+    /// Whether keys can be removed (so tallies must be shared atomics).
+    fn removable(&self) -> bool {
+        self.auto_delete || self.expiry.is_some()
+    }
+
+    /// Distinct keys refused by the cap (0 without one).
+    pub(crate) fn overflowed_keys(&self) -> u64 {
+        self.limit.as_ref().map_or(0, KeyLimit::overflowed_keys)
+    }
+
+    /// The key a new `key` is stored under in `current`: itself, or [`OVERFLOW_KEY`] when
+    /// the cap refuses it.
+    fn admitted<'k>(&self, current: &CounterMap, key: &'k str) -> &'k str {
+        match &self.limit {
+            Some(limit)
+                if !limit.admits(
+                    current.len(),
+                    current.contains_key(&KeyRef(OVERFLOW_KEY)),
+                    key,
+                ) =>
+            {
+                OVERFLOW_KEY
+            }
+            _ => key,
         }
     }
 
@@ -306,13 +358,17 @@ impl IntDictCore {
         }
         let _write = self.write.lock().unwrap_or_else(PoisonError::into_inner);
         let current = self.map.load_full();
+        let key = match current.get(&KeyRef(key)) {
+            Some(_) => key,
+            None => self.admitted(&current, key),
+        };
         if let Some(tally) = current.get(&KeyRef(key)) {
             // Under `write`, no removal can run: the tally is live.
             let added = tally.try_add(n);
             debug_assert!(added, "a removed tally in the current map");
             return tally.clone();
         }
-        let tally = Arc::new(Tally::new(self.auto_delete, n));
+        let tally = Arc::new(Tally::new(self.removable(), n));
         let mut next = CounterMap::clone(&current);
         next.insert(Key(Arc::from(key)), tally.clone());
         self.map.store(Arc::new(next));
@@ -326,10 +382,16 @@ impl IntDictCore {
             tally.set(value);
             return;
         }
+        let key = self.admitted(&current, key);
+        if let Some(tally) = current.get(&KeyRef(key)) {
+            // The overflow key: a refused key's set lands there.
+            tally.set(value);
+            return;
+        }
         let mut next = CounterMap::clone(&current);
         next.insert(
             Key(Arc::from(key)),
-            Arc::new(Tally::new(self.auto_delete, value)),
+            Arc::new(Tally::new(self.removable(), value)),
         );
         self.map.store(Arc::new(next));
     }
@@ -342,10 +404,14 @@ impl IntDictCore {
             .unwrap_or(0)
     }
 
-    /// Entries in insertion order; with auto-delete, zero entries are removed first.
+    /// Entries in insertion order; with auto-delete, zero entries are removed first, and
+    /// with expiry, idle ones.
     pub(crate) fn entries(&self) -> Vec<Keyed<i64>> {
         if self.auto_delete {
             self.remove_zeros();
+        }
+        if let Some(expiry) = &self.expiry {
+            self.expire_idle(expiry);
         }
         self.map
             .load()
@@ -373,6 +439,50 @@ impl IntDictCore {
         if removed_any {
             self.map.store(Arc::new(next));
         }
+    }
+}
+
+impl IntDictCore {
+    /// Removes the keys whose count has not changed for the expiry's idle time.
+    fn expire_idle(&self, expiry: &Expiry) {
+        let now = expiry.clock.now_nanos();
+        let _write = self.write.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.map.load_full();
+        let mut seen = expiry.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut idle = Vec::new();
+        for (key, tally) in current.iter() {
+            let Some(count) = tally.get() else {
+                continue;
+            };
+            match seen.get_mut(&*key.0) {
+                Some((last, since)) if *last == count => {
+                    if now.saturating_sub(*since) >= expiry.idle_nanos {
+                        idle.push((key, tally, count));
+                    }
+                }
+                Some(entry) => *entry = (count, now),
+                None => {
+                    seen.insert(key.0.clone(), (count, now));
+                }
+            }
+        }
+        seen.retain(|key, _| current.contains_key(&KeyRef(key)));
+        if idle.is_empty() {
+            return;
+        }
+        let mut next = CounterMap::clone(&current);
+        for (key, tally, count) in idle {
+            // Only shared tallies exist with expiry. A count that moved since it was read
+            // keeps the key (the exchange fails): the add is never lost.
+            let removed = matches!(&**tally, Tally::Shared(cell) if cell
+                .compare_exchange(count, TOMBSTONE, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok());
+            if removed {
+                next.shift_remove(key);
+                seen.remove(&*key.0);
+            }
+        }
+        self.map.store(Arc::new(next));
     }
 }
 
@@ -431,6 +541,13 @@ impl IntDictStat {
     pub fn entries(&self) -> Vec<Keyed<i64>> {
         self.core.entries()
     }
+
+    /// Distinct keys refused by the cap on keys and counted under
+    /// [`OVERFLOW_KEY`](crate::OVERFLOW_KEY) ([`StatOptions::with_max_keys`]); 0 without a
+    /// cap.
+    pub fn overflowed_keys(&self) -> u64 {
+        self.core.overflowed_keys()
+    }
 }
 
 impl StatType for IntDictStat {
@@ -438,8 +555,8 @@ impl StatType for IntDictStat {
         StatKind::IntDict
     }
 
-    fn new_core(_: &Place<'_>, options: StatOptions) -> StatCore {
-        StatCore::IntDict(Arc::new(IntDictCore::new(options.auto_delete)))
+    fn new_core(place: &Place<'_>, options: StatOptions) -> StatCore {
+        StatCore::IntDict(Arc::new(IntDictCore::new(options, place)))
     }
 
     fn handle(core: StatCore, lease: Lease) -> Option<Self> {
@@ -465,6 +582,7 @@ impl fmt::Debug for IntDictStat {
 #[derive(Default)]
 pub(crate) struct StringDictCore {
     map: Mutex<IndexMap<String, String>>,
+    limit: Option<KeyLimit>,
 }
 
 impl StringDictCore {
@@ -497,9 +615,29 @@ pub struct StringDictStat {
 }
 
 impl StringDictStat {
-    /// Sets `key` to `value`.
+    /// Sets `key` to `value`. A key refused by the cap on keys
+    /// ([`StatOptions::with_max_keys`]) sets [`OVERFLOW_KEY`](crate::OVERFLOW_KEY) instead.
     pub fn set(&self, key: &str, value: impl Into<String>) {
-        self.core.lock().insert(key.to_owned(), value.into());
+        let mut map = self.core.lock();
+        let key = match &self.core.limit {
+            Some(limit)
+                if !map.contains_key(key)
+                    && !limit.admits(map.len(), map.contains_key(OVERFLOW_KEY), key) =>
+            {
+                OVERFLOW_KEY
+            }
+            _ => key,
+        };
+        map.insert(key.to_owned(), value.into());
+    }
+
+    /// Distinct keys refused by the cap on keys ([`StatOptions::with_max_keys`]); 0
+    /// without a cap.
+    pub fn overflowed_keys(&self) -> u64 {
+        self.core
+            .limit
+            .as_ref()
+            .map_or(0, KeyLimit::overflowed_keys)
     }
 
     /// `key`'s value; `""` for a missing key.
@@ -523,8 +661,11 @@ impl StatType for StringDictStat {
         StatKind::StringDict
     }
 
-    fn new_core(_: &Place<'_>, _: StatOptions) -> StatCore {
-        StatCore::StringDict(Arc::default())
+    fn new_core(place: &Place<'_>, options: StatOptions) -> StatCore {
+        StatCore::StringDict(Arc::new(StringDictCore {
+            map: Mutex::default(),
+            limit: options.key_limit(place),
+        }))
     }
 
     fn handle(core: StatCore, lease: Lease) -> Option<Self> {

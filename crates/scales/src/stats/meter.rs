@@ -223,6 +223,13 @@ impl MeterDictStat {
         let now = self.core.clock.now_nanos();
         self.core.map.load().get(key).map(|core| core.read(now))
     }
+
+    /// Distinct keys refused by the cap on keys and marked under
+    /// [`OVERFLOW_KEY`](crate::OVERFLOW_KEY) ([`StatOptions::with_max_keys`]); 0 without a
+    /// cap.
+    pub fn overflowed_keys(&self) -> u64 {
+        self.core.map.overflowed_keys()
+    }
 }
 
 impl StatType for MeterDictStat {
@@ -230,10 +237,10 @@ impl StatType for MeterDictStat {
         StatKind::MeterDict
     }
 
-    fn new_core(place: &Place<'_>, _: StatOptions) -> StatCore {
+    fn new_core(place: &Place<'_>, options: StatOptions) -> StatCore {
         {
             StatCore::MeterDict(Arc::new(MeterDictCore {
-                map: KeyedMap::default(),
+                map: KeyedMap::new(options.key_limit(place)),
                 clock: place.clock.clone(),
             }))
         }

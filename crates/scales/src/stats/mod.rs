@@ -11,6 +11,7 @@
 mod aggregation;
 mod counter;
 mod dict;
+mod key_limit;
 mod keyed;
 mod meter;
 mod pmf;
@@ -25,6 +26,8 @@ pub(crate) use counter::{DoubleCell, IntCell};
 pub use counter::{CounterStat, DoubleStat, IntStat};
 pub(crate) use dict::{IntDictCore, StringDictCore};
 pub use dict::{IntDictStat, StringDictStat};
+pub(crate) use key_limit::KeyLimit;
+pub use key_limit::OVERFLOW_KEY;
 pub(crate) use meter::{MeterCore, MeterDictCore};
 pub use meter::{MeterDictStat, MeterStat};
 pub(crate) use pmf::{NamedPmfDictCore, PmfCore};
@@ -37,23 +40,79 @@ pub(crate) use value::in_gauge;
 pub(crate) use value::ValueCell;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::snapshot::{StatKind, StatValue};
 
-/// Options that some stat kinds take when declared.
+/// Options that some stat kinds take when declared
+/// ([`Scope::declare_with`](crate::Scope::declare_with)). None is on by default: the
+/// original's stat types behave as the original's unless asked.
+///
+/// ```
+/// use std::time::Duration;
+/// use scales::{IntDictStat, StatOptions, OVERFLOW_KEY};
+///
+/// let reg = scales::Registry::new();
+/// let options = StatOptions::default()
+///     .with_max_keys(2)
+///     .with_idle_key_expiry(Duration::from_secs(600));
+/// let by_user = reg.scope("/web")?.declare_with::<IntDictStat>("byUser", options)?;
+/// for user in ["ann", "bob", "cy", "dee", "cy"] {
+///     by_user.inc(user);
+/// }
+/// assert_eq!(by_user.get("bob"), 1);
+/// assert_eq!(by_user.get(OVERFLOW_KEY), 3); // cy twice, dee: the total stays exact
+/// assert_eq!(by_user.overflowed_keys(), 2); // cy and dee
+/// # Ok::<(), scales::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StatOptions {
     /// Drop keys whose count reaches zero ([`IntDictStat`], [`HistogramAggregationStat`]).
     /// Other kinds ignore it.
     pub auto_delete: bool,
+    /// At most this many keys ([`IntDictStat`], [`StringDictStat`], [`NamedPmfDictStat`],
+    /// [`MeterDictStat`]); see [`with_max_keys`](Self::with_max_keys).
+    pub max_keys: Option<usize>,
+    /// Remove keys idle this long ([`IntDictStat`]); see
+    /// [`with_idle_key_expiry`](Self::with_idle_key_expiry).
+    pub idle_key_expiry: Option<Duration>,
 }
 
 impl StatOptions {
     /// Options with `auto_delete` set.
     pub fn auto_delete() -> Self {
-        Self { auto_delete: true }
+        Self {
+            auto_delete: true,
+            ..Self::default()
+        }
+    }
+
+    /// Caps the stat at `max` distinct keys (keyed stats; others ignore it). Values for
+    /// further keys go to one more key, [`OVERFLOW_KEY`], so sums stay exact while the
+    /// number of series (Prometheus, Graphite, the page) stays bounded; the stat's
+    /// `overflowed_keys()` counts the distinct keys refused, and the first refusal is
+    /// logged once as a warning. Keys removed by auto-delete or expiry make room again.
+    pub fn with_max_keys(mut self, max: usize) -> Self {
+        self.max_keys = Some(max);
+        self
+    }
+
+    /// Removes a key of an [`IntDictStat`] once its count has not changed for `idle` (other
+    /// kinds ignore it). Idleness is noticed when the stat is read — a snapshot, a scrape
+    /// or a push — so a key goes at the first read at least `idle` after its last change
+    /// was seen. Adding to an expired key starts it again from its new count. With expiry
+    /// each key is one shared atomic instead of a per-thread counter (as with
+    /// auto-delete), so that removal never loses an add.
+    pub fn with_idle_key_expiry(mut self, idle: Duration) -> Self {
+        self.idle_key_expiry = Some(idle);
+        self
+    }
+
+    /// The cap on keys, if any, for a stat at `place`.
+    pub(crate) fn key_limit(&self, place: &Place<'_>) -> Option<KeyLimit> {
+        self.max_keys.map(|max| KeyLimit::new(max, place.path()))
     }
 }
 

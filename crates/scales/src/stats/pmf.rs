@@ -309,6 +309,13 @@ impl NamedPmfDictStat {
     pub fn snapshot(&self, key: &str) -> Option<SketchSnapshot> {
         self.core.map.load().get(key).map(|core| core.snapshot())
     }
+
+    /// Distinct keys refused by the cap on keys and recorded under
+    /// [`OVERFLOW_KEY`](crate::OVERFLOW_KEY) ([`StatOptions::with_max_keys`]); 0 without a
+    /// cap.
+    pub fn overflowed_keys(&self) -> u64 {
+        self.core.map.overflowed_keys()
+    }
 }
 
 impl StatType for NamedPmfDictStat {
@@ -316,10 +323,10 @@ impl StatType for NamedPmfDictStat {
         StatKind::NamedPmfDict
     }
 
-    fn new_core(place: &Place<'_>, _: StatOptions) -> StatCore {
+    fn new_core(place: &Place<'_>, options: StatOptions) -> StatCore {
         {
             StatCore::NamedPmfDict(Arc::new(NamedPmfDictCore {
-                map: KeyedMap::default(),
+                map: KeyedMap::new(options.key_limit(place)),
                 clock: place.clock.clone(),
             }))
         }

@@ -5,6 +5,7 @@
 //! those use paths no other test uses.
 
 mod accuracy;
+mod cardinality;
 mod concurrency;
 mod derive;
 mod dump;
