@@ -18,7 +18,9 @@
 //!   so that at most [`keep`](DumperBuilder::keep) remain (10 by default), within
 //!   [`max_bytes`](DumperBuilder::max_bytes) if set (the newest dump is always kept). Its
 //!   own files are exactly the names `{prefix}-{time}.json` (and their temporary files,
-//!   once older than ten minutes): nothing else in the directory is touched. Two dumpers
+//!   once older than ten minutes): nothing else in the directory is touched. The oldest is
+//!   deleted just after the newest is renamed into place, so for that moment the directory
+//!   holds `keep + 1` dumps (and may exceed `max_bytes` by one dump). Two dumpers
 //!   should not share a directory and prefix, since each would count the other's files as
 //!   its own.
 //!

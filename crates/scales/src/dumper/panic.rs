@@ -116,7 +116,9 @@ fn install() {
 
 fn on_panic(info: &PanicHookInfo<'_>) {
     // Acquire: pairs with the Release in `update`.
-    if COUNT.load(Ordering::Acquire) == 0 || DUMPING.with(Cell::get) || crate::stats::in_gauge() {
+    // A panic in a thread-local destructor cannot tell whether it is in a dump: no dump.
+    let dumping_here = DUMPING.try_with(Cell::get).unwrap_or(true);
+    if COUNT.load(Ordering::Acquire) == 0 || dumping_here || crate::stats::in_gauge() {
         return;
     }
     let on_main = thread::current().name() == Some("main");

@@ -31,7 +31,8 @@ thread_local! {
 /// by the stat, so other panic hooks of scales (the dumper's) leave them alone.
 #[cfg(feature = "json")]
 pub(crate) fn in_gauge() -> bool {
-    IN_GAUGE.with(Cell::get)
+    // During thread-local destruction no gauge runs on this thread.
+    IN_GAUGE.try_with(Cell::get).unwrap_or(false)
 }
 
 /// Installs (once) a panic hook that keeps gauge panics quiet — no report on stderr, no
