@@ -126,32 +126,47 @@ impl AtomicBuckets {
 /// Appends the non-zero buckets of `octaves` to `out`, in index order, each window index
 /// plus `offset`.
 fn collect_octaves(octaves: &LazyBoxes<Octave, OCTAVES>, offset: u32, out: &mut Vec<(u32, u64)>) {
-    // Counted first, so that the list is allocated once at its size: snapshots of big trees
-    // hold many of these lists, and growing them by doubling would churn twice the memory.
-    // (A writer racing with the count only adds buckets; the list then grows once.)
-    let filled: usize = octaves
-        .iter()
-        .map(|(_, octave)| {
-            octave
-                .iter()
-                .map(|count| usize::from(count.load(Ordering::Relaxed) > 0))
-                .sum::<usize>()
-        })
-        .sum();
-    out.reserve_exact(filled);
-    for (octave_index, octave) in octaves.iter() {
-        let base = (octave_index * SUBS) as u32 + offset;
-        // Compacted without a branch per bucket: which buckets are empty is data, and a
-        // mispredicted branch costs more than the store.
-        let mut buffer = [(0u32, 0u64); SUBS];
-        let mut filled = 0;
-        for (sub, count) in (0u32..).zip(octave.iter()) {
-            // Relaxed: independent tallies (a reader may run beside the writer).
-            let count = count.load(Ordering::Relaxed);
-            buffer[filled] = (base + sub, count);
-            filled += usize::from(count > 0);
+    thread_local! {
+        /// Where this thread gathers a sketch's buckets before copying them out.
+        static GATHERED: std::cell::RefCell<Vec<(u32, u64)>> = const {
+            std::cell::RefCell::new(Vec::new())
+        };
+    }
+    // Gathered in a per-thread buffer, then copied into a list allocated once at its size:
+    // snapshots of big trees hold many of these lists, and growing them by doubling would
+    // churn twice the memory. One pass over the counts (a count-then-collect pair of passes
+    // costs a third more).
+    let mut gather = |gathered: &mut Vec<(u32, u64)>| {
+        gathered.clear();
+        for (octave_index, octave) in octaves.iter() {
+            let base = (octave_index * SUBS) as u32 + offset;
+            // Compacted without a branch per bucket: which buckets are empty is data, and a
+            // mispredicted branch costs more than the store.
+            let mut buffer = [(0u32, 0u64); SUBS];
+            let mut filled = 0;
+            for (sub, count) in (0u32..).zip(octave.iter()) {
+                // Relaxed: independent tallies (a reader may run beside the writer).
+                let count = count.load(Ordering::Relaxed);
+                buffer[filled] = (base + sub, count);
+                filled += usize::from(count > 0);
+            }
+            gathered.extend_from_slice(&buffer[..filled]);
         }
-        out.extend_from_slice(&buffer[..filled]);
+        out.reserve_exact(gathered.len());
+        out.extend_from_slice(gathered);
+    };
+    let done = GATHERED
+        .try_with(|gathered| match gathered.try_borrow_mut() {
+            Ok(mut gathered) => {
+                gather(&mut gathered);
+                true
+            }
+            Err(_) => false,
+        })
+        .unwrap_or(false);
+    if !done {
+        // This thread's buffer is gone (thread exit) or in use: a buffer of its own.
+        gather(&mut Vec::new());
     }
 }
 
