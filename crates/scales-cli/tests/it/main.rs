@@ -3,6 +3,7 @@
 
 mod aggregate;
 mod errors;
+mod fleet;
 mod get;
 mod push;
 mod support;
