@@ -1,13 +1,11 @@
 //! The demo's HTTP service: a few endpoints with varied latency and some errors, every
-//! request recorded in `/web` (the original README's web stats) and `/handler`.
+//! request recorded in `/web` by `scales_tower::ScalesLayer` (the original README's web
+//! stats, and more, by route template) and in `/handler`.
 
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{ready, Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Query, Request, State};
+use axum::extract::{MatchedPath, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -18,20 +16,8 @@ use crate::workers::{Job, Queue};
 
 #[derive(Stats)]
 struct WebStats {
-    errors: scales::IntStat,
-    success: scales::IntStat,
-    latency: scales::PmfStat,
-    hits: scales::MeterStat,
-    #[stat(name = "byStatus")]
-    by_status: scales::IntDictStat,
-    #[stat(name = "hitsByEndpoint")]
-    hits_by_endpoint: scales::MeterDictStat,
-    #[stat(name = "latencyByEndpoint")]
-    latency_by_endpoint: scales::NamedPmfDictStat,
     #[stat(name = "lastError")]
     last_error: scales::StringDictStat,
-    #[stat(name = "bytesSent")]
-    bytes_sent: scales::IntStat,
 }
 
 #[derive(Stats)]
@@ -42,9 +28,10 @@ struct HandlerStats {
     by_path: scales::IntDictStat,
 }
 
-/// The original README's web stats: global, so they outlive the service (the summary and
-/// the final dump read them after it stopped).
+/// Beside the layer's stats in `/web`, the time of each route's last server error; global,
+/// so they outlive the service (the summary and the final dump read them after it stopped).
 static WEB: scales::Collection<WebStats> = scales::Collection::new("/web");
+/// The original README's class stats, recorded by hand as there.
 static HANDLER: scales::Collection<HandlerStats> = scales::Collection::new("/handler");
 
 struct App {
@@ -62,6 +49,8 @@ type Shared = Arc<App>;
 
 /// The service's routes, recording into the global registry.
 pub(crate) fn router(queue: Queue) -> Result<axum::Router, scales::Error> {
+    // Requests, status classes, latencies, bytes and in-flight requests, in `/web`.
+    let web = scales_tower::ScalesLayer::new()?;
     if let Some(error) = WEB.declare_error().or(HANDLER.declare_error()) {
         return Err(error.clone());
     }
@@ -76,38 +65,8 @@ pub(crate) fn router(queue: Queue) -> Result<axum::Router, scales::Error> {
         .route("/flaky", get(flaky))
         .route("/work", get(work))
         .layer(middleware::from_fn(record))
+        .layer(web)
         .with_state(app))
-}
-
-/// A response body that adds the bytes it hands to the connection to `/web/bytesSent` (the
-/// real body bytes served, whatever the handler; headers not included).
-struct Counted {
-    inner: Body,
-    sent: scales::IntStat,
-}
-
-impl http_body::Body for Counted {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
-        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
-        if let Some(data) = frame.as_ref().and_then(|f| f.as_ref().ok()?.data_ref()) {
-            self.sent.add(i64::try_from(data.len()).unwrap_or(i64::MAX));
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
 }
 
 /// The current time in UTC, to the second (`2026-12-01T21:40:03Z`).
@@ -117,34 +76,25 @@ fn utc_now() -> String {
         .to_string()
 }
 
-/// Records every request: latency, status, endpoint, size.
+/// Records the `/handler` stats and `/web/lastError` of every request (the layer records
+/// the rest).
 async fn record(request: Request, next: Next) -> Response {
-    let endpoint = match request.uri().path() {
-        "/" | "/search" | "/slow" | "/flaky" | "/work" => request.uri().path().to_owned(),
-        _ => "other".to_owned(),
-    };
-    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("other", MatchedPath::as_str)
+        .to_owned();
+    let timer = HANDLER.latency.time();
     let response = next.run(request).await;
-    let seconds = started.elapsed().as_secs_f64();
-    let status = response.status();
-    let web = &*WEB;
-    web.hits.mark();
-    web.hits_by_endpoint.mark(&endpoint);
-    web.by_status.inc(status.as_str());
-    web.latency.record(seconds);
-    web.latency_by_endpoint.record(&endpoint, seconds);
-    if status.is_server_error() {
-        web.errors.inc();
-        web.last_error
-            .set(&endpoint, format!("{status} at {}", utc_now()));
-    } else {
-        web.success.inc();
-    }
+    drop(timer);
     HANDLER.requests.inc();
-    HANDLER.by_path.inc(&endpoint);
-    HANDLER.latency.record(seconds);
-    let sent = web.bytes_sent.clone();
-    response.map(|inner| Body::new(Counted { inner, sent }))
+    HANDLER.by_path.inc(&route);
+    let status = response.status();
+    if status.is_server_error() {
+        WEB.last_error
+            .set(&route, format!("{status} at {}", utc_now()));
+    }
+    response
 }
 
 /// Uniform in [lo, hi).
