@@ -98,9 +98,10 @@ pub use snapshot::{
     Entry, Group, Keyed, MeterSnapshot, Node, Snapshot, StatAt, StatKind, StatSnapshot, StatValue,
 };
 pub use stats::{
-    CounterStat, DoubleStat, HistogramAggregationStat, IntDictStat, IntDictSumAggregationStat, IntStat,
-    MeterDictStat, MeterStat, NamedPmfDictStat, PmfAggregationStat, PmfStat, Stat, StatOptions,
-    StateGuard, StateTimeStat, StringDictStat, SumAggregationStat, TimerGuard, OVERFLOW_KEY,
+    CounterStat, DoubleStat, HistogramAggregationStat, IntDictStat, IntDictSumAggregationStat,
+    IntStat, MeterDictStat, MeterStat, NamedPmfDictStat, PmfAggregationStat, PmfStat, Stat,
+    StatOptions, StateGuard, StateTimeStat, StringDictStat, SumAggregationStat, TimerGuard,
+    OVERFLOW_KEY,
 };
 pub use value::Value;
 

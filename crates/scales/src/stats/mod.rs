@@ -22,8 +22,8 @@ pub(crate) use aggregation::{aggregate, AggregationCore, Contribution, Retired};
 pub use aggregation::{
     HistogramAggregationStat, IntDictSumAggregationStat, PmfAggregationStat, SumAggregationStat,
 };
-pub(crate) use counter::{DoubleCell, IntCell};
 pub use counter::{CounterStat, DoubleStat, IntStat};
+pub(crate) use counter::{DoubleCell, IntCell};
 pub(crate) use dict::{IntDictCore, StringDictCore};
 pub use dict::{IntDictStat, StringDictStat};
 pub(crate) use key_limit::KeyLimit;
@@ -34,9 +34,9 @@ pub(crate) use pmf::{NamedPmfDictCore, PmfCore};
 pub use pmf::{NamedPmfDictStat, PmfStat, TimerGuard};
 pub(crate) use state_time::StateTimeCore;
 pub use state_time::{StateGuard, StateTimeStat};
-pub use value::Stat;
 #[cfg(feature = "json")]
 pub(crate) use value::in_gauge;
+pub use value::Stat;
 pub(crate) use value::ValueCell;
 
 use std::sync::Arc;

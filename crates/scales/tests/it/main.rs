@@ -13,10 +13,10 @@ mod dumper;
 mod errors;
 #[cfg(all(feature = "html", feature = "prometheus"))]
 mod formats;
-#[cfg(feature = "json")]
-mod json_read;
 #[cfg(feature = "graphite")]
 mod graphite;
+#[cfg(feature = "json")]
+mod json_read;
 mod lifecycle;
 mod process;
 mod readme_tree;

@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess};
 
-use crate::Name;
 use crate::sketch::{SketchParts, SketchSnapshot, MAX_INDEX, MIN_INDEX, SUB_BITS};
 use crate::snapshot::{Entry, Group, Node, Snapshot, StatKind, StatSnapshot, StatValue};
 use crate::value::Value;
+use crate::Name;
 
 use super::SKETCH_VERSION;
 
