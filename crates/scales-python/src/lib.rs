@@ -1,0 +1,619 @@
+//! `greplin.scales._scales`: the Rust side of the Python drop-in for Greplin's *scales*.
+//!
+//! Python's `greplin.scales` package (in `python/`) keeps the original's API — descriptors,
+//! `collection`, `init`, `initChild`, `getStats` — and records into the handles of this
+//! module, which are the stats of the process-wide [`scales::registry`]. Everything that
+//! reads (JSON, HTML, the status server, the Graphite pusher) reads that registry.
+//!
+//! Every call that takes a snapshot releases the GIL first: gauges written in Python are
+//! evaluated by the core (possibly on another thread, under the gauge timeout) and take the
+//! GIL themselves.
+// PyO3's macros expand to `pub` items the workspace's `unreachable_pub` lint flags; the
+// module has no Rust API, so the lint says nothing useful here.
+#![allow(unreachable_pub)]
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use scales::format::{graphite as gfmt, html, json};
+use scales::{StatOptions, Value};
+
+fn err(e: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+/// A Python value as a scales value: None, bool, int, float, str, list/tuple and dict map
+/// directly; anything else is shown as its `str()`.
+fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    if let Ok(b) = obj.downcast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return Ok(match obj.extract::<i64>() {
+            Ok(i) => Value::Int(i),
+            Err(_) => Value::Float(obj.extract::<f64>()?),
+        });
+    }
+    if obj.is_instance_of::<PyFloat>() {
+        return Ok(Value::Float(obj.extract::<f64>()?));
+    }
+    if let Ok(s) = obj.downcast::<PyString>() {
+        return Ok(Value::Str(s.to_cow()?.into_owned()));
+    }
+    if let Ok(d) = obj.downcast::<PyDict>() {
+        let mut out = Vec::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            out.push((k.str()?.to_cow()?.into_owned(), to_value(&v)?));
+        }
+        return Ok(Value::Map(out));
+    }
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        let mut out = Vec::new();
+        for v in obj.try_iter()? {
+            out.push(to_value(&v?)?);
+        }
+        return Ok(Value::List(out));
+    }
+    if obj.is_callable() {
+        return to_value(&obj.call0()?);
+    }
+    Ok(Value::Str(obj.str()?.to_cow()?.into_owned()))
+}
+
+/// The owner of a container in the tree (one per Python object that was `init`ed).
+#[pyclass(module = "greplin.scales._scales", frozen)]
+struct Scope {
+    inner: scales::Scope,
+}
+
+fn opts(auto_delete: bool) -> StatOptions {
+    if auto_delete {
+        StatOptions::auto_delete()
+    } else {
+        StatOptions::default()
+    }
+}
+
+#[pymethods]
+impl Scope {
+    /// A child scope at a relative path.
+    fn child(&self, relative: &str) -> PyResult<Scope> {
+        Ok(Scope {
+            inner: self.inner.child(relative).map_err(err)?,
+        })
+    }
+    /// Folds this container in the views.
+    fn set_collapsed(&self, collapsed: bool) {
+        self.inner.set_collapsed(collapsed);
+    }
+    /// The path, such as `/web`.
+    fn path(&self) -> String {
+        self.inner.path().to_string()
+    }
+    fn int_stat(&self, name: &str) -> PyResult<IntStat> {
+        Ok(IntStat(self.inner.int_stat(name).map_err(err)?))
+    }
+    fn double_stat(&self, name: &str) -> PyResult<DoubleStat> {
+        Ok(DoubleStat(self.inner.double_stat(name).map_err(err)?))
+    }
+    fn value_stat(&self, name: &str) -> PyResult<ValueStat> {
+        Ok(ValueStat(self.inner.stat(name).map_err(err)?))
+    }
+    #[pyo3(signature = (name, auto_delete=false))]
+    fn int_dict_stat(&self, name: &str, auto_delete: bool) -> PyResult<IntDictStat> {
+        Ok(IntDictStat(
+            self.inner
+                .declare_with(name, opts(auto_delete))
+                .map_err(err)?,
+        ))
+    }
+    fn string_dict_stat(&self, name: &str) -> PyResult<StringDictStat> {
+        Ok(StringDictStat(
+            self.inner.string_dict_stat(name).map_err(err)?,
+        ))
+    }
+    fn pmf_stat(&self, name: &str) -> PyResult<PmfStat> {
+        Ok(PmfStat(self.inner.pmf_stat(name).map_err(err)?))
+    }
+    fn named_pmf_dict_stat(&self, name: &str) -> PyResult<NamedPmfDictStat> {
+        Ok(NamedPmfDictStat(
+            self.inner.named_pmf_dict_stat(name).map_err(err)?,
+        ))
+    }
+    fn meter_stat(&self, name: &str) -> PyResult<MeterStat> {
+        Ok(MeterStat(self.inner.meter_stat(name).map_err(err)?))
+    }
+    fn meter_dict_stat(&self, name: &str) -> PyResult<MeterDictStat> {
+        Ok(MeterDictStat(
+            self.inner.meter_dict_stat(name).map_err(err)?,
+        ))
+    }
+    fn state_time_stat(&self, name: &str) -> PyResult<StateTimeStat> {
+        Ok(StateTimeStat(
+            self.inner.state_time_stat(name).map_err(err)?,
+        ))
+    }
+    /// Declares an aggregation stat (`sum`, `histogram`, `intdictsum` or `pmf`); the
+    /// returned object keeps it declared.
+    #[pyo3(signature = (kind, name, auto_delete=false))]
+    fn aggregation_stat(&self, kind: &str, name: &str, auto_delete: bool) -> PyResult<Held> {
+        let held = match kind {
+            "sum" => HeldInner::Sum(self.inner.sum_aggregation_stat(name).map_err(err)?),
+            "histogram" => HeldInner::Histogram(
+                self.inner
+                    .declare_with(name, opts(auto_delete))
+                    .map_err(err)?,
+            ),
+            "intdictsum" => HeldInner::IntDictSum(
+                self.inner
+                    .int_dict_sum_aggregation_stat(name)
+                    .map_err(err)?,
+            ),
+            "pmf" => HeldInner::Pmf(self.inner.pmf_aggregation_stat(name).map_err(err)?),
+            other => return Err(err(format!("unknown aggregation kind {other:?}"))),
+        };
+        Ok(Held(held))
+    }
+}
+
+/// Keeps an aggregation stat declared.
+#[allow(dead_code)]
+enum HeldInner {
+    Sum(scales::SumAggregationStat),
+    Histogram(scales::HistogramAggregationStat),
+    IntDictSum(scales::IntDictSumAggregationStat),
+    Pmf(scales::PmfAggregationStat),
+}
+
+/// An aggregation stat's handle (nothing to record: it reads the children).
+#[pyclass(module = "greplin.scales._scales", frozen)]
+struct Held(#[allow(dead_code)] HeldInner);
+
+#[pyclass(module = "greplin.scales._scales", frozen)]
+struct IntStat(scales::IntStat);
+
+#[pymethods]
+impl IntStat {
+    fn get(&self) -> i64 {
+        self.0.get()
+    }
+    fn set(&self, v: i64) {
+        self.0.set(v);
+    }
+    fn add(&self, n: i64) {
+        self.0.add(n);
+    }
+}
+
+#[pyclass(module = "greplin.scales._scales", frozen)]
+struct DoubleStat(scales::DoubleStat);
+
+#[pymethods]
+impl DoubleStat {
+    fn get(&self) -> f64 {
+        self.0.get()
+    }
+    fn set(&self, v: f64) {
+        self.0.set(v);
+    }
+    fn add(&self, n: f64) {
+        self.0.add(n);
+    }
+}
+
+#[pyclass(module = "greplin.scales._scales", frozen)]
+struct ValueStat(scales::Stat);
+
+#[pymethods]
+impl ValueStat {
+    /// Stores a value (converted now).
+    fn set(&self, v: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.0.set(to_value(v)?);
+        Ok(())
+    }
+    /// Makes this a gauge: `f()` is called (with the GIL) at every snapshot. An exception
+    /// shows as null.
+    fn set_gauge(&self, f: Py<PyAny>) {
+        self.0.set_fn(move || {
+            Python::with_gil(|py| {
+                f.bind(py)
+                    .call0()
+                    .and_then(|r| to_value(&r))
+                    .unwrap_or(Value::Null)
+            })
+        });
+    }
+}
+
+#[pyclass(module = "greplin.scales._scales", frozen)]
+struct IntDictStat(scales::IntDictStat);
+
+#[pymethods]
+impl IntDictStat {
+    fn get(&self, key: &str) -> i64 {
+        self.0.get(key)
+    }
+    fn set(&self, key: &str, v: i64) {
+        self.0.set(key, v);
+    }
+    fn add(&self, key: &str, n: i64) {
+        self.0.add(key, n);
+    }
+    fn entries(&self) -> Vec<(String, i64)> {
+        self.0
+            .entries()
+            .into_iter()
+            .map(|k| (k.key.to_string(), k.value))
+            .collect()
+    }
+}
+
+#[pyclass(module = "greplin.scales._scales", frozen)]
+struct StringDictStat(scales::StringDictStat);
+
+#[pymethods]
+impl StringDictStat {
+    fn get(&self, key: &str) -> String {
+        self.0.get(key)
+    }
+    fn set(&self, key: &str, v: String) {
+        self.0.set(key, v);
+    }
+    fn remove(&self, key: &str) -> Option<String> {
+        self.0.remove(key)
+    }
+    fn entries(&self) -> Vec<(String, String)> {
+        self.0
+            .entries()
+            .into_iter()
+            .map(|k| (k.key.to_string(), k.value))
+            .collect()
+    }
+}
+
+#[pyclass(module = "greplin.scales._scales", frozen)]
+struct PmfStat(scales::PmfStat);
+
+#[pymethods]
+impl PmfStat {
+    fn record(&self, v: f64) {
+        self.0.record(v);
+    }
+    /// A context manager recording the seconds its block took.
+    fn time(slf: Py<Self>) -> Timer {
+        Timer {
+            target: TimerTarget::Pmf(slf),
+            state: Mutex::new(TimerState {
+                start: Instant::now(),
+                armed: true,
+            }),
+        }
+    }
+}
+
+#[pyclass(module = "greplin.scales._scales", frozen)]
+struct NamedPmfDictStat(scales::NamedPmfDictStat);
+
+#[pymethods]
+impl NamedPmfDictStat {
+    fn record(&self, key: &str, v: f64) {
+        self.0.record(key, v);
+    }
+    fn time(slf: Py<Self>, key: String) -> Timer {
+        Timer {
+            target: TimerTarget::Named(slf, key),
+            state: Mutex::new(TimerState {
+                start: Instant::now(),
+                armed: true,
+            }),
+        }
+    }
+}
+
+enum TimerTarget {
+    Pmf(Py<PmfStat>),
+    Named(Py<NamedPmfDictStat>, String),
+}
+
+struct TimerState {
+    start: Instant,
+    armed: bool,
+}
+
+/// `with stat.time() as t:` — records the elapsed seconds on exit unless `t.discard()`.
+#[pyclass(module = "greplin.scales._scales", frozen)]
+struct Timer {
+    target: TimerTarget,
+    state: Mutex<TimerState>,
+}
+
+impl Timer {
+    fn state(&self) -> std::sync::MutexGuard<'_, TimerState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[pymethods]
+impl Timer {
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf.get().state().start = Instant::now();
+        slf
+    }
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> bool {
+        let (elapsed, armed) = {
+            let mut s = self.state();
+            let armed = s.armed;
+            s.armed = false;
+            (s.start.elapsed(), armed)
+        };
+        if armed {
+            match &self.target {
+                TimerTarget::Pmf(p) => p.get().0.record_duration(elapsed),
+                TimerTarget::Named(p, k) => p.get().0.record(k, elapsed.as_secs_f64()),
+            }
+        }
+        false
+    }
+    /// Records nothing when the block ends.
+    fn discard(&self) {
+        self.state().armed = false;
+    }
+    /// Seconds since the timer started.
+    fn elapsed(&self) -> f64 {
+        self.state().start.elapsed().as_secs_f64()
+    }
+}
+
+#[pyclass(module = "greplin.scales._scales", frozen)]
+struct MeterStat(scales::MeterStat);
+
+#[pymethods]
+impl MeterStat {
+    #[pyo3(signature = (n=1))]
+    fn mark(&self, n: u64) {
+        self.0.add(n);
+    }
+}
+
+#[pyclass(module = "greplin.scales._scales", frozen)]
+struct MeterDictStat(scales::MeterDictStat);
+
+#[pymethods]
+impl MeterDictStat {
+    #[pyo3(signature = (key, n=1))]
+    fn mark(&self, key: &str, n: u64) {
+        self.0.add(key, n);
+    }
+}
+
+#[pyclass(module = "greplin.scales._scales", frozen)]
+struct StateTimeStat(scales::StateTimeStat);
+
+#[pymethods]
+impl StateTimeStat {
+    fn set_state(&self, state: &str) {
+        self.0.set_state(state);
+    }
+    fn current(&self) -> Option<String> {
+        self.0.current()
+    }
+}
+
+/// The owner of a container at `path` (created if needed).
+#[pyfunction]
+fn scope(path: &str) -> PyResult<Scope> {
+    Ok(Scope {
+        inner: scales::registry().scope(path).map_err(err)?,
+    })
+}
+
+/// A pinned container at `path`, as `scales.collection` makes.
+#[pyfunction]
+fn collection_scope(path: &str) -> PyResult<Scope> {
+    Ok(Scope {
+        inner: scales::registry().collection(path).map_err(err)?,
+    })
+}
+
+/// Marks the container at `path` as collapsed (or not).
+#[pyfunction]
+fn set_collapsed(path: &str, collapsed: bool) -> PyResult<()> {
+    scales::registry()
+        .set_collapsed(path, collapsed)
+        .map_err(err)
+}
+
+fn snapshot_of(path: Option<&str>) -> Option<scales::Snapshot> {
+    match path {
+        None | Some("") | Some("/") => Some(scales::registry().snapshot()),
+        Some(p) => scales::registry().snapshot_at(p),
+    }
+}
+
+/// The tree (or the node at `path`) as JSON text, or None when nothing lives there.
+#[pyfunction]
+#[pyo3(signature = (path=None, pretty=false))]
+fn json_text(py: Python<'_>, path: Option<String>, pretty: bool) -> Option<String> {
+    py.allow_threads(|| {
+        let snap = snapshot_of(path.as_deref())?;
+        let style = if pretty {
+            json::Style::Pretty
+        } else {
+            json::Style::Compact
+        };
+        Some(json::to_string(&snap, style))
+    })
+}
+
+/// The HTML page (header and tree) of the node at `path`, or None when nothing lives there.
+#[pyfunction]
+#[pyo3(signature = (path=None, server_name=String::new(), query=None, header=true))]
+fn html_text(
+    py: Python<'_>,
+    path: Option<String>,
+    server_name: String,
+    query: Option<String>,
+    header: bool,
+) -> Option<String> {
+    py.allow_threads(|| {
+        let snap = snapshot_of(path.as_deref())?;
+        let mut options = html::Options::for_server(server_name);
+        options.query = query;
+        if header {
+            Some(html::to_string(&snap, &options))
+        } else {
+            let mut out = String::new();
+            html::write_tree(snap.root(), snap.path(), &options, &mut out);
+            Some(out)
+        }
+    })
+}
+
+/// Writes the tree as JSON to `filename` (atomically, with `last-updated`).
+#[pyfunction]
+fn dump_to(py: Python<'_>, filename: std::path::PathBuf) -> PyResult<()> {
+    py.allow_threads(|| scales::registry().dump_to(&filename))
+        .map_err(|e| PyOSError::new_err(e.to_string()))
+}
+
+/// Removes every stat and container (for tests).
+#[pyfunction]
+fn reset(py: Python<'_>) {
+    py.allow_threads(|| scales::registry().reset());
+}
+
+/// Builds graphite rules from `[(kind, glob)]`, oldest first.
+fn rules_of(rules: Vec<(String, String)>) -> PyResult<gfmt::Rules> {
+    let mut out = gfmt::Rules::new();
+    for (kind, glob) in rules {
+        out = match kind.as_str() {
+            "allow" => out.allow(glob),
+            "forbid" => out.forbid(glob),
+            "prune" => out.prune(glob),
+            "doNotLog" => out.do_not_log(glob),
+            other => return Err(err(format!("unknown rule kind {other:?}"))),
+        };
+    }
+    Ok(out)
+}
+
+/// The Graphite plaintext lines of the tree, as the pusher sends them.
+#[pyfunction]
+#[pyo3(signature = (prefix, rules, timestamp))]
+fn graphite_text(
+    py: Python<'_>,
+    prefix: String,
+    rules: Vec<(String, String)>,
+    timestamp: u64,
+) -> PyResult<String> {
+    let rules = rules_of(rules)?;
+    Ok(py.allow_threads(|| {
+        let options = gfmt::Options::with_prefix(prefix).rules(rules);
+        gfmt::to_string(&scales::registry().snapshot(), &options, timestamp)
+    }))
+}
+
+/// The Rust status server (scales-http) serving the global registry.
+#[pyclass(module = "greplin.scales._scales", frozen)]
+struct StatusServer {
+    handle: Mutex<Option<scales_http::ServerHandle>>,
+    port: u16,
+}
+
+#[pymethods]
+impl StatusServer {
+    /// The port it listens on.
+    #[getter]
+    fn port(&self) -> u16 {
+        self.port
+    }
+    /// Stops it (idempotent).
+    fn stop(&self, py: Python<'_>) {
+        let handle = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = handle {
+            py.allow_threads(|| h.stop());
+        }
+    }
+}
+
+/// Serves the status page on `host:port` (port 0 picks one) from a background thread.
+#[pyfunction]
+#[pyo3(signature = (port, server_name, host="127.0.0.1"))]
+fn serve(py: Python<'_>, port: u16, server_name: String, host: &str) -> PyResult<StatusServer> {
+    let ip: std::net::IpAddr = host.parse().map_err(err)?;
+    let handle = py
+        .allow_threads(|| scales_http::serve_in_background((ip, port), &server_name))
+        .map_err(|e| PyOSError::new_err(e.to_string()))?;
+    let port = handle.local_addr().port();
+    Ok(StatusServer {
+        handle: Mutex::new(Some(handle)),
+        port,
+    })
+}
+
+/// The Rust Graphite pusher (scales-graphite) in its background thread.
+#[pyclass(module = "greplin.scales._scales", frozen)]
+struct GraphitePusher {
+    inner: Mutex<Option<scales_graphite::PeriodicPusher>>,
+}
+
+#[pymethods]
+impl GraphitePusher {
+    /// Stops it after a last push (idempotent).
+    fn stop(&self, py: Python<'_>) {
+        let pusher = self.inner.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(p) = pusher {
+            py.allow_threads(|| drop(p.stop()));
+        }
+    }
+}
+
+/// Starts pushing the registry to carbon at `addr` (`host:port`) every `period` seconds.
+#[pyfunction]
+fn graphite_start(
+    py: Python<'_>,
+    addr: String,
+    prefix: String,
+    period: f64,
+    rules: Vec<(String, String)>,
+) -> PyResult<GraphitePusher> {
+    let rules = rules_of(rules)?;
+    let pusher = py
+        .allow_threads(|| {
+            scales_graphite::GraphitePusher::builder(addr)
+                .prefix(prefix)
+                .rules(rules)
+                .period(Duration::from_secs_f64(period.max(0.001)))
+                .spawn(scales::registry())
+        })
+        .map_err(err)?;
+    Ok(GraphitePusher {
+        inner: Mutex::new(Some(pusher)),
+    })
+}
+
+#[pymodule]
+fn _scales(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Scope>()?;
+    m.add_class::<Timer>()?;
+    m.add_class::<StatusServer>()?;
+    m.add_class::<GraphitePusher>()?;
+    m.add_function(wrap_pyfunction!(scope, m)?)?;
+    m.add_function(wrap_pyfunction!(collection_scope, m)?)?;
+    m.add_function(wrap_pyfunction!(set_collapsed, m)?)?;
+    m.add_function(wrap_pyfunction!(json_text, m)?)?;
+    m.add_function(wrap_pyfunction!(html_text, m)?)?;
+    m.add_function(wrap_pyfunction!(dump_to, m)?)?;
+    m.add_function(wrap_pyfunction!(reset, m)?)?;
+    m.add_function(wrap_pyfunction!(graphite_text, m)?)?;
+    m.add_function(wrap_pyfunction!(serve, m)?)?;
+    m.add_function(wrap_pyfunction!(graphite_start, m)?)?;
+    Ok(())
+}
