@@ -2,7 +2,7 @@
 # Headless Chromium for the scales-http browser tests (contract: see the top of
 # scripts/test.sh).
 #
-#   chromium.sh packages   print the Debian packages still missing (chromium)
+#   chromium.sh packages   print the Debian packages still missing (chromium, npm)
 #   chromium.sh start      nothing runs in the background: each test starts the browser
 #                          itself (`--headless --dump-dom` / `--screenshot`); this checks it
 #                          is installed
@@ -29,6 +29,8 @@ BIN=/usr/lib/chromium/chromium
 case "${1:-}" in
   packages)
     if [ ! -x "$BIN" ]; then echo "chromium"; fi
+    # node and npm: the tests drive the browser with playwright-core (scripts/playwright.sh)
+    if ! command -v npm >/dev/null; then echo "npm"; fi
     ;;
   start)
     if [ ! -x "$BIN" ]; then

@@ -117,6 +117,8 @@ pub(crate) struct HistoryOptions {
 pub struct Config {
     pub(crate) registry: Registry,
     pub(crate) server_name: String,
+    /// Shown beside the server's name at the top of the page.
+    pub(crate) version: Option<String>,
     /// `None`: links follow wherever the routes are mounted (see [`Config::link_prefix`]).
     pub(crate) link_prefix: Option<String>,
     pub(crate) history: HistoryOptions,
@@ -132,6 +134,7 @@ impl Config {
         Self {
             registry: scales::registry().clone(),
             server_name: server_name.to_owned(),
+            version: None,
             link_prefix: None,
             history: HistoryOptions {
                 interval: Duration::from_secs(5),
@@ -142,6 +145,13 @@ impl Config {
             low_priority: true,
             credentials: Credentials::default(),
         }
+    }
+
+    /// The server's version, shown beside its name at the top of the page (such as
+    /// `env!("CARGO_PKG_VERSION")`).
+    pub fn version(mut self, version: &str) -> Self {
+        self.version = Some(version.to_owned());
+        self
     }
 
     /// Serves this registry instead of the global one.

@@ -92,6 +92,13 @@ impl History {
         }
     }
 
+    /// Runs `f` with the recorded samples, for the page's rates, trend lines and "what
+    /// moved" (the lock is held meanwhile: `f` should only read).
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&Recent<'_>) -> R) -> R {
+        let ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&Recent { ring: &ring })
+    }
+
     /// The history of the leaves at or below `node` (path segments: a group, a stat or keys
     /// inside a stat), keys relative to `base` (a prefix of `node`), as JSON:
     /// `{"interval_seconds": 5, "times": [...], "series": {key: [...]}}`.
@@ -134,6 +141,24 @@ impl History {
         );
         out.insert("series".into(), Json::Object(series.into_iter().collect()));
         Json::Object(out)
+    }
+}
+
+/// The samples recorded so far, read under the history's lock.
+pub(crate) struct Recent<'a> {
+    ring: &'a Ring,
+}
+
+impl Recent<'_> {
+    /// Sample times, seconds since the Unix epoch, oldest first.
+    pub(crate) fn times(&self) -> &VecDeque<f64> {
+        &self.ring.times
+    }
+
+    /// One leaf's values (NaN where missing), one per sample time; its key is the stat's
+    /// path and any keys inside it, joined by [`SEP`].
+    pub(crate) fn series(&self, key: &str) -> Option<&VecDeque<f64>> {
+        self.ring.series.get(key)
     }
 }
 

@@ -152,10 +152,13 @@
 mod auth;
 mod config;
 mod error;
+mod histogram;
 mod history;
+mod overview;
 mod page;
 mod routes;
 mod server;
+mod units;
 
 pub use config::{BindAddr, Config, Limits};
 pub use error::Error;

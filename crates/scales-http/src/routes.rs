@@ -25,6 +25,7 @@ use scales::{Group, Node, Registry, Snapshot, StatAt, StatSnapshot, StatValue, V
 use crate::auth::Credentials;
 use crate::config::Config;
 use crate::history::{History, SEP};
+use crate::overview::Overview;
 use crate::page::{self, PageRequest, CSP};
 
 const HTML: &str = "text/html; charset=utf-8";
@@ -45,6 +46,7 @@ struct Inner {
     server_name: String,
     link_prefix: Option<String>,
     history: History,
+    overview: Overview,
     max_body_bytes: u64,
     credentials: Credentials,
     sampler_started: AtomicBool,
@@ -58,6 +60,7 @@ impl State {
                 server_name: config.server_name.clone(),
                 link_prefix: config.link_prefix.clone(),
                 history: History::new(config.history),
+                overview: Overview::new(config.version.clone()),
                 max_body_bytes: config.limits.max_body_bytes,
                 credentials: config.credentials.clone(),
                 sampler_started: AtomicBool::new(false),
@@ -272,6 +275,9 @@ async fn off_thread(work: impl FnOnce() -> Response + Send + 'static) -> Respons
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
+    /// The status page (no `format`, or an empty one).
+    Page,
+    /// The original's page, the core's markup (`format=html`).
     Html,
     Json,
     PrettyJson,
@@ -335,6 +341,20 @@ fn locate(registry: &Registry, segments: &[String]) -> Result<Target, String> {
         };
         let stat_path = path(&segments[..len]);
         let value = keys_value(stat, &segments[len..], &stat_path)?;
+        // One distribution of a NamedPmfDict keeps its sketch, for the page's histogram;
+        // its JSON is the same as the pruned value's.
+        if let (StatValue::Distributions(ds), [key]) = (&stat.value, &segments[len..]) {
+            if let Some(entry) = ds.iter().find(|e| &*e.key == key.as_str()) {
+                let one = Node::Stat(StatSnapshot {
+                    kind: stat.kind,
+                    value: StatValue::Distributions(vec![entry.clone()]),
+                });
+                return Ok(Target {
+                    snapshot: Snapshot::new(snapshot.path().clone(), one, snapshot.taken_at()),
+                    stat_at: Some(len - 1),
+                });
+            }
+        }
         let pruned = Node::Stat(StatSnapshot {
             kind: stat.kind,
             value: StatValue::Value(
@@ -423,7 +443,8 @@ fn respond(inner: &Inner, asked: &Asked) -> Response {
     }
     let format = match (asked.forced, format_param.as_deref()) {
         (Some(format), _) => format,
-        (None, None | Some("" | "html")) => Format::Html,
+        (None, None | Some("")) => Format::Page,
+        (None, Some("html")) => Format::Html,
         (None, Some("json")) => Format::Json,
         (None, Some("prettyjson")) => Format::PrettyJson,
         (None, Some("prometheus")) => Format::Prometheus,
@@ -547,18 +568,24 @@ fn respond(inner: &Inner, asked: &Asked) -> Response {
             prometheus::CONTENT_TYPE,
             prometheus::to_string(&snapshot, &prometheus::Options::default()),
         ),
-        Format::Html | Format::History => reply(
-            StatusCode::OK,
-            HTML,
-            page::render(&PageRequest {
+        Format::Page | Format::Html | Format::History => {
+            let request = PageRequest {
                 node: snapshot.root(),
                 path: &segments,
                 server_name: &inner.server_name,
                 query: query_text.as_deref(),
                 link_prefix: &asked.link_prefix,
                 stat_at,
-            }),
-        ),
+                history: &inner.history,
+                overview: &inner.overview,
+            };
+            let body = if format == Format::Html {
+                page::render_original(&request)
+            } else {
+                page::render(&request)
+            };
+            reply(StatusCode::OK, HTML, body)
+        }
     }
 }
 

@@ -18,7 +18,7 @@ fn hrefs(body: &str) -> Vec<String> {
 
 /// An attribute of the page's tree element, HTML-unescaped.
 fn tree_attribute(body: &str, name: &str) -> Option<String> {
-    let tree = &body[body.find("<div id=\"scales-tree\"")?..];
+    let tree = &body[body.find("<main id=\"scales-tree\"")?..];
     let tree = &tree[..tree.find('>')?];
     let at = tree.find(&format!(" {name}=\""))? + name.len() + 3;
     let value = &tree[at..];
@@ -29,34 +29,17 @@ fn tree_attribute(body: &str, name: &str) -> Option<String> {
     )
 }
 
-/// The URL the page's script fetches for `format` when the page is at `page` (path and
-/// query): the page's own URL with `format` set, and for the history without the filter,
-/// as `url()` in assets/status.js builds it from `location.href`.
-fn script_url(page: &str, format: &str) -> String {
-    let (path, query) = page.split_once('?').unwrap_or((page, ""));
-    let mut params: Vec<String> = query
-        .split('&')
-        .filter(|p| !p.is_empty() && !p.starts_with("format="))
-        .filter(|p| format != "history" || !p.starts_with("query="))
-        .map(str::to_owned)
-        .collect();
-    params.push(format!("format={format}"));
-    format!("{path}?{}", params.join("&"))
-}
-
 #[test]
 fn the_script_builds_its_requests_from_the_page_url() {
     let _shared = crate::support::shared();
-    // What `script_url` mirrors: no absolute path in the script's requests.
+    // The script fetches the page itself (a refresh) and the links the server wrote on it
+    // (lazy groups, histograms): no path of its own, so it follows the mount point.
     let script = include_str!("../../assets/status.js");
-    assert!(script.contains("var u = new URL(location.href);"));
-    assert!(script.contains("u.searchParams.set('format', format);"));
-    assert!(script.contains("if (format === 'history') { u.searchParams.delete('query'); }"));
-    assert!(script.contains("fetch(url(format)"));
-    assert_eq!(
-        script_url("/admin/status/web?query=count&format=json", "history"),
-        "/admin/status/web?format=history"
-    );
+    assert!(script.contains("var u = new URL(href, location.href);"));
+    assert!(script.contains("getPage(location.href)"));
+    assert!(script.contains("getPage(d.getAttribute('data-lazy'))"));
+    assert!(script.contains("getPage(load.getAttribute('href'))"));
+    assert!(!script.contains("/status"), "no absolute path");
 }
 
 #[test]
@@ -138,7 +121,11 @@ fn check_links(base: &str, page: &str, prefix: &str) -> Got {
     assert_eq!(got.status, 200, "{page}: {got:?}");
     let links = hrefs(&got.body);
     assert!(!links.is_empty(), "{page}");
-    for href in links.iter().filter(|h| !h.starts_with("data:")) {
+    // `#s:web/latency`: a deep link into this same page.
+    for href in links
+        .iter()
+        .filter(|h| !h.starts_with("data:") && !h.starts_with('#'))
+    {
         assert!(
             href.starts_with(prefix),
             "{page}: link {href} not under {prefix}"
@@ -148,12 +135,10 @@ fn check_links(base: &str, page: &str, prefix: &str) -> Got {
     // The script's links into sub-trees: data-link-base + the group's path.
     let link_base = tree_attribute(&got.body, "data-link-base").unwrap();
     assert!(link_base.starts_with(prefix), "{page}: {link_base}");
-    for format in ["json", "history"] {
-        let url = script_url(page, format);
-        let answer = get(&format!("{base}{url}"));
-        assert_eq!(answer.status, 200, "{page}: the script's {url}");
-        let _ = answer.json();
-    }
+    // The script's refresh: the page itself, same shape.
+    let again = get(&format!("{base}{page}"));
+    assert_eq!(again.status, 200, "{page}: the script's refresh");
+    assert!(again.body.contains("<main id=\"scales-tree\""));
     got
 }
 
@@ -175,7 +160,7 @@ fn nested_under_a_prefix_its_links_and_script_follow() {
     let root = check_links(&base, "/admin/status/", "/admin/status/");
     assert!(root
         .body
-        .contains(r#"<a href="/admin/status/extended/hidden">hidden</a>"#));
+        .contains(r#"href="/admin/status/extended/hidden/""#));
     assert_eq!(
         tree_attribute(&root.body, "data-link-base").as_deref(),
         Some("/admin/status/")
@@ -245,7 +230,7 @@ fn a_configured_link_prefix_overrides_the_mount_point() {
     let page = get(&format!("http://{}/admin/status/", app.addr));
     assert!(page
         .body
-        .contains(r#"<a href="/stats/status/extended/hidden">hidden</a>"#));
+        .contains(r#"href="/stats/status/extended/hidden/""#));
     assert_eq!(
         tree_attribute(&page.body, "data-link-base").as_deref(),
         Some("/stats/status/")
@@ -253,9 +238,7 @@ fn a_configured_link_prefix_overrides_the_mount_point() {
     // The background server's links are at the root.
     let server = serve(&f.registry);
     let page = get(&server.url());
-    assert!(page
-        .body
-        .contains(r#"<a href="/status/extended/hidden">hidden</a>"#));
+    assert!(page.body.contains(r#"href="/status/extended/hidden/""#));
 }
 
 #[test]

@@ -34,10 +34,14 @@ fn root_page_is_the_original_layout_escaped_and_enhanced() {
     assert!(body.starts_with("<!doctype html>"), "{body}");
     assert!(body.contains("<title>test&lt;img src=x onerror=alert(1)&gt;-42 - Status</title>"));
     assert!(!body.contains("<img"), "the server name must be escaped");
+    assert!(body.contains(r#"id="s:web/success" data-path="web/success""#));
+    assert!(body.contains(r#"title="3">3</span>"#));
+    // A collapsed group starts closed, with a link to its own page.
     assert!(
-        body.contains(r#"<div><span class="key">success</span> <span class="int">3</span></div>"#)
+        body.contains(r#"<details class="g" id="g:extended/hidden" data-path="extended/hidden">"#),
+        "{body}"
     );
-    assert!(body.contains(r#"<div class="key"><a href="/status/extended/hidden">hidden</a></div>"#));
+    assert!(body.contains(r#"href="/status/extended/hidden/""#));
     assert!(body.contains("&lt;img src=x onerror=alert(2)&gt;"));
     assert!(body.contains("&lt;script&gt;alert(3)&lt;/script&gt;"));
     assert_eq!(
@@ -47,7 +51,23 @@ fn root_page_is_the_original_layout_escaped_and_enhanced() {
     );
     // A panicking gauge is an error on that stat; everything else renders.
     assert!(body.contains("error: gauge panicked"), "{body}");
-    assert!(body.contains(r#"<span class="key">answer</span> <span class="int">42</span>"#));
+    assert!(
+        body.contains(r#"title="answer">answer</a>"#) || body.contains(">answer</a>"),
+        "{body}"
+    );
+    assert!(body.contains(r#"title="42">42</span>"#));
+
+    // The original's page, the core's markup, is `?format=html`.
+    let original = get(&format!("{}?format=html", server.url()));
+    assert_eq!(original.status, 200);
+    let body = &original.body;
+    assert!(body.starts_with("<!doctype html>\n<title>"), "{body}");
+    assert!(
+        body.contains(r#"<div><span class="key">success</span> <span class="int">3</span></div>"#)
+    );
+    assert!(body.contains(r#"<div class="key"><a href="/status/extended/hidden">hidden</a></div>"#));
+    assert!(!body.contains("<img"));
+    assert!(!body.contains("<script"), "the original has no script");
 }
 
 #[test]
@@ -60,10 +80,14 @@ fn sub_paths_with_and_without_trailing_slash() {
     let b = get(&format!("{base}web/"));
     assert_eq!((a.status, b.status), (200, 200));
     assert!(a.body.contains("- Status: /web</title>"));
-    assert!(a.body.contains(r#"<span class="key">success</span>"#));
+    assert!(a.body.contains(r#"id="s:web/success""#));
     assert!(!a.body.contains("byPath"));
+    // The rows' ids: values (a meter's mean rate) move between the two requests.
     let tree = |body: &str| {
-        body[body.find("<nav").unwrap()..body.find("<div class=\"key\">hits").unwrap()].to_owned()
+        let tree = &body[body.find("<main").unwrap()..body.find("</main>").unwrap()];
+        let ids = tree.split(" id=\"").skip(1);
+        ids.map(|r| r[..r.find('"').unwrap()].to_owned())
+            .collect::<Vec<_>>()
     };
     assert_eq!(tree(&a.body), tree(&b.body));
     // Collapsed groups render when asked for directly.
@@ -74,7 +98,7 @@ fn sub_paths_with_and_without_trailing_slash() {
     assert_eq!(leaf.body, "3\n");
     let leaf_html = get(&format!("{base}web/success"));
     assert_eq!(leaf_html.status, 200);
-    assert!(leaf_html.body.contains(r#"data-stat="success""#));
+    assert!(leaf_html.body.contains(r#"id="s:web/success""#));
     // Percent-encoded segments.
     let odd = get(&format!(
         "{base}odd/%3Cimg%20src%3Dx%20onerror%3Dalert(2)%3E?format=json"
@@ -218,7 +242,7 @@ fn queries_filter_and_bad_ones_are_400() {
         .body
         .contains(r#"value="x&quot; autofocus onfocus=&quot;alert(1)""#));
     let html = get(&format!("{base}?query=finished"));
-    assert!(html.body.contains(r#"<span class="key">finished</span>"#));
+    assert!(html.body.contains(">finished</a>"), "{}", html.body);
     assert!(!html.body.contains("byPath"));
 }
 
@@ -285,7 +309,7 @@ fn the_router_mounts_in_an_axum_app() {
     assert_eq!(nested.status, 200);
     assert!(nested
         .body
-        .contains(r#"<a href="/admin/status/extended/hidden">"#));
+        .contains(r#"href="/admin/status/extended/hidden/""#));
     let redirect = get(&format!("http://{addr}/admin/status"));
     assert_eq!(redirect.status, 308);
     assert_eq!(redirect.header("location"), Some("status/"));
