@@ -98,7 +98,7 @@ def htmlHeader(output, path, serverName, query=None):
     output.write(
         '  <h1 style="margin: 0">Stats</h1><h3 style="margin: 3px 0 18px">%s</h3>'
         '<p><form action="#" method="GET">Filter: <input type="text" name="query" size="20" '
-        'value="%s"></form></p>\n' % (esc(serverName, quote=False), esc(query or '')))
+        'value="%s"></form></p>' % (esc(serverName, quote=False), esc(query or '')))
 
 
 def _typeName(value):

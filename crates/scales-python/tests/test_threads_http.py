@@ -1,0 +1,72 @@
+"""Thread safety (the original lost 71 % of these increments) and the status page."""
+
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+
+from greplin import scales
+from greplin.scales import flaskhandler, meter
+
+THREADS = 8
+N = 20000
+
+
+def test_eight_threads_exact_total():
+    stats = scales.collection('/threads', scales.IntStat('count'), scales.IntDictStat('byKey'),
+                              scales.PmfStat('latency'), meter.MeterStat('hits'),
+                              scales.DoubleStat('total'))
+
+    def work():
+        for _ in range(N):
+            stats.count += 1
+            stats.byKey['k'] += 1
+            stats.latency = 1.0
+            stats.hits.mark()
+            stats.total += 0.5
+
+    threads = [threading.Thread(target=work) for _ in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    tree = scales.getStats()['threads']
+    assert stats.count == THREADS * N
+    assert tree['count'] == THREADS * N
+    assert tree['byKey'] == {'k': THREADS * N}
+    assert tree['latency']['count'] == THREADS * N
+    assert tree['hits']['count'] == THREADS * N
+    assert tree['total'] == THREADS * N * 0.5
+
+
+def _get(url):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, response.headers.get('Content-Type'), response.read().decode()
+
+
+def test_page_served_and_read_back():
+    stats = scales.collection('/web', scales.IntStat('success'),
+                              scales.Stat('gauge', lambda: 42))
+    stats.success += 3
+    server = flaskhandler.serveInBackground(0, serverName='something-server-42')
+    try:
+        base = 'http://127.0.0.1:%d/status/' % server.port
+        status, ctype, body = _get(base + '?format=json')
+        assert status == 200 and 'json' in ctype
+        data = json.loads(body)
+        assert data['web'] == {'success': 3, 'gauge': 42}
+        status, ctype, body = _get(base)
+        assert status == 200 and 'html' in ctype
+        assert '<title>something-server-42 - Status</title>' in body
+        assert 'success' in body
+        status, _, body = _get(base + 'web?format=json')
+        assert json.loads(body) == {'success': 3, 'gauge': 42}
+        with pytest.raises(urllib.error.HTTPError) as err:
+            _get(base + 'nope')
+        assert err.value.code == 404
+        stats.success += 1
+        assert json.loads(_get(base + '?format=json')[2])['web']['success'] == 4
+    finally:
+        server.stop()
