@@ -194,3 +194,6 @@ cargo run --quiet --locked -p scales-demo --example soak -- --duration 20 \
   exit 1
 }
 tail -2 target/e2e/soak.log
+
+step "Python drop-in: greplin.scales on the Rust core (scripts/python-tests.sh: venv, maturin, pytest)"
+./scripts/python-tests.sh
