@@ -41,19 +41,28 @@ pub(crate) fn stripes() -> usize {
         .min(MAX_STRIPES)
 }
 
-/// A handle's shared entry: what the handle records into, and one `Arc` of it per stripe.
+/// A handle's shared entry: its key, what the handle records into, and one `Arc` of the
+/// handle per stripe.
 pub(crate) struct Striped<H: Handle> {
+    /// The key in its retained form ([`Key::to_retained`]): the per-thread caches' copies
+    /// are clones of it, which allocate nothing.
+    key: Key,
     target: H::Target,
     stripes: Box<[OnceLock<Arc<H>>]>,
 }
 
 impl<H: Handle> Striped<H> {
-    /// `stripes` is a power of two (see [`stripes`]).
-    pub(crate) fn new(target: H::Target, stripes: usize) -> Self {
+    /// `stripes` is a power of two (see [`stripes`]); `key` is cloned in its retained form.
+    pub(crate) fn new(key: &Key, target: H::Target, stripes: usize) -> Self {
         Self {
+            key: key.to_retained(),
             target,
             stripes: (0..stripes).map(|_| OnceLock::new()).collect(),
         }
+    }
+
+    pub(crate) fn key(&self) -> &Key {
+        &self.key
     }
 
     /// The copy of the handle for thread slot `slot`.
@@ -141,12 +150,12 @@ pub(crate) fn probe<H: Handle>(recorder: u64, key: &Key) -> Probe<H> {
 }
 
 /// Puts `recorder`'s `handle` for `key` in this thread's cache.
-pub(crate) fn fill<H: Handle>(recorder: u64, key: &Key, handle: Arc<H>) {
+pub(crate) fn fill<H: Handle>(recorder: u64, key: Key, handle: Arc<H>) {
     let evicted = CACHE.try_with(|cache| {
         let mut cache = cache.try_borrow_mut().ok()?;
         cache.insert(Entry {
             recorder,
-            key: key.clone(),
+            key,
             handle: H::into_cached(handle),
         })
     });
@@ -286,7 +295,9 @@ mod tests {
     #[test]
     fn stripes_are_distinct_copies_of_one_handle() {
         let registry = scales::Registry::new();
-        let striped = Striped::<CounterHandle>::new(counter(&registry, "c"), 4);
+        let key = Key::from_name("c");
+        let striped = Striped::<CounterHandle>::new(&key, counter(&registry, "c"), 4);
+        assert_eq!(striped.key(), &key);
         assert!(Arc::ptr_eq(striped.get(1), striped.get(5)));
         assert!(!Arc::ptr_eq(striped.get(0), striped.get(1)));
         use metrics::CounterFn;

@@ -325,6 +325,13 @@ impl Recorder for ScalesRecorder {
     }
 }
 
+/// The handle of thread slot `slot` in a shared entry, and the entry's key.
+fn pick<H: Handle>(entry: &Option<Striped<H>>, slot: usize) -> Option<(Arc<H>, Key)> {
+    entry
+        .as_ref()
+        .map(|striped| (striped.get(slot).clone(), striped.key().clone()))
+}
+
 /// A handle kind as the recorder registers it: its map, and how its stat is declared.
 trait Register: Handle {
     const KIND: MetricKind;
@@ -452,36 +459,40 @@ impl Inner {
         match cache::probe::<H>(self.id, key) {
             Probe::Hit(handle) => Some(handle),
             Probe::Miss { slot } => {
-                let handle = self.shared::<H>(key, slot)?;
-                cache::fill(self.id, key, handle.clone());
+                let (handle, retained) = self.shared::<H>(key, slot)?;
+                cache::fill(self.id, retained, handle.clone());
                 Some(handle)
             }
-            Probe::Unavailable => self.shared::<H>(key, 0),
+            Probe::Unavailable => self.shared::<H>(key, 0).map(|(handle, _)| handle),
         }
     }
 
+    /// The handle for `key` from the shared map (registered if new), with the key's retained
+    /// form for the thread's cache.
     #[cold]
-    fn shared<H: Register>(&self, key: &Key, slot: usize) -> Option<Arc<H>> {
+    fn shared<H: Register>(&self, key: &Key, slot: usize) -> Option<(Arc<H>, Key)> {
         if let Some(entry) = H::map(self).pin().get(key) {
-            return entry.as_ref().map(|striped| striped.get(slot).clone());
+            return pick(entry, slot);
         }
         self.register::<H>(key, slot)
     }
 
     /// Declares `key`'s stat and enters its handle in the shared map.
-    fn register<H: Register>(&self, key: &Key, slot: usize) -> Option<Arc<H>> {
+    fn register<H: Register>(&self, key: &Key, slot: usize) -> Option<(Arc<H>, Key)> {
         let mut warnings = Vec::new();
         let handle = {
             let mut cold = self.cold();
             let map = H::map(self).pin();
             // Another thread may have registered it since the lookup.
             if let Some(entry) = map.get(key) {
-                return entry.as_ref().map(|striped| striped.get(slot).clone());
+                return pick(entry, slot);
             }
             let target = self.declare::<H>(&mut cold, key, &mut warnings);
-            let striped = target.map(|target| Striped::<H>::new(target, self.stripes));
-            let handle = striped.as_ref().map(|striped| striped.get(slot).clone());
-            map.insert(key.clone(), striped);
+            // Retained once: the entry's copy and the map's share their allocations.
+            let key = key.to_retained();
+            let striped = target.map(|target| Striped::<H>::new(&key, target, self.stripes));
+            let handle = pick(&striped, slot);
+            map.insert(key, striped);
             handle
         };
         // Logged without the lock held: a logger may itself record metrics.
