@@ -91,8 +91,17 @@ fn bench_axum(c: &mut Criterion) {
         b.iter(|| black_box(request(&mut trace)))
     });
 
-    // Installs the global `metrics` recorder (once per process).
-    let (prometheus_layer, handle) = axum_prometheus::PrometheusMetricLayer::pair();
+    // Installs the global `metrics` recorder (once per process), whose upkeep task (it
+    // drains the recorded samples every 5 s) needs a tokio runtime running beside.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let (prometheus_layer, handle) = {
+        let _entered = runtime.enter();
+        axum_prometheus::PrometheusMetricLayer::pair()
+    };
     let mut prometheus = router().layer(prometheus_layer);
     group.bench_function("axum-prometheus PrometheusMetricLayer", |b| {
         b.iter(|| black_box(request(&mut prometheus)))
