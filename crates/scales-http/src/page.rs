@@ -216,12 +216,16 @@ struct Tree<'a, 'r> {
     times: Vec<f64>,
 }
 
-/// Stats in a node (a keyed stat counts once).
-fn stat_count(node: &Node) -> usize {
-    match node {
-        Node::Stat(_) => 1,
-        Node::Group(group) => group.entries.iter().map(|e| stat_count(&e.node)).sum(),
-    }
+/// Stats in a group, at any depth (a keyed stat counts once).
+fn group_stats(group: &Group) -> usize {
+    group
+        .entries
+        .iter()
+        .map(|e| match &e.node {
+            Node::Stat(_) => 1,
+            Node::Group(inner) => group_stats(inner),
+        })
+        .sum()
 }
 
 /// Segments joined for a history key.
@@ -282,7 +286,7 @@ impl Tree<'_, '_> {
     }
 
     fn group(&mut self, group: &Group, path: &mut Vec<String>) {
-        let count = stat_count(&Node::Group(group.clone()));
+        let count = group_stats(group);
         let lazy = count > self.budget;
         let open = !lazy && !group.collapsed && count <= OPEN_MAX;
         let href = link(self.link_prefix, path, true);

@@ -224,6 +224,11 @@ fn the_page_in_chromium_with_playwright() {
         .history(Duration::from_millis(250), 120, 2_000)
         .serve_in_background(0)
         .unwrap();
+    let guarded = scales_http::Config::new("guarded")
+        .registry(&demo.registry)
+        .basic_auth("reader", "s3cret-pass")
+        .serve_in_background(0)
+        .unwrap();
     let (hostile, _hostile_scopes) = hostile_tree();
     let hostile_server = serve(&hostile);
     // A few history samples, so rates and "what moved" are there on first paint.
@@ -260,6 +265,7 @@ fn the_page_in_chromium_with_playwright() {
         .env("HOSTILE", hostile_server.url())
         .env("OUT", e2e_dir())
         .env("BENCH", bench_spec.join(","))
+        .env("AUTH", format!("reader s3cret-pass {}", guarded.url()))
         .env("TMPDIR", &scratch)
         .output()
         .expect("run node (the Debian package nodejs)");
