@@ -404,6 +404,34 @@ impl StateTimeStat {
     fn current(&self) -> Option<String> {
         self.0.current()
     }
+    /// A context manager: the state is one higher inside the block (in-use counts).
+    fn acquire(slf: Py<Self>) -> Acquire {
+        Acquire {
+            stat: slf,
+            guard: Mutex::new(None),
+        }
+    }
+}
+
+/// `with stat.acquire():` — the state counts up on entry and back down on exit.
+#[pyclass(module = "greplin.scales._scales", frozen)]
+struct Acquire {
+    stat: Py<StateTimeStat>,
+    guard: Mutex<Option<scales::StateGuard>>,
+}
+
+#[pymethods]
+impl Acquire {
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        let guard = slf.get().stat.get().0.acquire();
+        *slf.get().guard.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
+        slf
+    }
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> bool {
+        drop(self.guard.lock().unwrap_or_else(|e| e.into_inner()).take());
+        false
+    }
 }
 
 /// The owner of a container at `path` (created if needed).

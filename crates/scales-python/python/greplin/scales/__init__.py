@@ -63,6 +63,7 @@ class _Container(object):
     def setCollapsed(self, isCollapsed):
         """Folds this container in the JSON and HTML views."""
         self.scope.set_collapsed(bool(isCollapsed))
+        _markCollapsed(self.path, isCollapsed)
 
     def __repr__(self):
         return '<scales container %s>' % self.path
@@ -74,6 +75,7 @@ class _Stats(object):
     containerMap = {}
     parentMap = {}
     gauges = {}
+    collapsed = set()
     subId = itertools.count(1)
 
     @classmethod
@@ -82,6 +84,7 @@ class _Stats(object):
             cls.containerMap = {}
             cls.parentMap = {}
             cls.gauges = {}
+            cls.collapsed = set()
             cls.subId = itertools.count(1)
         _rs.reset()
 
@@ -121,6 +124,13 @@ def _declareAggregations(obj, container):
         for value in vars(klass).values():
             if isinstance(value, AggregationStat):
                 value._handle(obj, container)
+
+
+def _markCollapsed(path, isCollapsed):
+    if isCollapsed:
+        _Stats.collapsed.add(path)
+    else:
+        _Stats.collapsed.discard(path)
 
 
 def _scopePath(context):
@@ -198,6 +208,19 @@ def getStats():
     """A copy of the whole tree as nested dicts (gauges as their callables, as the original)."""
     text = _rs.json_text(None, False)
     root = _loadJson(text) if text else StatContainer()
+    # The JSON leaves collapsed containers out; the original's tree had them.
+    for path in sorted(_Stats.collapsed, key=len):
+        parts = [p for p in path.split('/') if p]
+        sub = _rs.json_text(path, False)
+        node = root
+        for part in parts[:-1]:
+            node = node.setdefault(part, StatContainer()) if isinstance(node, dict) else None
+            if node is None:
+                break
+        if sub and parts and isinstance(node, dict):
+            node[parts[-1]] = _loadJson(sub)
+            if isinstance(node[parts[-1]], StatContainer):
+                node[parts[-1]].setCollapsed(True)
     for (path, name), fn in list(_Stats.gauges.items()):
         node = root
         for part in [p for p in path.split('/') if p]:
@@ -212,6 +235,7 @@ def getStats():
 def setCollapsed(path):
     """Folds the container at ``path`` in the JSON and HTML views."""
     _rs.set_collapsed(_scopePath(path), True)
+    _markCollapsed(_scopePath(path), True)
 
 
 def filterCollapsedItems(data):
@@ -626,6 +650,10 @@ PmfDictStat = NamedPmfDictStat
 
 class StateTimeStatDict(_Proxy):
     """A StateTimeStat's value: seconds spent in each state."""
+
+    def acquire(self):
+        """A context manager: the state is one higher inside the block (in-use counts)."""
+        return self._h.acquire()
 
 
 class StateTimeStat(_StructuredStat):

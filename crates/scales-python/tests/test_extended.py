@@ -1,0 +1,142 @@
+"""Every other stat type, against the extended part of the original's golden output
+(tests/data/all.json), where the original's numbers were right."""
+
+import io
+import json
+import os
+import time
+
+from greplin import scales
+from greplin.scales import formats
+from greplin.scales.meter import MeterDictStat
+
+DATA = os.path.join(os.path.dirname(__file__), 'data')
+
+
+class Everything(object):
+    dbl = scales.DoubleStat('double')
+    strs = scales.StringDictStat('strings')
+    named = scales.NamedPmfDictStat('namedPmf')
+    stt = scales.StateTimeStat('stateTime')
+    meters = MeterDictStat('meterDict')
+    plain = scales.Stat('plain')
+    auto = scales.IntDictStat('autoDeleted', autoDelete=True)
+    zero = scales.IntStat('zero')
+
+    def __init__(self):
+        scales.init(self, '/extended')
+
+
+class Parent(object):
+    errs = scales.IntDictSumAggregationStat('errors')
+    total = scales.SumAggregationStat('total')
+
+    def __init__(self):
+        scales.init(self, '/extended/aggregate')
+
+    def child(self, name):
+        return Kid(name)
+
+
+class Kid(object):
+    errs = scales.IntDictStat('errors')
+    total = scales.IntStat('total')
+
+    def __init__(self, name):
+        scales.initChild(self, name)
+
+
+class Hidden(object):
+    count = scales.IntStat('count')
+
+    def __init__(self):
+        scales.init(self, '/extended/hidden')
+
+
+def test_extended_matches_golden():
+    golden = json.load(open(os.path.join(DATA, 'all.json')))['extended']
+    e = Everything()
+    e.dbl += 2.5
+    e.strs['color'] = 'blue'
+    e.strs['html'] = '<b>&"quoted"</b>\nsecond line'
+    for v in (1.0, 2.0, 3.0):
+        e.named['a'] = v
+    e.named['b'] = 7.0
+    e.stt = 'idle'
+    time.sleep(0.2)
+    e.stt = 'busy'
+    time.sleep(0.3)
+    e.stt = 'idle'
+    e.meters['GET'].mark(10)
+    e.meters['POST'].mark(1)
+    e.plain = None
+    e.zero = 0
+    e.auto['x'] += 1
+    e.auto['y'] += 1
+    e.auto['y'] -= 1
+    par = Parent()
+    k1, k2 = par.child('k1'), par.child('k2')
+    k1.errs['404'] += 2
+    k2.errs['404'] += 3
+    k2.errs['500'] += 1
+    k1.total += 10
+    k2.total += 5
+    hidden = Hidden()
+    hidden.count += 7
+    scales.setCollapsed('/extended/hidden')
+    gauges = scales.collection('/extended/gauges',
+                               scales.Stat('dictGauge', lambda: {'a': 1, 'b': 'two'}),
+                               scales.Stat('floatGauge', lambda: 0.1 + 0.2))
+    out = io.StringIO()
+    formats.jsonFormat(out)
+    ours = json.loads(out.getvalue())['extended']
+    for key in ('double', 'strings', 'plain', 'zero', 'autoDeleted', 'aggregate', 'gauges'):
+        assert ours[key] == golden[key], key
+    assert 'hidden' not in ours  # collapsed
+    # Correct statistics where the original reported the first two values (its 20 s refresh)
+    assert ours['namedPmf']['a']['count'] == 3
+    assert ours['namedPmf']['a']['max'] == 3.0 and ours['namedPmf']['a']['mean'] == 2.0
+    assert ours['namedPmf']['b']['count'] == 1 and ours['namedPmf']['b']['min'] == 7.0
+    assert ours['meterDict']['GET']['count'] == 10 and ours['meterDict']['POST']['count'] == 1
+    assert abs(ours['stateTime']['idle'] - 0.2) < 0.15 and abs(ours['stateTime']['busy'] - 0.3) < 0.15
+    assert scales.getStats()['extended']['hidden'] == {'count': 7}  # still in the copy
+    del e, par, k1, k2, hidden, gauges
+
+
+class Pool(object):
+    inUse = scales.StateTimeStat('inUse')
+
+    def __init__(self):
+        scales.init(self, '/pool')
+
+
+def test_state_time_acquire():
+    pool = Pool()
+    with pool.inUse.acquire():
+        time.sleep(0.05)
+        with pool.inUse.acquire():
+            time.sleep(0.05)
+    data = scales.getStats()['pool']['inUse']
+    assert set(data) >= {'1', '2'}
+    assert data['1'] > 0.03 and data['2'] > 0.03
+
+
+def test_timer_discard_and_logger():
+    messages = []
+
+    class Thing(object):
+        latency = scales.PmfStat('latency')
+        name = scales.Stat('name').logger(messages.append)
+
+        def __init__(self):
+            scales.init(self, '/thing')
+
+    t = Thing()
+    with t.latency.time() as timer:
+        timer.discard()
+    with t.latency.time():
+        pass
+    t.name = 'x'
+    assert scales.getStats()['thing']['latency']['count'] == 1
+    assert messages == ['Updated stat "name" with value: x']
+    assert t.latency['count'] == 1
