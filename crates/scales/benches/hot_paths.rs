@@ -646,6 +646,14 @@ fn dict_inc(c: &mut Criterion) {
     group.bench_function("scales IntDictStat::inc(\"200\")", |b| {
         b.iter(|| black_box(&dict).inc(black_box("200")))
     });
+    let ok = dict.key("200");
+    group.bench_function("scales IntDictStat::key(\"200\") handle, inc()", |b| {
+        b.iter(|| black_box(&ok).inc())
+    });
+    let prometheus_ok = vec.with_label_values(&["200"]);
+    group.bench_function("prometheus with_label_values handle, inc()", |b| {
+        b.iter(|| black_box(&prometheus_ok).inc())
+    });
     group.bench_function(
         "prometheus IntCounterVec::with_label_values([\"200\"]).inc()",
         |b| b.iter(|| black_box(&vec).with_label_values(&[black_box("200")]).inc()),

@@ -98,7 +98,8 @@ pub use snapshot::{
     Entry, Group, Keyed, MeterSnapshot, Node, Snapshot, StatAt, StatKind, StatSnapshot, StatValue,
 };
 pub use stats::{
-    CounterStat, DoubleStat, HistogramAggregationStat, IntDictStat, IntDictSumAggregationStat,
+    CounterStat, DoubleStat, HistogramAggregationStat, IntDictKey, IntDictStat,
+    IntDictSumAggregationStat,
     IntStat, MeterDictStat, MeterStat, NamedPmfDictStat, PmfAggregationStat, PmfStat, Stat,
     StatOptions, StateGuard, StateTimeStat, StringDictStat, SumAggregationStat, TimerGuard,
     OVERFLOW_KEY,

@@ -548,6 +548,96 @@ impl IntDictStat {
     pub fn overflowed_keys(&self) -> u64 {
         self.core.overflowed_keys()
     }
+
+    /// A handle onto one key, looked up once: for code that adds to the same key again and
+    /// again (a route, a status class), an add through it skips the key lookup and costs
+    /// what an [`IntStat`](crate::IntStat)'s does. The key appears (at 0) if it was not
+    /// there; a key refused by the cap on keys gives a handle onto
+    /// [`OVERFLOW_KEY`](crate::OVERFLOW_KEY). For a stat whose keys can be removed
+    /// (auto-delete, idle expiry) the handle adds by name, so it never adds to a removed key.
+    ///
+    /// ```
+    /// let reg = scales::Registry::new();
+    /// let by_class = reg.scope("/web")?.int_dict_stat("byStatusClass")?;
+    /// let ok = by_class.key("2xx");
+    /// ok.inc();
+    /// ok.add(2);
+    /// assert_eq!(by_class.get("2xx"), 3);
+    /// assert_eq!(ok.get(), 3);
+    /// # Ok::<(), scales::Error>(())
+    /// ```
+    pub fn key(&self, key: &str) -> IntDictKey {
+        let live = if self.core.removable() {
+            None
+        } else {
+            // Keys that cannot be removed have sharded tallies.
+            let tally = self.core.add_uncached(key, 0);
+            match &*tally {
+                Tally::Sharded(counter) => Some((counter.slot(), tally.clone())),
+                Tally::Shared(_) => None,
+            }
+            .map(|(slot, tally)| (tally, slot))
+        };
+        IntDictKey {
+            core: self.core.clone(),
+            key: Arc::from(key),
+            live,
+            _lease: self._lease.clone(),
+        }
+    }
+}
+
+/// One key of an [`IntDictStat`] ([`IntDictStat::key`]).
+#[derive(Clone)]
+pub struct IntDictKey {
+    core: Arc<IntDictCore>,
+    key: Arc<str>,
+    /// The key's tally, when keys are never removed.
+    live: Option<(Arc<Tally>, Slot)>,
+    _lease: Lease,
+}
+
+impl IntDictKey {
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    /// Subtracts one.
+    #[inline]
+    pub fn dec(&self) {
+        self.add(-1);
+    }
+
+    /// Adds `n` (which may be negative).
+    #[inline]
+    pub fn add(&self, n: i64) {
+        match &self.live {
+            Some((tally, slot)) => match &**tally {
+                Tally::Sharded(counter) => counter.add_at(*slot, n as u64),
+                Tally::Shared(_) => self.core.add(&self.key, n),
+            },
+            None => self.core.add(&self.key, n),
+        }
+    }
+
+    /// The key's count (of the overflow key, for a key the cap refused).
+    pub fn get(&self) -> i64 {
+        match &self.live {
+            Some((tally, _)) => tally.get().unwrap_or(0),
+            None => self.core.get(&self.key),
+        }
+    }
+}
+
+impl fmt::Debug for IntDictKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntDictKey")
+            .field("key", &self.key)
+            .field("count", &self.get())
+            .finish_non_exhaustive()
+    }
 }
 
 impl StatType for IntDictStat {

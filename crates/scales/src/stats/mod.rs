@@ -25,7 +25,7 @@ pub use aggregation::{
 pub use counter::{CounterStat, DoubleStat, IntStat};
 pub(crate) use counter::{DoubleCell, IntCell};
 pub(crate) use dict::{IntDictCore, StringDictCore};
-pub use dict::{IntDictStat, StringDictStat};
+pub use dict::{IntDictKey, IntDictStat, StringDictStat};
 pub(crate) use key_limit::KeyLimit;
 pub use key_limit::OVERFLOW_KEY;
 pub(crate) use meter::{MeterCore, MeterDictCore};

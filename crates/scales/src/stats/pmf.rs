@@ -295,6 +295,29 @@ impl NamedPmfDictStat {
         self.core.entry(key).record(value);
     }
 
+    /// A [`PmfStat`] handle onto `key`'s distribution, looked up once: recording through it
+    /// skips the key lookup and costs what a `PmfStat`'s record does. The key appears (empty)
+    /// if it was not there; a key refused by the cap on keys gives a handle onto
+    /// [`OVERFLOW_KEY`](crate::OVERFLOW_KEY)'s distribution.
+    ///
+    /// ```
+    /// let reg = scales::Registry::new();
+    /// let by_route = reg.scope("/web")?.named_pmf_dict_stat("latencyByRoute")?;
+    /// let users = by_route.key("/users/{id}");
+    /// users.record(0.010);
+    /// users.record(0.030);
+    /// assert_eq!(by_route.snapshot("/users/{id}").unwrap().count(), 2);
+    /// # Ok::<(), scales::Error>(())
+    /// ```
+    pub fn key(&self, key: &str) -> PmfStat {
+        let core = self.core.entry(key);
+        PmfStat {
+            slot: core.sketch.slot(),
+            core,
+            _lease: self._lease.clone(),
+        }
+    }
+
     /// Starts a timer recording into `key`'s distribution.
     pub fn time(&self, key: &str) -> TimerGuard<'static> {
         let core = self.core.entry(key);

@@ -158,3 +158,61 @@ fn every_keyed_stat_takes_a_cap() {
     assert_eq!(open.entries().len(), 1000);
     assert_eq!(open.overflowed_keys(), 0);
 }
+
+#[test]
+fn key_handles_add_where_the_dict_would() {
+    let reg = Registry::new();
+    let scope = reg.scope("/web").unwrap();
+    let dict = scope.int_dict_stat("byClass").unwrap();
+    let ok = dict.key("2xx");
+    assert_eq!(
+        counts(&dict),
+        [("2xx".to_owned(), 0)],
+        "the key appears at 0"
+    );
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            let ok = ok.clone();
+            let dict = dict.clone();
+            s.spawn(move || {
+                for _ in 0..10_000 {
+                    ok.inc();
+                    dict.inc("2xx");
+                }
+            });
+        }
+    });
+    assert_eq!(dict.get("2xx"), 80_000);
+    assert_eq!(ok.get(), 80_000);
+
+    // A capped dict: a refused key's handle is the overflow key's.
+    let capped: IntDictStat = scope
+        .declare_with("capped", StatOptions::default().with_max_keys(1))
+        .unwrap();
+    capped.inc("a");
+    let b = capped.key("b");
+    b.add(5);
+    assert_eq!(capped.get(OVERFLOW_KEY), 5);
+    assert_eq!(capped.get("b"), 0);
+
+    // Removable keys: the handle adds by name, so it follows the key after a removal.
+    let deleting: IntDictStat = scope
+        .declare_with("deleting", StatOptions::auto_delete())
+        .unwrap();
+    let x = deleting.key("x");
+    x.inc();
+    x.dec();
+    assert!(counts(&deleting).is_empty(), "zero: removed");
+    x.add(3);
+    assert_eq!(counts(&deleting), [("x".to_owned(), 3)]);
+
+    // Distributions by key.
+    let latency = scope.named_pmf_dict_stat("latencyByRoute").unwrap();
+    let users = latency.key("/users/{id}");
+    for v in [1.0, 2.0, 3.0] {
+        users.record(v);
+    }
+    latency.record("/users/{id}", 4.0);
+    let snapshot = latency.snapshot("/users/{id}").unwrap();
+    assert_eq!((snapshot.count(), snapshot.sum()), (4, 10.0));
+}
