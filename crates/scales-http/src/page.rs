@@ -525,7 +525,8 @@ impl Tree<'_, '_> {
         self.out.push_str("<div class=\"lv\">");
         let counting = matches!(
             stat.kind,
-            StatKind::IntDict | StatKind::HistogramAggregation | StatKind::IntDictSumAggregation
+            // (a HistogramAggregationStat counts what is in each state now: no rate)
+            StatKind::IntDict | StatKind::IntDictSumAggregation
         );
         fn sorted<T>(entries: &[scales::Keyed<T>]) -> Vec<&scales::Keyed<T>> {
             let mut entries: Vec<_> = entries.iter().collect();

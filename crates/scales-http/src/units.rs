@@ -26,8 +26,8 @@ impl Unit {
         const TIME: [&str; 8] = [
             "latency", "time", "duration", "delay", "elapsed", "wait", "seconds", "secs",
         ];
-        // `start_time_seconds` is a date, `timeouts` a count.
-        if lower.contains("timeout") || lower.starts_with("start_time") {
+        // `timeouts` is a count (`start_time_seconds`, a date, shows as one: see `duration`).
+        if lower.contains("timeout") && !lower.ends_with("seconds") {
             return Self::Plain;
         }
         if TIME.iter().any(|word| lower.contains(word)) {
@@ -115,11 +115,16 @@ fn non_finite(v: f64) -> String {
 }
 
 /// Seconds in the unit that fits: `850 ns`, `12.3 ms`, `4.5 s`, `3m 05s`, `2h 10m`, `3d 4h`.
+/// Past 30 years it is a time since the Unix epoch (a `currentTime` gauge), shown as a UTC
+/// date: `2026-12-02 05:48:34Z`.
 pub(crate) fn duration(s: f64) -> String {
     if !s.is_finite() {
         return non_finite(s);
     }
     let a = s.abs();
+    if (946_684_800.0..253_402_300_800.0).contains(&s) {
+        return utc(s);
+    }
     if a == 0.0 {
         return "0 s".to_owned();
     }
@@ -149,6 +154,28 @@ pub(crate) fn duration(s: f64) -> String {
         )
     };
     format!("{sign}{text}")
+}
+
+/// Seconds since the Unix epoch as `YYYY-MM-DD hh:mm:ssZ` (days to a civil date as in
+/// Howard Hinnant's `civil_from_days`).
+fn utc(seconds: f64) -> String {
+    let secs = seconds.floor() as i64;
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 /// Bytes in binary units: `512 B`, `1.5 KiB`, `230 MiB`.
@@ -203,6 +230,8 @@ mod tests {
         assert_eq!(duration(0.000_045), "45 µs");
         assert_eq!(duration(185.0), "3m 05s");
         assert_eq!(duration(90_000.0), "1d 1h");
+        assert_eq!(duration(1_796_190_514.0), "2026-12-02 05:48:34Z");
+        assert_eq!(duration(951_782_400.0), "2000-02-29 00:00:00Z");
         assert_eq!(bytes(1536.0), "1.5 KiB");
         assert_eq!(bytes(12.0), "12 B");
         assert_eq!(rate(12_345.0), "12.3k/s");
@@ -216,7 +245,8 @@ mod tests {
         assert_eq!(Unit::of("uptime_seconds"), Unit::Seconds);
         assert_eq!(Unit::of("resident_memory_bytes"), Unit::Bytes);
         assert_eq!(Unit::of("timeouts"), Unit::Plain);
-        assert_eq!(Unit::of("start_time_seconds"), Unit::Plain);
+        assert_eq!(Unit::of("start_time_seconds"), Unit::Seconds);
+        assert_eq!(Unit::of("timeout_seconds"), Unit::Seconds);
         assert_eq!(Unit::of("hits"), Unit::Plain);
     }
 }

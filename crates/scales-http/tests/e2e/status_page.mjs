@@ -77,6 +77,20 @@ try {
     await context.close();
   }
 
+  // ---- dark mode ---------------------------------------------------------------------------
+  {
+    const { context, page } = await newPage({ colorScheme: 'dark' });
+    await page.goto(BASE);
+    await enhanced(page);
+    const bg = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+    check(bg === 'rgb(21, 23, 26)', 'dark mode follows the system', bg);
+    await page.click('[id="s:web/latency"] > summary');
+    await page.waitForSelector('[id="s:web/latency"] svg.histogram', { timeout: 10000 });
+    await page.locator('[id="s:web/latency"] svg.histogram').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(OUT, 'status-dark.png') });
+    await context.close();
+  }
+
   // ---- collapse and expand, remembered across reloads --------------------------------
   {
     const { context, page, problems } = await newPage();
