@@ -83,12 +83,16 @@
     var load = d.classList.contains('dist') && d.querySelector(':scope > .hist > a.load');
     if (load) {
       load.textContent = 'loading…';
-      getPage(load.getAttribute('href')).then(function (doc) {
-        var hist = doc.querySelector('#scales-tree .hist');
-        var mine = d.querySelector(':scope > .hist');
-        if (hist && mine) { mine.replaceWith(document.adoptNode(hist)); }
-      }, function (e) { load.textContent = 'histogram: ' + e.message; });
+      histogram(d).catch(function (e) { load.textContent = 'histogram: ' + e.message; });
     }
+  }
+  // Draws (again) the histogram of an open distribution row, from its stat's page.
+  function histogram(d) {
+    return getPage(d.getAttribute('data-src')).then(function (doc) {
+      var hist = doc.querySelector('#scales-tree .hist');
+      var mine = d.querySelector(':scope > .hist');
+      if (hist && mine) { mine.replaceWith(document.adoptNode(hist)); }
+    });
   }
 
   // ---- sort: by name (the server's order) or by what moved lately -------------------
@@ -252,6 +256,10 @@
         var old = d.querySelector(':scope > .lv');
         if (level && old) { merge(old, level); }
       }));
+    });
+    // Open histograms are drawn again from their stat's page: one request each.
+    tree.querySelectorAll('details.dist[open][data-src]').forEach(function (d) {
+      if (d.querySelector(':scope > .hist > svg')) { jobs.push(histogram(d)); }
     });
     return Promise.all(jobs).then(function () {
       if (sortMode === 'moved') { sortAll(tree); }

@@ -59,6 +59,8 @@ pub(crate) struct PageRequest<'a> {
 /// when opened (each is a page of its own), and a level with more stats than that ends in
 /// a note.
 pub(crate) const ROW_BUDGET: usize = 2_000;
+/// The groups one page draws at most (open, or closed and filled when opened).
+pub(crate) const GROUP_BUDGET: usize = 2_000;
 /// A group with more stats than this starts closed.
 const OPEN_MAX: usize = 60;
 
@@ -120,6 +122,7 @@ pub(crate) fn render(req: &PageRequest<'_>) -> String {
             recent,
             link_prefix: req.link_prefix,
             budget: ROW_BUDGET,
+            groups: GROUP_BUDGET,
             times: recent.times().iter().copied().collect(),
         };
         match (req.node, stat_at) {
@@ -213,6 +216,8 @@ struct Tree<'a, 'r> {
     link_prefix: &'a str,
     /// Rows still to draw on this page.
     budget: usize,
+    /// Groups still to draw on this page.
+    groups: usize,
     times: Vec<f64>,
 }
 
@@ -264,16 +269,20 @@ impl Tree<'_, '_> {
                 .then_with(|| natural(a.name.as_str(), b.name.as_str()))
         });
         self.out.push_str("<div class=\"lv\">");
-        let total = entries.len();
-        for (i, entry) in entries.into_iter().enumerate() {
-            if self.budget == 0 {
-                let _ = write!(
-                    self.out,
-                    "<p class=\"note more\">… and {} more here: narrow them with the filter's \
-                     ?query= or open a group's own page.</p>",
-                    crate::units::grouped((total - i) as i128)
-                );
-                break;
+        // Past the row budget, stats are left out (counted in a note) and groups drawn
+        // closed and empty, up to `GROUP_BUDGET` of them.
+        let mut left_out = 0;
+        for entry in entries {
+            let drawable = match &entry.node {
+                Node::Stat(_) => self.budget > 0,
+                Node::Group(_) => self.groups > 0,
+            };
+            if !drawable {
+                left_out += match &entry.node {
+                    Node::Stat(_) => 1,
+                    Node::Group(inner) => group_stats(inner),
+                };
+                continue;
             }
             path.push(entry.name.as_str().to_owned());
             match &entry.node {
@@ -282,10 +291,19 @@ impl Tree<'_, '_> {
             }
             path.pop();
         }
+        if left_out > 0 {
+            let _ = write!(
+                self.out,
+                "<p class=\"note more\">… and {} more stats here: narrow them with ?query= \
+                 (Enter in the filter) or open a group's own page.</p>",
+                crate::units::grouped(left_out as i128)
+            );
+        }
         self.out.push_str("</div>");
     }
 
     fn group(&mut self, group: &Group, path: &mut Vec<String>) {
+        self.groups = self.groups.saturating_sub(1);
         let count = group_stats(group);
         let lazy = count > self.budget;
         let open = !lazy && !group.collapsed && count <= OPEN_MAX;
@@ -675,11 +693,16 @@ impl Tree<'_, '_> {
         let trend = self.trend(&key, true);
         let id_path = path.to_vec();
         self.row_start("details", "dist", &id_path, &trend);
-        // `open` goes on the element: the row was started without it.
+        // Attributes of the element, which `row_start` left open-ended: its histogram's
+        // page (the script loads and refreshes it from there), and `open` on a stat's page.
+        let at = self.out.rfind("<details").unwrap_or(0) + "<details".len();
+        let mut attributes = String::from(" data-src=\"");
+        escape_into(&mut attributes, &link(self.link_prefix, path, false));
+        attributes.push('"');
         if open {
-            let at = self.out.rfind("<details").unwrap_or(0);
-            self.out.insert_str(at + "<details".len(), " open");
+            attributes.push_str(" open");
         }
+        self.out.insert_str(at, &attributes);
         self.cell(
             "n",
             &crate::units::grouped(i128::from(d.count())),

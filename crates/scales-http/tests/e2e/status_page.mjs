@@ -206,6 +206,36 @@ try {
     check(Math.abs(gaps[0] - gaps[2]) < 5 && Math.abs(gaps[1] - gaps[3]) < 5, 'log-scale x axis', gaps);
     await page.locator(row).scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(OUT, 'status-histogram.png') });
+    // An open histogram is drawn again at each refresh, from the new sketch.
+    const live = '[id="s:web/latency"]';
+    await page.click(`${live} > summary`);
+    await page.waitForSelector(`${live} svg.histogram`, { timeout: 10000 });
+    const first = await page.getAttribute(`${live} svg.histogram`, 'aria-label');
+    await page.selectOption('select[aria-label="refresh interval"]', '1');
+    await waitRefreshes(page, 2);
+    const later = await page.getAttribute(`${live} svg.histogram`, 'aria-label');
+    check(first !== later, 'an open histogram refreshes', [first, later]);
+    check(problems.length === 0, 'no console errors', problems);
+    await context.close();
+  }
+
+  // ---- past the page's 2,000 rows: groups load when opened, and refresh --------------
+  {
+    const { context, page, problems } = await newPage();
+    await page.goto(process.env.LAZY);
+    await enhanced(page);
+    const drawn = await page.$$eval('#scales-tree .s', (r) => r.length);
+    check(drawn === 2000, 'a page draws at most 2,000 stats', drawn);
+    const lazy = await page.$$eval('details[data-lazy]', (ds) => ds.map((d) => [d.id, d.open, d.querySelectorAll('.s').length]));
+    check(lazy.length === 10 && lazy.every((g) => !g[1] && g[2] === 0), 'groups past the limit start closed and empty', lazy);
+    const last = lazy[lazy.length - 1][0];
+    await page.click(`[id="${last}"] > summary`);
+    await page.waitForFunction((id) => document.getElementById(id).querySelectorAll('.s').length === 100, last, { timeout: 10000 });
+    check(true, 'an opened group loads its 100 stats');
+    await page.selectOption('select[aria-label="refresh interval"]', '1');
+    await waitRefreshes(page, 2);
+    const kept = await page.$eval(`[id="${last}"]`, (d) => d.open && d.querySelectorAll('.s').length);
+    check(kept === 100, 'a loaded group stays open and loaded across refreshes', kept);
     check(problems.length === 0, 'no console errors', problems);
     await context.close();
   }

@@ -229,6 +229,9 @@ fn the_page_in_chromium_with_playwright() {
         .basic_auth("reader", "s3cret-pass")
         .serve_in_background(0)
         .unwrap();
+    // 30 groups of 100 stats: 20 fit the page's 2,000 rows, 10 load when opened.
+    let (lazy, _lazy_scopes) = big_tree(30, 100);
+    let lazy_server = serve(&lazy);
     let (hostile, _hostile_scopes) = hostile_tree();
     let hostile_server = serve(&hostile);
     // A few history samples, so rates and "what moved" are there on first paint.
@@ -263,6 +266,7 @@ fn the_page_in_chromium_with_playwright() {
         .env("CHROMIUM", CHROMIUM)
         .env("BASE", server.url())
         .env("HOSTILE", hostile_server.url())
+        .env("LAZY", lazy_server.url())
         .env("OUT", e2e_dir())
         .env("BENCH", bench_spec.join(","))
         .env("AUTH", format!("reader s3cret-pass {}", guarded.url()))

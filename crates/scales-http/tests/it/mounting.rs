@@ -38,7 +38,7 @@ fn the_script_builds_its_requests_from_the_page_url() {
     assert!(script.contains("var u = new URL(href, location.href);"));
     assert!(script.contains("getPage(location.href)"));
     assert!(script.contains("getPage(d.getAttribute('data-lazy'))"));
-    assert!(script.contains("getPage(load.getAttribute('href'))"));
+    assert!(script.contains("getPage(d.getAttribute('data-src'))"));
     assert!(!script.contains("/status"), "no absolute path");
 }
 
