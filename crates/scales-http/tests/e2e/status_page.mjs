@@ -117,6 +117,8 @@ try {
     check(await page.isVisible('[id="s:web/latency"]'), 'a deep link opens the groups above the stat');
     check(await page.$eval('[id="s:web/latency"]', (e) => e.matches(':target')), 'the stat is the target');
     await page.click('#scales-expand');
+    // From the top: a full-page shot taken scrolled down draws the sticky bar mid-page.
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: path.join(OUT, 'status-expanded.png'), fullPage: true });
     const closed = await page.$$eval('details.g:not([data-lazy])', (ds) => ds.filter((d) => !d.open).length);
     check(closed === 0, 'expand all opens every group', closed);
