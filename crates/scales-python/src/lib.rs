@@ -191,6 +191,241 @@ impl IntStat {
     }
 }
 
+/// What `+=` on a read adds to: a plain stat or one key of a dict stat.
+enum IntTarget {
+    Stat(Py<IntStat>),
+    Key(Py<IntDictStat>, String),
+}
+
+/// What an `IntStat` (or an `IntDictStat` key) reads as: an int-like value whose `+=`/`-=`,
+/// assigned back, the stat applies as one atomic add.
+#[pyclass(module = "greplin.scales._scales")]
+struct IntRef {
+    target: IntTarget,
+    value: i64,
+    delta: i64,
+}
+
+impl IntRef {
+    fn int<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(self.value.into_pyobject(py)?.into_any())
+    }
+}
+
+#[pymethods]
+impl IntRef {
+    fn __iadd__(&mut self, n: i64) {
+        self.value = self.value.wrapping_add(n);
+        self.delta = self.delta.wrapping_add(n);
+    }
+    fn __isub__(&mut self, n: i64) {
+        self.value = self.value.wrapping_sub(n);
+        self.delta = self.delta.wrapping_sub(n);
+    }
+    fn __int__(&self) -> i64 {
+        self.value
+    }
+    fn __index__(&self) -> i64 {
+        self.value
+    }
+    fn __float__(&self) -> f64 {
+        self.value as f64
+    }
+    fn __bool__(&self) -> bool {
+        self.value != 0
+    }
+    fn __repr__(&self) -> String {
+        self.value.to_string()
+    }
+    fn __str__(&self) -> String {
+        self.value.to_string()
+    }
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        self.int(py)?.hash()
+    }
+    fn __format__(&self, py: Python<'_>, spec: &str) -> PyResult<Py<PyAny>> {
+        Ok(self.int(py)?.call_method1("__format__", (spec,))?.unbind())
+    }
+    fn __richcmp__(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        op: pyo3::basic::CompareOp,
+    ) -> PyResult<Py<PyAny>> {
+        Ok(self.int(py)?.rich_compare(other, op)?.unbind())
+    }
+    fn __add__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Ok(self.int(py)?.add(o)?.unbind())
+    }
+    fn __radd__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Ok(o.add(self.int(py)?)?.unbind())
+    }
+    fn __sub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Ok(self.int(py)?.sub(o)?.unbind())
+    }
+    fn __rsub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Ok(o.sub(self.int(py)?)?.unbind())
+    }
+    fn __mul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Ok(self.int(py)?.mul(o)?.unbind())
+    }
+    fn __rmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Ok(o.mul(self.int(py)?)?.unbind())
+    }
+    fn __truediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Ok(self.int(py)?.div(o)?.unbind())
+    }
+    fn __floordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Ok(self.int(py)?.floor_div(o)?.unbind())
+    }
+    fn __mod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Ok(self.int(py)?.rem(o)?.unbind())
+    }
+    fn __neg__(&self) -> i64 {
+        self.value.wrapping_neg()
+    }
+    fn __abs__(&self) -> i64 {
+        self.value.wrapping_abs()
+    }
+}
+
+/// A value assigned to an int stat as a number: an int, or a float truncated.
+fn as_i64(value: &Bound<'_, PyAny>) -> PyResult<i64> {
+    match value.extract::<i64>() {
+        Ok(v) => Ok(v),
+        Err(e) => value.extract::<f64>().map(|f| f as i64).map_err(|_| e),
+    }
+}
+
+/// The descriptor behind Python's `IntStat` (its base class): `__get__` and `__set__` run
+/// here, so `self.requests += 1` costs no Python frame once the handle is cached in the
+/// instance's `__dict__` (the Python side's `_cached(instance)` declares it the first time).
+#[pyclass(module = "greplin.scales._scales", subclass, frozen)]
+struct IntDescriptor {
+    key: Py<PyString>,
+}
+
+impl IntDescriptor {
+    fn handle<'py>(
+        slf: &Bound<'py, Self>,
+        instance: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, IntStat>> {
+        let py = slf.py();
+        let found = match instance.getattr(slf.get().key.bind(py)) {
+            Ok(h) => h,
+            Err(_) => slf.call_method1(pyo3::intern!(py, "_cached"), (instance,))?,
+        };
+        Ok(found.downcast_into::<IntStat>()?)
+    }
+}
+
+#[pymethods]
+impl IntDescriptor {
+    #[new]
+    #[pyo3(signature = (name, *_args, **_kwargs))]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> Self {
+        IntDescriptor {
+            key: PyString::intern(py, &format!("__scales_handle_{name}")).unbind(),
+        }
+    }
+    /// The instance attribute the handle is cached under.
+    #[getter]
+    fn _handle_key(&self, py: Python<'_>) -> Py<PyString> {
+        self.key.clone_ref(py)
+    }
+    fn __get__(
+        slf: &Bound<'_, Self>,
+        instance: Option<&Bound<'_, PyAny>>,
+        _owner: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let Some(instance) = instance.filter(|i| !i.is_none()) else {
+            return Ok(slf.clone().into_any().unbind());
+        };
+        let handle = Self::handle(slf, instance)?;
+        let value = handle.get().0.get();
+        Ok(Py::new(
+            py,
+            IntRef {
+                target: IntTarget::Stat(handle.unbind()),
+                value,
+                delta: 0,
+            },
+        )?
+        .into_any())
+    }
+    fn __set__(
+        slf: &Bound<'_, Self>,
+        instance: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let handle = Self::handle(slf, instance)?;
+        let stat = &handle.get().0;
+        if let Ok(r) = value.downcast::<IntRef>() {
+            let r = r.borrow();
+            match &r.target {
+                IntTarget::Stat(h) if h.as_ptr() == handle.as_ptr() => stat.add(r.delta),
+                _ => stat.set(r.value),
+            }
+        } else {
+            stat.set(as_i64(value)?);
+        }
+        let py = slf.py();
+        let logger = slf.getattr(pyo3::intern!(py, "_logger"))?;
+        if !logger.is_none() {
+            slf.call_method1(pyo3::intern!(py, "_log"), (value,))?;
+        }
+        Ok(())
+    }
+}
+
+/// The base of Python's `IntDict` (an `IntDictStat`'s value): `d[key] += n` is one atomic add.
+#[pyclass(module = "greplin.scales._scales", subclass, frozen)]
+struct IntDictBase {
+    handle: Py<IntDictStat>,
+}
+
+#[pymethods]
+impl IntDictBase {
+    #[new]
+    #[pyo3(signature = (handle, *_args))]
+    fn new(handle: Bound<'_, IntDictStat>, _args: &Bound<'_, PyTuple>) -> Self {
+        IntDictBase {
+            handle: handle.unbind(),
+        }
+    }
+    fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<IntRef> {
+        let key = key.str()?.to_cow()?.into_owned();
+        let value = self.handle.get().0.get(&key);
+        Ok(IntRef {
+            target: IntTarget::Key(self.handle.clone_ref(py), key),
+            value,
+            delta: 0,
+        })
+    }
+    fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let key = key.str()?.to_cow()?.into_owned();
+        let stat = &self.handle.get().0;
+        if let Ok(r) = value.downcast::<IntRef>() {
+            let r = r.borrow();
+            match &r.target {
+                IntTarget::Key(h, k) if h.as_ptr() == self.handle.as_ptr() && *k == key => {
+                    stat.add(&key, r.delta)
+                }
+                _ => stat.set(&key, r.value),
+            }
+        } else {
+            stat.set(&key, as_i64(value)?);
+        }
+        Ok(())
+    }
+}
+
 #[pyclass(module = "greplin.scales._scales", frozen)]
 struct DoubleStat(scales::DoubleStat);
 
@@ -631,6 +866,9 @@ fn graphite_start(
 fn _scales(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Scope>()?;
     m.add_class::<Timer>()?;
+    m.add_class::<IntRef>()?;
+    m.add_class::<IntDescriptor>()?;
+    m.add_class::<IntDictBase>()?;
     m.add_class::<StatusServer>()?;
     m.add_class::<GraphitePusher>()?;
     m.add_function(wrap_pyfunction!(scope, m)?)?;

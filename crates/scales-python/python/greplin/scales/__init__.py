@@ -264,28 +264,6 @@ def dumpStatsTo(filename):
 # Values that make `x += n` one atomic add.
 
 
-class _IntValue(int):
-    """What an IntStat reads as: an int whose ``+=``/``-=`` the stat applies as an atomic add."""
-
-    def __iadd__(self, other):
-        if isinstance(other, int):
-            result = _IntDelta(int(self) + other)
-            result.delta = other
-            return result
-        return int(self) + other
-
-    def __isub__(self, other):
-        if isinstance(other, int):
-            result = _IntDelta(int(self) - other)
-            result.delta = -other
-            return result
-        return int(self) - other
-
-
-class _IntDelta(int):
-    """The result of ``+=`` on an _IntValue: the stat adds ``delta``."""
-
-
 class _FloatValue(float):
     """What a DoubleStat reads as (``+=`` is an atomic add)."""
 
@@ -385,10 +363,14 @@ class Stat(object):
             self._logger('Updated stat "%s" with value: %s' % (self._name, value))
 
 
-class IntStat(Stat):
-    """An integer; ``stat += n`` is one atomic add."""
+class IntStat(_rs.IntDescriptor, Stat):
+    """An integer; ``stat += n`` is one atomic add.
 
-    def __init__(self, name, value=0):
+    ``__get__``/``__set__`` are the Rust base's: a read returns an int-like value whose
+    ``+=``/``-=``, assigned back, is applied as one add (so no update is lost under threads).
+    """
+
+    def __init__(self, name, value=0):  # pylint: disable=super-init-not-called
         Stat.__init__(self, name, value)
 
     def _declare(self, container):
@@ -398,19 +380,17 @@ class IntStat(Stat):
         if self._value:
             handle.set(int(self._value))
 
-    def __get__(self, instance, owner=None):
-        if instance is None:
-            return self
-        return _IntValue(self._handle(instance).get())
-
-    def __set__(self, instance, value):
+    def _cached(self, instance):
+        """The handle, declared on first use and cached in the instance's __dict__."""
         handle = self._handle(instance)
-        if type(value) is _IntDelta:  # pylint: disable=unidiomatic-typecheck
-            handle.add(value.delta)
-        else:
-            handle.set(int(value))
-        if self._logger is not None:
-            self._logger('Updated stat "%s" with value: %s' % (self._name, value))
+        try:
+            instance.__dict__[self._handle_key] = handle
+        except AttributeError:
+            pass
+        return handle
+
+    def _log(self, value):
+        self._logger('Updated stat "%s" with value: %s' % (self._name, value))
 
 
 class DoubleStat(Stat):
@@ -495,12 +475,18 @@ class _Proxy(object):
 
 
 class _StructuredStat(Stat):
-    """A stat whose value is a proxy object (dicts, distributions, meters)."""
+    """A stat whose value is a proxy object (dicts, distributions, meters).
+
+    The proxy and the handle are cached in the instance's ``__dict__`` after the first access,
+    so that the hot path is one dictionary lookup.
+    """
 
     _proxyClass = _Proxy
 
     def __init__(self, name, _=None):
         Stat.__init__(self, name, None)
+        self._pkey = '__scales_proxy_' + name
+        self._hkey = '__scales_handle_' + name
 
     def _proxy(self, instance):
         container = self._container(instance)
@@ -508,25 +494,31 @@ class _StructuredStat(Stat):
         if proxy is None:
             proxy = self._proxyClass(self._handle(instance, container), _join(container.path, self._name))
             container.proxies[self._name] = proxy
+        try:
+            instance.__dict__[self._pkey] = proxy
+            instance.__dict__[self._hkey] = proxy._h
+        except AttributeError:
+            pass
         return proxy
+
+    def _fastHandle(self, instance):
+        try:
+            return instance.__dict__[self._hkey]
+        except (KeyError, AttributeError):
+            return self._proxy(instance)._h
 
     def __get__(self, instance, owner=None):
         if instance is None:
             return self
-        return self._proxy(instance)
+        try:
+            return instance.__dict__[self._pkey]
+        except (KeyError, AttributeError):
+            return self._proxy(instance)
 
 
-class IntDict(_Proxy):
-    """An IntDictStat's value: ``d[key] += n`` is one atomic add; missing keys read 0."""
-
-    def __getitem__(self, key):
-        return _IntValue(self._h.get(str(key)))
-
-    def __setitem__(self, key, value):
-        if type(value) is _IntDelta:  # pylint: disable=unidiomatic-typecheck
-            self._h.add(str(key), value.delta)
-        else:
-            self._h.set(str(key), int(value))
+class IntDict(_rs.IntDictBase, _Proxy):
+    """An IntDictStat's value: ``d[key] += n`` is one atomic add (in the Rust base); missing
+    keys read 0."""
 
     def _read(self):
         return dict(self._h.entries())
@@ -601,7 +593,7 @@ class PmfStat(_StructuredStat):
         return container.scope.pmf_stat(self._name)
 
     def __set__(self, instance, value):
-        self._handle(instance).record(float(value))
+        self._fastHandle(instance).record(value)
 
 
 class _NamedPmfEntry(object):
@@ -665,7 +657,7 @@ class StateTimeStat(_StructuredStat):
         return container.scope.state_time_stat(self._name)
 
     def __set__(self, instance, value):
-        self._handle(instance).set_state(str(value))
+        self._fastHandle(instance).set_state(str(value))
 
 
 class AggregationStat(Stat):

@@ -14,7 +14,7 @@ class MeterStatDict(_Proxy):
 
     def mark(self, value=1):
         """Marks ``value`` events."""
-        self._h.mark(int(value))
+        self._h.mark(value)
 
 
 class MeterStat(_StructuredStat):
@@ -26,7 +26,7 @@ class MeterStat(_StructuredStat):
         return container.scope.meter_stat(self._name)
 
     def __set__(self, instance, value):
-        self._handle(instance).mark(int(value))
+        self._fastHandle(instance).mark(int(value))
 
 
 class _MeterEntry(object):
