@@ -569,7 +569,8 @@ impl Tree<'_, '_> {
             StatValue::Durations(ds) => {
                 for entry in sorted(ds) {
                     path.push(entry.key.to_string());
-                    self.scalar(&Value::Float(entry.value), path, Unit::Seconds, false);
+                    // The rate of seconds in a state is the share of time spent in it.
+                    self.scalar(&Value::Float(entry.value), path, Unit::Seconds, true);
                     path.pop();
                 }
             }
@@ -1076,6 +1077,39 @@ mod tests {
         assert!(page.contains(">1,234,567</span>"));
         assert!(page.contains("<h1>&lt;i&gt;</h1><span class=\"version\">1.2.3</span>"));
         assert!(page.contains("<dt>pid</dt>"));
+    }
+
+    #[test]
+    fn past_the_budget_groups_are_drawn_closed_and_empty() {
+        let reg = scales::Registry::new();
+        let scopes: Vec<_> = (0..30)
+            .map(|g| {
+                let scope = reg.scope(&format!("/g{g:02}")).unwrap();
+                for s in 0..100 {
+                    scope.int_stat(&format!("s{s:03}")).unwrap();
+                }
+                scope
+            })
+            .collect();
+        let flat = reg.scope("/z").unwrap();
+        for s in 0..2_100 {
+            flat.int_stat(&format!("s{s}")).unwrap();
+        }
+        let snapshot = reg.snapshot();
+        let page = page(snapshot.root(), &[], None, None);
+        assert_eq!(page.matches("<div class=\"s ").count(), ROW_BUDGET);
+        // g00..g19 fill the page; g20..g29 and z are drawn closed, with a link to their page.
+        assert_eq!(page.matches(" data-lazy=\"").count(), 11);
+        assert!(page.contains(
+            r#"<details class="g" id="g:g29" data-path="g29" data-lazy="/status/g29/">"#
+        ));
+        assert!(page.contains("100 stats: open this group's page"));
+        drop(scopes);
+        // A level of more stats than the budget: the first ones, and a note.
+        let z = reg.snapshot_at("/z").unwrap();
+        let level = super::tests::page(z.root(), &["z".to_owned()], None, None);
+        assert_eq!(level.matches("<div class=\"s ").count(), ROW_BUDGET);
+        assert!(level.contains("… and 100 more stats here"), "note");
     }
 
     #[test]

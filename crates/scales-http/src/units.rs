@@ -46,10 +46,12 @@ impl Unit {
         }
     }
 
-    /// `v` per second in this unit (`1.2k/s`, `3.4 MiB/s`).
+    /// `v` per second in this unit (`1.2k/s`, `3.4 MiB/s`; seconds per second are a share
+    /// of the time, `25 %`: time spent in a state, CPU time).
     pub(crate) fn rate(self, v: f64) -> String {
         match self {
             Self::Bytes => format!("{}/s", bytes(v)),
+            Self::Seconds if v.is_finite() => format!("{} %", sig(v * 100.0, 3)),
             _ => rate(v),
         }
     }
@@ -236,6 +238,7 @@ mod tests {
         assert_eq!(bytes(12.0), "12 B");
         assert_eq!(rate(12_345.0), "12.3k/s");
         assert_eq!(rate(0.5), "0.5/s");
+        assert_eq!(Unit::Seconds.rate(0.25), "25 %");
         assert_eq!(grouped(-1_234), "-1,234");
     }
 
