@@ -12,6 +12,7 @@
 // module has no Rust API, so the lint says nothing useful here.
 #![allow(unreachable_pub)]
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -303,6 +304,8 @@ fn as_i64(value: &Bound<'_, PyAny>) -> PyResult<i64> {
 #[pyclass(module = "greplin.scales._scales", subclass, frozen)]
 struct IntDescriptor {
     key: Py<PyString>,
+    /// Whether `_log` is called on each set (the Python side's `logger(fn)` turns it on).
+    logged: AtomicBool,
 }
 
 impl IntDescriptor {
@@ -331,7 +334,12 @@ impl IntDescriptor {
     ) -> Self {
         IntDescriptor {
             key: PyString::intern(py, &format!("__scales_handle_{name}")).unbind(),
+            logged: AtomicBool::new(false),
         }
+    }
+    /// Calls `_log(value)` on each set from now on.
+    fn _set_logged(&self, on: bool) {
+        self.logged.store(on, Ordering::Relaxed);
     }
     /// The instance attribute the handle is cached under.
     #[getter]
@@ -375,10 +383,8 @@ impl IntDescriptor {
         } else {
             stat.set(as_i64(value)?);
         }
-        let py = slf.py();
-        let logger = slf.getattr(pyo3::intern!(py, "_logger"))?;
-        if !logger.is_none() {
-            slf.call_method1(pyo3::intern!(py, "_log"), (value,))?;
+        if slf.get().logged.load(Ordering::Relaxed) {
+            slf.call_method1(pyo3::intern!(slf.py(), "_log"), (value,))?;
         }
         Ok(())
     }

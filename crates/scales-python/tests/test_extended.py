@@ -127,6 +127,7 @@ def test_timer_discard_and_logger():
     class Thing(object):
         latency = scales.PmfStat('latency')
         name = scales.Stat('name').logger(messages.append)
+        count = scales.IntStat('count').logger(messages.append)
 
         def __init__(self):
             scales.init(self, '/thing')
@@ -137,6 +138,7 @@ def test_timer_discard_and_logger():
     with t.latency.time():
         pass
     t.name = 'x'
+    t.count += 2
     assert scales.getStats()['thing']['latency']['count'] == 1
-    assert messages == ['Updated stat "name" with value: x']
+    assert messages == ['Updated stat "name" with value: x', 'Updated stat "count" with value: 2']
     assert t.latency['count'] == 1

@@ -389,6 +389,12 @@ class IntStat(_rs.IntDescriptor, Stat):
             pass
         return handle
 
+    def logger(self, logger):
+        """Calls ``logger(message)`` on every set."""
+        Stat.logger(self, logger)
+        self._set_logged(logger is not None)
+        return self
+
     def _log(self, value):
         self._logger('Updated stat "%s" with value: %s' % (self._name, value))
 
