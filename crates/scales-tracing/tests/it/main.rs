@@ -2,6 +2,7 @@
 //! layer, set as the default subscriber of each test, timing spans against a
 //! [`ManualClock`] so that busy and idle times are exact.
 
+mod alloc;
 mod events;
 mod filters;
 mod spans;
