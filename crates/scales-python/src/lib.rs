@@ -390,6 +390,51 @@ impl IntDescriptor {
     }
 }
 
+/// The base of Python's structured stats (dicts, distributions, meters): `__get__` returns
+/// the proxy cached in the instance's `__dict__`, or asks the Python side's
+/// `_proxy(instance)` the first time.
+#[pyclass(module = "greplin.scales._scales", subclass, frozen)]
+struct ProxyDescriptor {
+    key: Py<PyString>,
+}
+
+#[pymethods]
+impl ProxyDescriptor {
+    #[new]
+    #[pyo3(signature = (name, *_args, **_kwargs))]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> Self {
+        ProxyDescriptor {
+            key: PyString::intern(py, &format!("__scales_proxy_{name}")).unbind(),
+        }
+    }
+    /// The instance attribute the proxy is cached under.
+    #[getter]
+    fn _proxy_key(&self, py: Python<'_>) -> Py<PyString> {
+        self.key.clone_ref(py)
+    }
+    fn __get__(
+        slf: &Bound<'_, Self>,
+        instance: Option<&Bound<'_, PyAny>>,
+        _owner: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let Some(instance) = instance.filter(|i| !i.is_none()) else {
+            return Ok(slf.clone().into_any().unbind());
+        };
+        match instance.getattr(slf.get().key.bind(py)) {
+            Ok(proxy) => Ok(proxy.unbind()),
+            Err(_) => Ok(slf
+                .call_method1(pyo3::intern!(py, "_proxy"), (instance,))?
+                .unbind()),
+        }
+    }
+}
+
 /// The base of Python's `IntDict` (an `IntDictStat`'s value): `d[key] += n` is one atomic add.
 #[pyclass(module = "greplin.scales._scales", subclass, frozen)]
 struct IntDictBase {
@@ -875,6 +920,7 @@ fn _scales(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<IntRef>()?;
     m.add_class::<IntDescriptor>()?;
     m.add_class::<IntDictBase>()?;
+    m.add_class::<ProxyDescriptor>()?;
     m.add_class::<StatusServer>()?;
     m.add_class::<GraphitePusher>()?;
     m.add_function(wrap_pyfunction!(scope, m)?)?;

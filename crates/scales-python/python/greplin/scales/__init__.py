@@ -480,7 +480,7 @@ class _Proxy(object):
         return repr(self._read())
 
 
-class _StructuredStat(Stat):
+class _StructuredStat(_rs.ProxyDescriptor, Stat):
     """A stat whose value is a proxy object (dicts, distributions, meters).
 
     The proxy and the handle are cached in the instance's ``__dict__`` after the first access,
@@ -489,9 +489,9 @@ class _StructuredStat(Stat):
 
     _proxyClass = _Proxy
 
-    def __init__(self, name, _=None):
+    def __init__(self, name, _=None):  # pylint: disable=super-init-not-called
         Stat.__init__(self, name, None)
-        self._pkey = '__scales_proxy_' + name
+        self._pkey = self._proxy_key
         self._hkey = '__scales_handle_' + name
 
     def _proxy(self, instance):
@@ -512,14 +512,6 @@ class _StructuredStat(Stat):
             return instance.__dict__[self._hkey]
         except (KeyError, AttributeError):
             return self._proxy(instance)._h
-
-    def __get__(self, instance, owner=None):
-        if instance is None:
-            return self
-        try:
-            return instance.__dict__[self._pkey]
-        except (KeyError, AttributeError):
-            return self._proxy(instance)
 
 
 class IntDict(_rs.IntDictBase, _Proxy):
