@@ -194,8 +194,11 @@ impl IntStat {
 
 /// What `+=` on a read adds to: a plain stat or one key of a dict stat.
 enum IntTarget {
-    Stat(Py<IntStat>),
-    Key(Py<IntDictStat>, String),
+    /// The stat's handle, and the instance and descriptor it was read through (so that
+    /// `__set__` recognises its own read without looking the handle up again).
+    Stat(Py<IntStat>, Py<PyAny>, Py<PyAny>),
+    /// The dict's handle, the key as text and the key object it was read with.
+    Key(Py<IntDictStat>, String, Py<PyAny>),
 }
 
 /// What an `IntStat` (or an `IntDictStat` key) reads as: an int-like value whose `+=`/`-=`,
@@ -360,7 +363,11 @@ impl IntDescriptor {
         Ok(Py::new(
             py,
             IntRef {
-                target: IntTarget::Stat(handle.unbind()),
+                target: IntTarget::Stat(
+                    handle.unbind(),
+                    instance.clone().unbind(),
+                    slf.clone().into_any().unbind(),
+                ),
                 value,
                 delta: 0,
             },
@@ -372,16 +379,16 @@ impl IntDescriptor {
         instance: &Bound<'_, PyAny>,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let handle = Self::handle(slf, instance)?;
-        let stat = &handle.get().0;
-        if let Ok(r) = value.downcast::<IntRef>() {
-            let r = r.borrow();
-            match &r.target {
-                IntTarget::Stat(h) if h.as_ptr() == handle.as_ptr() => stat.add(r.delta),
-                _ => stat.set(r.value),
+        let r = value.downcast::<IntRef>().ok().map(|r| r.borrow());
+        match r.as_ref().map(|r| (&r.target, r.delta, r.value)) {
+            // `self.x += n`: the value read through this very descriptor and instance.
+            Some((IntTarget::Stat(h, inst, desc), delta, _))
+                if inst.as_ptr() == instance.as_ptr() && desc.as_ptr() == slf.as_ptr() =>
+            {
+                h.get().0.add(delta);
             }
-        } else {
-            stat.set(as_i64(value)?);
+            Some((_, _, v)) => Self::handle(slf, instance)?.get().0.set(v),
+            None => Self::handle(slf, instance)?.get().0.set(as_i64(value)?),
         }
         if slf.get().logged.load(Ordering::Relaxed) {
             slf.call_method1(pyo3::intern!(slf.py(), "_log"), (value,))?;
@@ -451,27 +458,35 @@ impl IntDictBase {
         }
     }
     fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<IntRef> {
-        let key = key.str()?.to_cow()?.into_owned();
-        let value = self.handle.get().0.get(&key);
+        let text = key.str()?.to_cow()?.into_owned();
+        let value = self.handle.get().0.get(&text);
         Ok(IntRef {
-            target: IntTarget::Key(self.handle.clone_ref(py), key),
+            target: IntTarget::Key(self.handle.clone_ref(py), text, key.clone().unbind()),
             value,
             delta: 0,
         })
     }
     fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let key = key.str()?.to_cow()?.into_owned();
         let stat = &self.handle.get().0;
         if let Ok(r) = value.downcast::<IntRef>() {
             let r = r.borrow();
-            match &r.target {
-                IntTarget::Key(h, k) if h.as_ptr() == self.handle.as_ptr() && *k == key => {
-                    stat.add(&key, r.delta)
+            if let IntTarget::Key(h, text, k) = &r.target {
+                // `d[key] += n` with the same key object: no second conversion of the key.
+                if h.as_ptr() == self.handle.as_ptr() && k.as_ptr() == key.as_ptr() {
+                    stat.add(text, r.delta);
+                    return Ok(());
                 }
-                _ => stat.set(&key, r.value),
+            }
+            let text = key.str()?.to_cow()?.into_owned();
+            match &r.target {
+                IntTarget::Key(h, k, _) if h.as_ptr() == self.handle.as_ptr() && *k == text => {
+                    stat.add(&text, r.delta)
+                }
+                _ => stat.set(&text, r.value),
             }
         } else {
-            stat.set(&key, as_i64(value)?);
+            let text = key.str()?.to_cow()?.into_owned();
+            stat.set(&text, as_i64(value)?);
         }
         Ok(())
     }

@@ -71,3 +71,27 @@ def test_page_served_and_read_back():
         assert json.loads(_get(base + '?format=json')[2])['web']['success'] == 4
     finally:
         server.stop()
+
+
+def test_reads_behave_like_ints():
+    s = scales.collection('/ints', scales.IntStat('a'), scales.IntStat('b'), scales.IntDictStat('d'))
+    s.a = 3
+    s.b = s.a                 # a read of another stat assigned: a set
+    x = s.a
+    x += 10                   # a local +=: the stat is untouched
+    assert (s.a, s.b, x) == (3, 3, 13)
+    s.b = x
+    assert s.b == 13
+    assert s.a + 1 == 4 and 1 + s.a == 4 and s.a * 2 == 6 and -s.a == -3
+    assert '%d|%s|%r|%03d' % (s.a, s.a, s.a, s.a) == '3|3|3|003' and f'{s.a:>2}' == ' 3'
+    assert int(s.a) == 3 and float(s.a) == 3.0 and list(range(s.a)) == [0, 1, 2]
+    assert hash(s.a) == hash(3) and {3: 'x'}[s.a] == 'x' and s.a < 4 and bool(s.a)
+    s.d['k'] += 2
+    s.d['j'] = s.d['k']
+    v = s.d['k']
+    v += 5
+    assert s.d['k'] == 2 and v == 7
+    s.d['k'] = v
+    assert dict(s.d.items()) == {'k': 7, 'j': 2}
+    s.a = 2.9                 # floats assigned to an IntStat truncate, as int() does
+    assert s.a == 2
