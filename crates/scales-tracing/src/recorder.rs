@@ -1,10 +1,12 @@
 //! [`Recorder`]: the layer's stats, its per-callsite caches, and the slow path that fills
 //! them (declaring stats, enforcing the cardinality caps).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use scales::{Clock, CounterStat, Error, IntDictStat, PmfStat, Registry, Scope, StatPath};
+use scales::{
+    Clock, CounterStat, Error, IntDictKey, IntDictStat, PmfStat, Registry, Scope, StatPath,
+};
 use tracing_core::{Level, Metadata};
 
 use crate::cache::CallsiteCache;
@@ -51,18 +53,18 @@ impl SpanStats {
     }
 }
 
-/// Where one event callsite is counted: a level's dict and the key (its target, or
-/// [`OTHER`]).
+/// Where one event callsite is counted: its key (its target, or [`OTHER`]) in its level's
+/// dict, as a handle looked up once, so that counting is a write to the calling thread's
+/// own cell.
 #[derive(Clone)]
 pub(crate) struct EventSlot {
-    stat: IntDictStat,
-    key: Arc<str>,
+    key: IntDictKey,
 }
 
 impl EventSlot {
     #[inline]
     pub(crate) fn count(&self) {
-        self.stat.inc(&self.key);
+        self.key.inc();
     }
 }
 
@@ -99,9 +101,8 @@ struct Slow {
     span_names: HashMap<(String, String), Arc<SpanStats>>,
     /// `<spans>/other/other`, declared when first needed.
     other_spans: Option<Arc<SpanStats>>,
-    /// By target, the key it is counted under.
-    event_targets: HashMap<String, Arc<str>>,
-    other_key: Option<Arc<str>>,
+    /// The targets that have their own key.
+    event_targets: HashSet<String>,
 }
 
 impl Recorder {
@@ -250,27 +251,26 @@ impl Recorder {
                 .iter()
                 .position(|(level, _)| level == metadata.level())
                 .unwrap_or(LEVELS.len() - 1);
+            let key = self.event_key(&mut slow, metadata.target());
             EventSlot {
-                stat: self.levels[level].clone(),
-                key: self.event_key(&mut slow, metadata.target()),
+                key: self.levels[level].key(key),
             }
         });
         self.events.insert(callsite, slot.clone());
         slot
     }
 
-    fn event_key(&self, slow: &mut Slow, target: &str) -> Arc<str> {
-        if let Some(key) = slow.event_targets.get(target) {
-            return key.clone();
+    /// The key `target` is counted under: itself while fewer targets than the cap have
+    /// been seen, [`OTHER`] after.
+    fn event_key<'a>(&self, slow: &mut Slow, target: &'a str) -> &'a str {
+        if slow.event_targets.contains(target) {
+            return target;
         }
         if slow.event_targets.len() < self.max_event_targets {
-            let key: Arc<str> = Arc::from(target);
-            slow.event_targets.insert(target.to_owned(), key.clone());
-            return key;
+            slow.event_targets.insert(target.to_owned());
+            return target;
         }
-        slow.other_key
-            .get_or_insert_with(|| Arc::from(OTHER))
-            .clone()
+        OTHER
     }
 
     /// Number of span and event callsites cached (for `Debug`).
