@@ -95,3 +95,18 @@ def test_reads_behave_like_ints():
     assert dict(s.d.items()) == {'k': 7, 'j': 2}
     s.a = 2.9                 # floats assigned to an IntStat truncate, as int() does
     assert s.a == 2
+
+
+def test_register_stats_handler_in_flask():
+    flask = pytest.importorskip('flask')
+    stats = scales.collection('/web', scales.IntStat('success'))
+    stats.success += 2
+    app = flask.Flask(__name__)
+    flaskhandler.registerStatsHandler(app, 'flask-server')
+    client = app.test_client()
+    response = client.get('/status/?format=json')
+    assert response.status_code == 200 and 'json' in response.content_type
+    assert json.loads(response.data)['web']['success'] == 2
+    response = client.get('/status/web')
+    assert response.status_code == 200 and b'flask-server' in response.data
+    assert client.get('/status/nope').status_code == 404
