@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use indexmap::IndexMap;
 use metrics::{CounterFn, GaugeFn, HistogramFn};
-use scales::{CounterStat, DoubleStat, IntDictStat, IntStat, NamedPmfDictStat, PmfStat, Value};
+use scales::{CounterStat, DoubleStat, IntDictKey, IntStat, PmfStat, Value, OVERFLOW_KEY};
 
 /// What a counter records into.
 #[derive(Clone)]
@@ -20,8 +20,8 @@ pub(crate) enum CounterTarget {
     Counter(CounterStat),
     /// A counter without labels whose path already held a scales `IntStat`.
     Int(IntStat),
-    /// One key of a keyed counter.
-    Keyed { dict: IntDictStat, key: Arc<str> },
+    /// One key of a keyed counter, looked up once.
+    Keyed(IntDictKey),
 }
 
 /// The `metrics` counter handle.
@@ -35,7 +35,7 @@ impl CounterFn for CounterHandle {
             CounterTarget::Counter(stat) => stat.add(value),
             // Amounts beyond `i64::MAX` wrap, as in the core's own counters.
             CounterTarget::Int(stat) => stat.add(value as i64),
-            CounterTarget::Keyed { dict, key } => dict.add(key, value as i64),
+            CounterTarget::Keyed(key) => key.add(value as i64),
         }
     }
 
@@ -54,9 +54,9 @@ impl CounterFn for CounterHandle {
                     stat.add(delta);
                 }
             }
-            CounterTarget::Keyed { dict, key } => {
-                if let Some(delta) = raise(dict.get(key), value) {
-                    dict.add(key, delta);
+            CounterTarget::Keyed(key) => {
+                if let Some(delta) = raise(key.get(), value) {
+                    key.add(delta);
                 }
             }
         }
@@ -136,15 +136,38 @@ impl GaugeCell {
 /// The keys of one keyed gauge, read by the scales `Stat` at its path as a map of floats
 /// (which every format shows: JSON and HTML as a map, Prometheus as a gauge with a `key`
 /// label). The core has no keyed float stat, so the recorder keeps the values.
-#[derive(Default)]
 pub(crate) struct KeyedGauges {
     cells: Mutex<IndexMap<Arc<str>, Arc<GaugeCell>>>,
+    /// Keys kept; further ones share the [`OVERFLOW_KEY`] cell.
+    max_keys: usize,
+}
+
+impl Default for KeyedGauges {
+    fn default() -> Self {
+        Self::with_max_keys(usize::MAX)
+    }
 }
 
 impl KeyedGauges {
-    /// `key`'s cell, added (at 0) if new.
+    pub(crate) fn with_max_keys(max_keys: usize) -> Self {
+        Self {
+            cells: Mutex::default(),
+            max_keys,
+        }
+    }
+
+    /// `key`'s cell, added (at 0) if new; the overflow key's beyond the cap.
     pub(crate) fn cell(&self, key: &str) -> Arc<GaugeCell> {
         let mut cells = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(cell) = cells.get(key) {
+            return cell.clone();
+        }
+        let kept = cells.len() - usize::from(cells.contains_key(OVERFLOW_KEY));
+        let key = if kept >= self.max_keys {
+            OVERFLOW_KEY
+        } else {
+            key
+        };
         if let Some(cell) = cells.get(key) {
             return cell.clone();
         }
@@ -170,11 +193,8 @@ impl KeyedGauges {
 pub(crate) enum HistogramTarget {
     /// A histogram without labels.
     Pmf(PmfStat),
-    /// One key of a keyed histogram.
-    Keyed {
-        dict: NamedPmfDictStat,
-        key: Arc<str>,
-    },
+    /// One key of a keyed histogram (the key's own distribution, looked up once).
+    Keyed(PmfStat),
 }
 
 /// The `metrics` histogram handle.
@@ -186,7 +206,7 @@ impl HistogramFn for HistogramHandle {
     fn record(&self, value: f64) {
         match &self.0 {
             HistogramTarget::Pmf(stat) => stat.record(value),
-            HistogramTarget::Keyed { dict, key } => dict.record(key, value),
+            HistogramTarget::Keyed(stat) => stat.record(value),
         }
     }
 

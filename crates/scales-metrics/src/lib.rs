@@ -85,5 +85,6 @@ mod names;
 mod recorder;
 
 pub use recorder::{
-    install_global, Description, InstallError, MetricKind, ScalesRecorder, INTERNAL_PATH,
+    install_global, Description, InstallError, MetricKind, ScalesRecorder, DEFAULT_MAX_LABEL_SETS,
+    INTERNAL_PATH,
 };

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use indexmap::IndexMap;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use scales::{
-    CounterStat, EntryKind, Error, PathError, Registry, Scope, StatKind, StatPath, StringDictStat,
-    Value,
+    CounterStat, EntryKind, Error, IntDictStat, NamedPmfDictStat, PathError, Registry, Scope,
+    StatKind, StatOptions, StatPath, StringDictStat, Value,
 };
 
 use crate::cache::{self, Handle, Probe, Striped};
@@ -22,6 +22,11 @@ use crate::names;
 
 /// Where the recorder's own stats live, whatever its prefix.
 pub const INTERNAL_PATH: &str = "/scales/metrics";
+
+/// Label sets kept per metric unless [`ScalesRecorder::with_max_label_sets`] says otherwise:
+/// further label sets record under [`scales::OVERFLOW_KEY`], so totals stay exact and a
+/// label fed from outside (a user id, a raw path) cannot grow memory without bound.
+pub const DEFAULT_MAX_LABEL_SETS: usize = 10_000;
 
 /// Source of recorder ids (for the per-thread caches): never reused.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -90,6 +95,8 @@ struct Inner {
 struct Cold {
     /// Names that had to be sanitised, each counted once.
     invalid: HashSet<String>,
+    /// Label sets kept per metric ([`ScalesRecorder::with_max_label_sets`]).
+    max_label_sets: usize,
     /// Names whose stat could not be declared, each counted (and logged) once.
     conflicting: HashSet<String>,
     /// The keyed gauges, by path.
@@ -194,7 +201,15 @@ impl ScalesRecorder {
     /// names that had to be sanitised), `conflicts` (metrics whose stat could not be
     /// declared, and that record nothing) and `descriptions`.
     pub fn new(registry: &Registry) -> Self {
-        Self::build(registry.clone(), StatPath::root())
+        Self::build(registry.clone(), StatPath::root(), DEFAULT_MAX_LABEL_SETS)
+    }
+
+    /// A recorder over the same registry that keeps at most `max` label sets per metric
+    /// ([`DEFAULT_MAX_LABEL_SETS`] by default); values of further label sets record under
+    /// [`scales::OVERFLOW_KEY`] and each stat's `overflowed_keys()` counts them. Meant for
+    /// building: the new recorder starts empty.
+    pub fn with_max_label_sets(self, max: usize) -> Self {
+        Self::build(self.inner.registry.clone(), self.inner.prefix.clone(), max)
     }
 
     /// A recorder over the same registry that puts every stat below `prefix` (`"/app"`:
@@ -205,10 +220,11 @@ impl ScalesRecorder {
     /// When `prefix` is not a valid path.
     pub fn with_prefix(self, prefix: &str) -> Result<Self, PathError> {
         let prefix = StatPath::parse(prefix)?;
-        Ok(Self::build(self.inner.registry.clone(), prefix))
+        let max = self.inner.cold().max_label_sets;
+        Ok(Self::build(self.inner.registry.clone(), prefix, max))
     }
 
-    fn build(registry: Registry, prefix: StatPath) -> Self {
+    fn build(registry: Registry, prefix: StatPath, max_label_sets: usize) -> Self {
         let internal = Internal::declare(&registry)
             .inspect_err(|e| {
                 log::warn!(
@@ -226,7 +242,10 @@ impl ScalesRecorder {
                 counters: HandleMap::default(),
                 gauges: HandleMap::default(),
                 histograms: HandleMap::default(),
-                cold: Mutex::default(),
+                cold: Mutex::new(Cold {
+                    max_label_sets,
+                    ..Cold::default()
+                }),
                 internal,
             }),
         }
@@ -361,7 +380,7 @@ impl Register for CounterHandle {
     }
 
     fn declare(
-        _: &mut Cold,
+        cold: &mut Cold,
         place: &Place,
         labels: Option<String>,
     ) -> Result<CounterTarget, Error> {
@@ -376,11 +395,9 @@ impl Register for CounterHandle {
                 Err(e) => Err(e),
             };
         };
-        let dict = place.scope.int_dict_stat(&place.leaf)?;
-        Ok(CounterTarget::Keyed {
-            dict,
-            key: key.into(),
-        })
+        let options = StatOptions::default().with_max_keys(cold.max_label_sets);
+        let dict: IntDictStat = place.scope.declare_with(&place.leaf, options)?;
+        Ok(CounterTarget::Keyed(dict.key(&key)))
     }
 }
 
@@ -415,7 +432,7 @@ impl Register for GaugeHandle {
                 requested: EntryKind::Stat(StatKind::Stat),
             });
         }
-        let gauges = Arc::new(KeyedGauges::default());
+        let gauges = Arc::new(KeyedGauges::with_max_keys(cold.max_label_sets));
         let cell = gauges.cell(&key);
         cold.keyed_gauges.insert(place.path.clone(), gauges.clone());
         stat.set_fn(move || gauges.value());
@@ -431,18 +448,16 @@ impl Register for HistogramHandle {
     }
 
     fn declare(
-        _: &mut Cold,
+        cold: &mut Cold,
         place: &Place,
         labels: Option<String>,
     ) -> Result<HistogramTarget, Error> {
         let Some(key) = labels else {
             return place.scope.pmf_stat(&place.leaf).map(HistogramTarget::Pmf);
         };
-        let dict = place.scope.named_pmf_dict_stat(&place.leaf)?;
-        Ok(HistogramTarget::Keyed {
-            dict,
-            key: key.into(),
-        })
+        let options = StatOptions::default().with_max_keys(cold.max_label_sets);
+        let dict: NamedPmfDictStat = place.scope.declare_with(&place.leaf, options)?;
+        Ok(HistogramTarget::Keyed(dict.key(&key)))
     }
 }
 

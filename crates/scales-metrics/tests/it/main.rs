@@ -438,3 +438,38 @@ fn global_install() {
         StatValue::Int(3)
     );
 }
+
+#[test]
+fn label_sets_beyond_the_cap_record_under_the_overflow_key() {
+    let registry = Registry::new();
+    let recorder = ScalesRecorder::new(&registry).with_max_label_sets(3);
+    with_local_recorder(&recorder, || {
+        for user in 0..10 {
+            let user = user.to_string();
+            metrics::counter!("logins", "user" => user.clone()).increment(2);
+            metrics::gauge!("sessions", "user" => user.clone()).set(1.0);
+            metrics::histogram!("think_time", "user" => user).record(0.5);
+        }
+    });
+    let snapshot = registry.snapshot();
+    let StatValue::Counts(logins) = stat(&snapshot, "/logins").1 else {
+        panic!("logins is not keyed");
+    };
+    let keys: Vec<&str> = logins.iter().map(|k| &*k.key).collect();
+    assert_eq!(keys, ["0", "1", "2", scales::OVERFLOW_KEY]);
+    assert_eq!(
+        logins.iter().map(|k| k.value).sum::<i64>(),
+        20,
+        "totals stay exact"
+    );
+    assert_eq!(logins[3].value, 14);
+    let overflow = keyed_distribution(&snapshot, "/think_time", scales::OVERFLOW_KEY);
+    assert_eq!(overflow.count(), 7);
+    match stat(&snapshot, "/sessions").1 {
+        StatValue::Value(Value::Map(entries)) => {
+            assert_eq!(entries.len(), 4, "{entries:?}");
+            assert_eq!(entries[3].0, scales::OVERFLOW_KEY);
+        }
+        other => panic!("sessions: {other:?}"),
+    }
+}
