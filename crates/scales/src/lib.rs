@@ -99,10 +99,9 @@ pub use snapshot::{
 };
 pub use stats::{
     CounterStat, DoubleStat, HistogramAggregationStat, IntDictKey, IntDictStat,
-    IntDictSumAggregationStat,
-    IntStat, MeterDictStat, MeterStat, NamedPmfDictStat, PmfAggregationStat, PmfStat, Stat,
-    StatOptions, StateGuard, StateTimeStat, StringDictStat, SumAggregationStat, TimerGuard,
-    OVERFLOW_KEY,
+    IntDictSumAggregationStat, IntStat, MeterDictStat, MeterStat, NamedPmfDictStat,
+    PmfAggregationStat, PmfStat, Stat, StatOptions, StateGuard, StateTimeStat, StringDictStat,
+    SumAggregationStat, TimerGuard, OVERFLOW_KEY,
 };
 pub use value::Value;
 
