@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let snapshot = tree::snapshot();
     if let Some(node) = query::filter(snapshot.root(), &parsed) {
         let _ = json::to_string(
-            &scales::Snapshot::new(Vec::new(), node, snapshot.taken_at()),
+            &scales::Snapshot::new(scales::StatPath::root(), node, snapshot.taken_at()),
             json::Style::Compact,
         );
     }
