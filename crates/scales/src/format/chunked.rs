@@ -1,4 +1,4 @@
-//! Where the formats that build text with `push_str` (HTML, Graphite) write it: into a
+//! Where the formats that build text with `push_str` (HTML, Prometheus, Graphite) write it: into a
 //! `String` in memory, or through a buffer handed to an [`io::Write`] in pieces.
 
 use std::io;

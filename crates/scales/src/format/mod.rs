@@ -5,7 +5,7 @@
 //! Each format is behind the cargo feature of its name: `json` (default), `html`,
 //! `prometheus`, `graphite`.
 
-#[cfg(any(feature = "html", feature = "graphite"))]
+#[cfg(any(feature = "html", feature = "graphite", feature = "prometheus"))]
 mod chunked;
 #[cfg(feature = "graphite")]
 pub mod graphite;

@@ -79,6 +79,7 @@
 use std::collections::HashSet;
 use std::io;
 
+use crate::format::chunked::{Chunked, InMemory, TextOut};
 use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
 use crate::snapshot::{Keyed, MeterSnapshot, Snapshot, StatKind, StatValue};
 use crate::value::Value;
@@ -113,9 +114,9 @@ impl Options {
 
 /// Renders every stat of the snapshot (named by its absolute path) in the text format.
 pub fn to_string(snapshot: &Snapshot, options: &Options) -> String {
-    let mut writer = Writer::new(None);
-    writer.snapshot(snapshot, options);
-    writer.buf
+    let mut text = String::with_capacity(1 << 16);
+    Writer::new(InMemory(&mut text)).snapshot(snapshot, options);
+    text
 }
 
 /// Streams every stat of the snapshot in the text format into `out`, in pieces of about
@@ -124,10 +125,9 @@ pub fn to_string(snapshot: &Snapshot, options: &Options) -> String {
 /// # Errors
 /// Only those of `out`; writing stops at the first.
 pub fn write<W: io::Write>(snapshot: &Snapshot, options: &Options, out: &mut W) -> io::Result<()> {
-    let mut writer = Writer::new(Some(out));
+    let mut writer = Writer::new(Chunked::new(out));
     writer.snapshot(snapshot, options);
-    writer.flush(true);
-    writer.error.map_or(Ok(()), Err)
+    writer.out.finish()
 }
 
 /// The metric name for a path: `prefix` and the segments joined by `_`, sanitised to
@@ -320,15 +320,11 @@ impl Number {
 const QUANTILE_LABELS: [&str; PERCENTILE_KEYS.len()] =
     ["0.5", "0.75", "0.95", "0.98", "0.99", "0.999"];
 
-/// Bytes gathered before they go to the `io::Write`.
-const FLUSH_AT: usize = 1 << 16;
-
 /// The text being written, straight from the snapshot: one family at a time, its `# HELP` and
 /// `# TYPE` lines written with its first sample (a family without samples leaves nothing).
-struct Writer<'o, 's> {
-    buf: String,
-    sink: Option<&'o mut dyn io::Write>,
-    error: Option<io::Error>,
+struct Writer<'s, O> {
+    /// Where the text goes: a string, or pieces handed to an `io::Write`.
+    out: O,
     /// Metric names already used, so a clash can be left out (see the module docs).
     taken: FastSet<String>,
     /// Keys of the current family's samples, so a repeated key keeps its first series.
@@ -368,33 +364,12 @@ impl<'f> Family<'f> {
     }
 }
 
-impl<'o, 's> Writer<'o, 's> {
-    fn new(sink: Option<&'o mut dyn io::Write>) -> Self {
+impl<'s, O: TextOut> Writer<'s, O> {
+    fn new(out: O) -> Self {
         Self {
-            buf: String::with_capacity(if sink.is_some() {
-                FLUSH_AT + 4096
-            } else {
-                1 << 16
-            }),
-            sink,
-            error: None,
+            out,
             taken: FastSet::default(),
             seen: FastSet::default(),
-        }
-    }
-
-    /// Hands the text gathered so far to the sink (when there is one and enough is gathered).
-    fn flush(&mut self, always: bool) {
-        let Some(sink) = self.sink.as_mut() else {
-            return;
-        };
-        if (always || self.buf.len() >= FLUSH_AT) && self.error.is_none() {
-            if let Err(e) = sink.write_all(self.buf.as_bytes()) {
-                self.error = Some(e);
-            }
-            self.buf.clear();
-        } else if self.error.is_some() {
-            self.buf.clear();
         }
     }
 
@@ -403,7 +378,7 @@ impl<'o, 's> Writer<'o, 's> {
         let mut name = String::new();
         let mut names = NameBuilder::default();
         snapshot.for_each_stat(|stat_path, stat| {
-            if self.error.is_some() {
+            if self.out.failed() {
                 return;
             }
             path.clear();
@@ -423,24 +398,25 @@ impl<'o, 's> Writer<'o, 's> {
             } else {
                 self.stat(&name, (&path, stat.kind.name()), &stat.value);
             }
-            self.flush(false);
+            self.out.item_done();
         });
     }
 
     fn comment(&mut self, path: &str, text: &str) {
         // A comment is one line: no newline may end it early.
-        let start = self.buf.len();
-        self.buf.push_str("# scales: ");
-        self.buf.push_str(path);
-        self.buf.push(' ');
-        self.buf.push_str(text);
-        let line: String = self.buf[start..]
+        let out = &mut *self.out;
+        let start = out.len();
+        out.push_str("# scales: ");
+        out.push_str(path);
+        out.push(' ');
+        out.push_str(text);
+        let line: String = out[start..]
             .chars()
             .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
             .collect();
-        self.buf.truncate(start);
-        self.buf.push_str(&line);
-        self.buf.push('\n');
+        out.truncate(start);
+        out.push_str(&line);
+        out.push('\n');
     }
 
     /// The families one stat becomes (see the module docs' table).
@@ -629,7 +605,7 @@ impl<'o, 's> Writer<'o, 's> {
         if !started {
             return;
         }
-        let out = &mut self.buf;
+        let out = &mut *self.out;
         out.push_str(family.name);
         out.push_str(family.suffix);
         out.push_str(suffix);
@@ -681,7 +657,7 @@ impl<'o, 's> Writer<'o, 's> {
         if summary {
             self.taken.extend(summary_names());
         }
-        let out = &mut self.buf;
+        let out = &mut *self.out;
         out.push_str("# HELP ");
         out.push_str(&full);
         out.push(' ');
