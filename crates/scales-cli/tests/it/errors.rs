@@ -6,10 +6,12 @@ use crate::support::{refused_port, run, serve, source_failure, stderr, success, 
 #[test]
 fn an_unreachable_url_is_connection_refused() {
     let url = format!("http://127.0.0.1:{}/status/", refused_port());
+    // A carbon address nothing listens on either: the source fails first.
+    let carbon = format!("127.0.0.1:{}", refused_port());
     for command in ["get", "push-graphite"] {
         let mut args = vec![command, url.as_str()];
         if command == "push-graphite" {
-            args.push("127.0.0.1:2003");
+            args.push(&carbon);
         }
         let output = run(&args);
         assert_eq!(
@@ -107,18 +109,14 @@ fn a_path_with_nothing_there_is_named() {
 
 #[test]
 fn bad_arguments_are_usage_errors() {
+    // Refused before anything is sent; no fixed port either way.
+    let carbon = format!("127.0.0.1:{}", refused_port());
     for args in [
         &["get", "x.json", "/a//b"][..],
         &["get", "x.json", "--format", "xml"],
         &["get"],
         &["push-graphite", "x.json", "carbon"],
-        &[
-            "push-graphite",
-            "x.json",
-            "127.0.0.1:2003",
-            "--timeout",
-            "0",
-        ],
+        &["push-graphite", "x.json", carbon.as_str(), "--timeout", "0"],
         &["watch", "http://127.0.0.1:1/status/", "--interval", "-1"],
     ] {
         let output = run(args);
