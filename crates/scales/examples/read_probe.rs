@@ -9,7 +9,9 @@
 //! callgrind_annotate --inclusive=yes /tmp/read.cg | grep _phase
 //! ```
 //!
-//! `--format prometheus` or `--format graphite` renders that format instead of JSON.
+//! `--format prometheus` or `--format graphite` renders that format instead of JSON;
+//! `--summaries` takes distributions as summaries (`SketchDetail::Summary`), as the status
+//! page does, instead of with their buckets.
 //! Without valgrind it prints the time per stat of each phase.
 
 use std::hint::black_box;
@@ -19,8 +21,11 @@ use std::time::Instant;
 mod support;
 
 #[inline(never)]
-fn snapshot_phase(registry: &scales::Registry) -> scales::Snapshot {
-    registry.snapshot()
+fn snapshot_phase(
+    registry: &scales::Registry,
+    options: &scales::SnapshotOptions,
+) -> scales::Snapshot {
+    registry.snapshot_with(options)
 }
 
 /// Renders `snapshot` in `format` into `out`.
@@ -43,7 +48,12 @@ fn render_phase(format: &str, snapshot: &scales::Snapshot, out: &mut Vec<u8>) {
 fn main() {
     let mut args = std::env::args().skip(1);
     let (mut stats, mut rounds, mut format) = (10_000, 10, "json".to_owned());
+    let mut options = scales::SnapshotOptions::default();
     while let Some(arg) = args.next() {
+        if arg == "--summaries" {
+            options = options.with_distributions(scales::SketchDetail::Summary);
+            continue;
+        }
         let text = args.next();
         let value = text.as_deref().and_then(|v| v.parse().ok());
         match (arg.as_str(), value) {
@@ -51,7 +61,7 @@ fn main() {
             ("--rounds", Some(n)) => rounds = n,
             ("--format", _) if text.is_some() => format = text.unwrap_or_default(),
             _ => {
-                eprintln!("usage: read_probe [--stats N] [--rounds N] [--format json|prometheus|graphite]");
+                eprintln!("usage: read_probe [--stats N] [--rounds N] [--format json|prometheus|graphite] [--summaries]");
                 std::process::exit(2);
             }
         }
@@ -61,7 +71,7 @@ fn main() {
     let (mut snapshot_time, mut json_time) = (0.0, 0.0);
     for _ in 0..rounds {
         let start = Instant::now();
-        let snapshot = snapshot_phase(black_box(&tree.registry));
+        let snapshot = snapshot_phase(black_box(&tree.registry), &options);
         let taken = Instant::now();
         render_phase(&format, &snapshot, &mut out);
         json_time += taken.elapsed().as_secs_f64();

@@ -92,8 +92,8 @@ pub use collection::Collection;
 pub use dumper::Dumper;
 pub use error::{EntryKind, Error};
 pub use path::{validate_name, Name, PathError, StatPath};
-pub use registry::{registry, Declare, Registry, Scope, StatSet, Stats};
-pub use sketch::SketchSnapshot;
+pub use registry::{registry, Declare, Registry, Scope, SnapshotOptions, StatSet, Stats};
+pub use sketch::{SketchDetail, SketchSnapshot};
 pub use snapshot::{
     Entry, Group, Keyed, MeterSnapshot, Node, Snapshot, StatAt, StatKind, StatSnapshot, StatValue,
 };

@@ -25,6 +25,7 @@ use indexmap::IndexMap;
 use crate::clock::Clock;
 use crate::gauges::{self, GaugeResult};
 use crate::path::{validate_name, DisplayPath, Name, PathError, StatPath};
+use crate::sketch::SketchDetail;
 use crate::snapshot::{self, Group, Node, Snapshot, StatKind, StatSnapshot};
 use crate::stats::{self, Lease, Place, StatCore, StatOptions, StatType};
 use crate::{EntryKind, Error};
@@ -184,10 +185,42 @@ enum Plan {
     Aggregation(Arc<stats::AggregationCore>, Box<stats::Retired>),
 }
 
-/// What a snapshot reads with: the clock, and the gauges' values, evaluated up front.
+/// What a snapshot reads with: the clock, the gauges' values, evaluated up front, and how
+/// much of each distribution to keep.
 struct Reading<'a> {
     clock: &'a Clock,
     gauges: HashMap<*const stats::ValueCell, GaugeResult>,
+    detail: SketchDetail,
+}
+
+/// What a [`Registry::snapshot_with`] snapshot holds.
+///
+/// ```
+/// let reg = scales::Registry::new();
+/// let latency = reg.scope("/web")?.pmf_stat("latency")?;
+/// latency.record(0.010);
+/// let options = scales::SnapshotOptions::default().with_distributions(scales::SketchDetail::Summary);
+/// let snapshot = reg.snapshot_with(&options);
+/// let scales::StatValue::Distribution(d) = &snapshot.stat("/web/latency").unwrap().value else {
+///     unreachable!()
+/// };
+/// assert!(!d.has_buckets());
+/// assert_eq!(d.quantile(0.99), Some(0.010));
+/// # Ok::<(), scales::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SnapshotOptions {
+    /// Distributions with their buckets (the default) or as summaries.
+    pub distributions: SketchDetail,
+}
+
+impl SnapshotOptions {
+    /// Sets [`distributions`](Self::distributions).
+    pub fn with_distributions(mut self, detail: SketchDetail) -> Self {
+        self.distributions = detail;
+        self
+    }
 }
 
 impl<'a> Reading<'a> {
@@ -201,7 +234,27 @@ impl<'a> Reading<'a> {
                 .zip(gauges::evaluate(cells, timeout))
                 .collect()
         };
-        Self { clock, gauges }
+        Self {
+            clock,
+            gauges,
+            detail: SketchDetail::Buckets,
+        }
+    }
+}
+
+/// Makes every distribution under `group` a summary ([`SketchDetail::Summary`]).
+fn summarize(group: &mut Group) {
+    for entry in &mut group.entries {
+        match &mut entry.node {
+            Node::Group(group) => summarize(group),
+            Node::Stat(stat) => match &mut stat.value {
+                crate::StatValue::Distribution(d) => d.summarize(),
+                crate::StatValue::Distributions(list) => {
+                    list.iter_mut().for_each(|keyed| keyed.value.summarize())
+                }
+                _ => {}
+            },
+        }
     }
 }
 
@@ -227,7 +280,7 @@ fn read_stat(core: &StatCore, reading: &mut Reading<'_>) -> StatSnapshot {
             Some(Err(message)) => crate::StatValue::Error(message),
             None => core.read(reading.clock),
         },
-        core => core.read(reading.clock),
+        core => core.read_with(reading.clock, reading.detail),
     };
     StatSnapshot {
         kind: core.kind(),
@@ -241,6 +294,15 @@ fn evaluate_group(entries: Vec<(Name, Plan)>, collapsed: bool, reading: &mut Rea
         collapsed,
     };
     let mut aggregations = Vec::new();
+    // A distribution aggregation merges its descendants' buckets: read them whole, then
+    // make summaries of everything once the sums are done.
+    let merges_sketches = reading.detail == SketchDetail::Summary
+        && entries.iter().any(|(_, plan)| {
+            matches!(plan, Plan::Aggregation(agg, _) if agg.kind() == crate::StatKind::PmfAggregation)
+        });
+    if merges_sketches {
+        reading.detail = SketchDetail::Buckets;
+    }
     for (index, (name, plan)) in entries.into_iter().enumerate() {
         let node = match plan {
             Plan::Aggregation(agg, departed) => {
@@ -257,6 +319,10 @@ fn evaluate_group(entries: Vec<(Name, Plan)>, collapsed: bool, reading: &mut Rea
     }
     // Children are complete (their own aggregations included), so parents can now add them up.
     stats::aggregate(&mut group, aggregations);
+    if merges_sketches {
+        reading.detail = SketchDetail::Summary;
+        summarize(&mut group);
+    }
     group
 }
 
@@ -364,9 +430,16 @@ impl Registry {
     /// Gauges are run on worker threads and waited for at most the
     /// [gauge timeout](Self::set_gauge_timeout) each; one that takes longer reads as an error.
     pub fn snapshot(&self) -> Snapshot {
+        self.snapshot_with(&SnapshotOptions::default())
+    }
+
+    /// A snapshot of the whole tree as `options` ask, e.g. distributions as summaries only
+    /// (much less memory and time on big trees; see [`SketchDetail`]).
+    pub fn snapshot_with(&self, options: &SnapshotOptions) -> Snapshot {
         let mut gauges = Vec::new();
         let plan = self.lock().root.plan(&mut gauges);
         let mut reading = Reading::new(gauges, self.clock(), self.gauge_timeout());
+        reading.detail = options.distributions;
         Snapshot::new(
             StatPath::root(),
             evaluate(plan, &mut reading),

@@ -138,20 +138,7 @@ fn collect_octaves(octaves: &LazyBoxes<Octave, OCTAVES>, offset: u32, out: &mut 
     // costs a third more).
     let mut gather = |gathered: &mut Vec<(u32, u64)>| {
         gathered.clear();
-        for (octave_index, octave) in octaves.iter() {
-            let base = (octave_index * SUBS) as u32 + offset;
-            // Compacted without a branch per bucket: which buckets are empty is data, and a
-            // mispredicted branch costs more than the store.
-            let mut buffer = [(0u32, 0u64); SUBS];
-            let mut filled = 0;
-            for (sub, count) in (0u32..).zip(octave.iter()) {
-                // Relaxed: independent tallies (a reader may run beside the writer).
-                let count = count.load(Ordering::Relaxed);
-                buffer[filled] = (base + sub, count);
-                filled += usize::from(count > 0);
-            }
-            gathered.extend_from_slice(&buffer[..filled]);
-        }
+        append_octaves(octaves, offset, gathered);
         out.reserve_exact(gathered.len());
         out.extend_from_slice(gathered);
     };
@@ -167,6 +154,25 @@ fn collect_octaves(octaves: &LazyBoxes<Octave, OCTAVES>, offset: u32, out: &mut 
     if !done {
         // This thread's buffer is gone (thread exit) or in use: a buffer of its own.
         gather(&mut Vec::new());
+    }
+}
+
+/// Appends the non-zero buckets of `octaves` to `out` (growing it as needed), in index
+/// order, each window index plus `offset`.
+fn append_octaves(octaves: &LazyBoxes<Octave, OCTAVES>, offset: u32, out: &mut Vec<(u32, u64)>) {
+    for (octave_index, octave) in octaves.iter() {
+        let base = (octave_index * SUBS) as u32 + offset;
+        // Compacted without a branch per bucket: which buckets are empty is data, and a
+        // mispredicted branch costs more than the store.
+        let mut buffer = [(0u32, 0u64); SUBS];
+        let mut filled = 0;
+        for (sub, count) in (0u32..).zip(octave.iter()) {
+            // Relaxed: independent tallies (a reader may run beside the writer).
+            let count = count.load(Ordering::Relaxed);
+            buffer[filled] = (base + sub, count);
+            filled += usize::from(count > 0);
+        }
+        out.extend_from_slice(&buffer[..filled]);
     }
 }
 
@@ -274,13 +280,28 @@ impl AtomicSketch {
     }
 
     pub(crate) fn snapshot(&self) -> SketchSnapshot {
-        let mut positive = Vec::new();
-        if let Some(buckets) = self.sides.get(POSITIVE) {
-            buckets.collect(&mut positive);
-        }
-        let mut negative = Vec::new();
-        if let Some(buckets) = self.sides.get(NEGATIVE) {
-            buckets.collect(&mut negative);
+        self.snapshot_into(Vec::new(), Vec::new(), false)
+    }
+
+    /// A snapshot whose bucket lists are `positive` and `negative` (emptied first: buffers
+    /// to reuse). `reuse` says they are scratch buffers that grow as needed; otherwise the
+    /// lists are allocated once at their size, as a lasting snapshot's should be.
+    fn snapshot_into(
+        &self,
+        mut positive: Vec<(u32, u64)>,
+        mut negative: Vec<(u32, u64)>,
+        reuse: bool,
+    ) -> SketchSnapshot {
+        positive.clear();
+        negative.clear();
+        for (side, out) in [(POSITIVE, &mut positive), (NEGATIVE, &mut negative)] {
+            if let Some(buckets) = self.sides.get(side) {
+                if reuse {
+                    append_octaves(&buckets.octaves, WINDOW_OFFSET, out);
+                } else {
+                    buckets.collect(out);
+                }
+            }
         }
         if let Some(outliers) = self.outliers.get(0) {
             let outliers = outliers.lock().unwrap_or_else(PoisonError::into_inner);
@@ -310,7 +331,52 @@ impl AtomicSketch {
             positive,
             negative,
             dropped: self.dropped.load(Ordering::Relaxed),
+            percentiles: None,
         }
+    }
+}
+
+/// Reusable bucket lists for summary reads ([`SketchDetail::Summary`]), one set per thread:
+/// a summary keeps no buckets, so gathering them into the same buffers every time lets a
+/// snapshot of many distributions allocate nothing for them.
+#[derive(Default)]
+pub(crate) struct SummaryBuffers {
+    pub(crate) positive: Vec<(u32, u64)>,
+    pub(crate) negative: Vec<(u32, u64)>,
+    pub(crate) block: Vec<(u32, u64)>,
+    pub(crate) merged: Vec<(u32, u64)>,
+}
+
+thread_local! {
+    static SUMMARY_BUFFERS: std::cell::RefCell<SummaryBuffers> =
+        std::cell::RefCell::new(SummaryBuffers::default());
+}
+
+/// Runs `f` with this thread's [`SummaryBuffers`] (fresh ones if they are in use or gone).
+pub(crate) fn with_summary_buffers<R>(f: impl FnOnce(&mut SummaryBuffers) -> R) -> R {
+    let mut f = Some(f);
+    let done = SUMMARY_BUFFERS
+        .try_with(|buffers| match buffers.try_borrow_mut() {
+            Ok(mut buffers) => f.take().map(|f| f(&mut buffers)),
+            Err(_) => None,
+        })
+        .ok()
+        .flatten();
+    match (done, f) {
+        (Some(result), _) => result,
+        (None, Some(f)) => f(&mut SummaryBuffers::default()),
+        (None, None) => unreachable!("f runs at most once"),
+    }
+}
+
+impl AtomicSketch {
+    /// The start of a summary read: this sketch's buckets in `buffers`' lists.
+    pub(crate) fn summary_start(
+        &self,
+        positive: &mut Vec<(u32, u64)>,
+        negative: &mut Vec<(u32, u64)>,
+    ) -> SketchSnapshot {
+        self.snapshot_into(std::mem::take(positive), std::mem::take(negative), true)
     }
 }
 
@@ -389,9 +455,36 @@ impl LocalSketch {
     pub(crate) fn merge_into(&self, snapshot: &mut SketchSnapshot) {
         let mut positive = Vec::new();
         collect_octaves(&self.octaves, WINDOW_OFFSET, &mut positive);
+        self.merge_buckets_into(snapshot, positive, &mut Vec::new());
+    }
+
+    /// [`merge_into`](Self::merge_into) for summary reads: the block's buckets gathered in
+    /// `block` and merged through `merged`, scratch buffers that are kept.
+    pub(crate) fn merge_reusing(
+        &self,
+        snapshot: &mut SketchSnapshot,
+        block: &mut Vec<(u32, u64)>,
+        merged: &mut Vec<(u32, u64)>,
+    ) {
+        block.clear();
+        append_octaves(&self.octaves, WINDOW_OFFSET, block);
+        let gathered = std::mem::take(block);
+        if let Some(back) = self.merge_buckets_into(snapshot, gathered, merged) {
+            *block = back;
+        }
+    }
+
+    /// Merges this block's sums and extremes and its gathered `positive` buckets into
+    /// `snapshot`; gives `positive` back when it was not moved into the snapshot.
+    fn merge_buckets_into(
+        &self,
+        snapshot: &mut SketchSnapshot,
+        mut positive: Vec<(u32, u64)>,
+        merged: &mut Vec<(u32, u64)>,
+    ) -> Option<Vec<(u32, u64)>> {
         let count = positive.iter().map(|&(_, c)| c).sum::<u64>();
         if count == 0 {
-            return;
+            return Some(positive);
         }
         // A read racing with the first record may see a bucket before min/max: NaN merges
         // as "unknown" and the other threads' (or the next read's) extremes stand.
@@ -407,14 +500,16 @@ impl LocalSketch {
             positive: Vec::new(),
             negative: Vec::new(),
             dropped: 0,
+            percentiles: None,
         };
         snapshot.merge(&block);
         // The common case, one thread's block alone: its buckets move in, uncopied.
         if snapshot.positive.is_empty() {
-            snapshot.positive = positive;
+            std::mem::swap(&mut snapshot.positive, &mut positive);
         } else {
-            merge_buckets(&mut snapshot.positive, &positive, |a, b| a + b);
+            merge_buckets_using(&mut snapshot.positive, &positive, |a, b| a + b, merged);
         }
+        Some(positive)
     }
 }
 
@@ -449,11 +544,33 @@ impl crate::cells::Block for LocalSketch {
     }
 }
 
+/// How much of each distribution a snapshot keeps
+/// ([`SnapshotOptions::distributions`](crate::SnapshotOptions::distributions)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SketchDetail {
+    /// Every bucket: quantiles at any rank, merges, interval deltas, drawn histograms and
+    /// the JSON form with sketches. What [`Registry::snapshot`](crate::Registry::snapshot)
+    /// takes.
+    #[default]
+    Buckets,
+    /// Count, sum, extremes and the six summary percentiles ([`PERCENTILE_KEYS`]), computed
+    /// while the snapshot is taken; no buckets. What the status page's JSON, HTML and
+    /// Prometheus text show, at a fraction of the memory and time of [`Buckets`](Self::Buckets)
+    /// on big trees (a bucket list per distribution is most of a snapshot's bytes).
+    Summary,
+}
+
 /// An owned, immutable copy of a distribution: exact count, sum, min and max, and the
 /// bucket counts from which quantiles are estimated.
 ///
 /// Snapshots merge ([`merge`](Self::merge)) and subtract ([`delta_since`](Self::delta_since)),
 /// which is how parents aggregate their children and how per-interval statistics are made.
+///
+/// A *summary* ([`SketchDetail::Summary`], [`has_buckets`](Self::has_buckets) false) holds
+/// the six [`PERCENTILE_KEYS`] estimates in place of buckets: [`quantile`](Self::quantile)
+/// answers only those six, and a merge or delta involving a summary keeps its exact count,
+/// sum and extremes but cannot know its percentiles (NaN).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SketchSnapshot {
     count: u64,
@@ -465,6 +582,8 @@ pub struct SketchSnapshot {
     positive: Vec<(u32, u64)>,
     negative: Vec<(u32, u64)>,
     dropped: u64,
+    /// A summary's percentiles (then the bucket lists are empty); `None` with buckets.
+    percentiles: Option<[f64; PERCENTILE_KEYS.len()]>,
 }
 
 impl Default for SketchSnapshot {
@@ -479,6 +598,7 @@ impl Default for SketchSnapshot {
             positive: Vec::new(),
             negative: Vec::new(),
             dropped: 0,
+            percentiles: None,
         }
     }
 }
@@ -560,9 +680,18 @@ impl SketchSnapshot {
     /// The estimate lies within [`RELATIVE_ERROR`] of the interval those two values span;
     /// the lowest and highest ranks are the exact min and max.
     /// `None` when empty.
+    ///
+    /// A summary ([`has_buckets`](Self::has_buckets) false) answers only the six
+    /// [`PERCENTILE_KEYS`] quantiles, and `None` for any other `q`.
     pub fn quantile(&self, q: f64) -> Option<f64> {
         if self.count == 0 {
             return None;
+        }
+        if let Some(values) = &self.percentiles {
+            return PERCENTILE_KEYS
+                .iter()
+                .position(|&(_, key)| key == q)
+                .map(|k| values[k]);
         }
         let q = if q.is_nan() { 0.5 } else { q.clamp(0.0, 1.0) };
         let h = q * (self.count - 1) as f64;
@@ -655,6 +784,9 @@ impl SketchSnapshot {
         if self.count == 0 {
             return None;
         }
+        if let Some(values) = self.percentiles {
+            return Some(values);
+        }
         const N: usize = PERCENTILE_KEYS.len();
         let mut ranks = [0u64; 2 * N];
         let mut fractions = [0.0; N];
@@ -688,8 +820,38 @@ impl SketchSnapshot {
             .map(|(&(key, _), v)| (key, v))
     }
 
+    /// Whether this snapshot holds its buckets (taken with [`SketchDetail::Buckets`]) rather
+    /// than only a summary.
+    pub fn has_buckets(&self) -> bool {
+        self.percentiles.is_none()
+    }
+
+    /// This distribution as a summary ([`SketchDetail::Summary`]): its percentiles computed,
+    /// its bucket lists freed.
+    pub fn summarize(&mut self) {
+        if self.percentiles.is_none() {
+            self.percentiles = Some(self.percentile_values().unwrap_or([f64::NAN; 6]));
+            self.positive = Vec::new();
+            self.negative = Vec::new();
+        }
+    }
+
+    /// [`summarize`](Self::summarize), handing the bucket lists back to `buffers`.
+    pub(crate) fn summarize_into(mut self, buffers: &mut SummaryBuffers) -> Self {
+        self.percentiles = Some(self.percentile_values().unwrap_or([f64::NAN; 6]));
+        buffers.positive = std::mem::take(&mut self.positive);
+        buffers.negative = std::mem::take(&mut self.negative);
+        self
+    }
+
     /// Adds `other`'s values to this snapshot, as if both had been recorded into one sketch.
+    /// With a summary on either side the result is a summary whose percentiles are unknown
+    /// (NaN); count, sum and extremes stay exact.
     pub fn merge(&mut self, other: &SketchSnapshot) {
+        if other.percentiles.is_some() && other.count > 0 || self.percentiles.is_some() {
+            self.summarize();
+            self.percentiles = Some([f64::NAN; PERCENTILE_KEYS.len()]);
+        }
         if other.count > 0 {
             self.min = min_ignoring_nan(self.min, other.min);
             self.max = max_ignoring_nan(self.max, other.max);
@@ -705,7 +867,21 @@ impl SketchSnapshot {
 
     /// The values recorded after `earlier` was taken (of the same stat): counts, sum and
     /// buckets are differences; min and max are estimated from the interval's buckets.
+    ///
+    /// With a summary on either side, the delta is a summary of exact count and sum whose
+    /// percentiles and extremes are unknown (NaN).
     pub fn delta_since(&self, earlier: &SketchSnapshot) -> SketchSnapshot {
+        if self.percentiles.is_some() || earlier.percentiles.is_some() {
+            return SketchSnapshot {
+                count: self.count.saturating_sub(earlier.count),
+                sum: self.sum - earlier.sum,
+                sum_squares: self.sum_squares - earlier.sum_squares,
+                zeros: self.zeros.saturating_sub(earlier.zeros),
+                dropped: self.dropped.saturating_sub(earlier.dropped),
+                percentiles: Some([f64::NAN; PERCENTILE_KEYS.len()]),
+                ..SketchSnapshot::default()
+            };
+        }
         let mut delta = SketchSnapshot {
             count: self.count.saturating_sub(earlier.count),
             sum: self.sum - earlier.sum,
@@ -853,7 +1029,7 @@ impl SketchSnapshot {
     }
 
     /// Counts of the positive values, `(bucket index, count)` in increasing index order,
-    /// empty buckets left out (see [`SketchParts`]).
+    /// empty buckets left out (see [`SketchParts`]). Empty for a summary.
     pub fn positive_buckets(&self) -> &[(u32, u64)] {
         &self.positive
     }
@@ -864,7 +1040,8 @@ impl SketchSnapshot {
         &self.negative
     }
 
-    /// This snapshot's fields (a copy of its bucket lists).
+    /// This snapshot's fields (a copy of its bucket lists). A summary has none to give:
+    /// check [`has_buckets`](Self::has_buckets) first.
     pub fn to_parts(&self) -> SketchParts {
         SketchParts {
             count: self.count,
@@ -962,6 +1139,7 @@ impl SketchSnapshot {
             positive,
             negative,
             dropped,
+            percentiles: None,
         })
     }
 }
@@ -984,6 +1162,17 @@ fn max_ignoring_nan(a: f64, b: f64) -> f64 {
 
 /// Combines sorted sparse bucket lists in place with `op(mine, theirs)`.
 fn merge_buckets(mine: &mut Vec<(u32, u64)>, theirs: &[(u32, u64)], op: fn(u64, u64) -> u64) {
+    merge_buckets_using(mine, theirs, op, &mut Vec::new());
+}
+
+/// [`merge_buckets`] building the result in `scratch` (emptied first), which is left
+/// holding `mine`'s old list to be reused.
+fn merge_buckets_using(
+    mine: &mut Vec<(u32, u64)>,
+    theirs: &[(u32, u64)],
+    op: fn(u64, u64) -> u64,
+    scratch: &mut Vec<(u32, u64)>,
+) {
     if theirs.is_empty() {
         return;
     }
@@ -991,7 +1180,9 @@ fn merge_buckets(mine: &mut Vec<(u32, u64)>, theirs: &[(u32, u64)], op: fn(u64, 
         mine.extend(theirs.iter().map(|&(index, count)| (index, op(0, count))));
         return;
     }
-    let mut merged = Vec::with_capacity(mine.len() + theirs.len());
+    let merged = scratch;
+    merged.clear();
+    merged.reserve(mine.len() + theirs.len());
     let (mut i, mut j) = (0, 0);
     while i < mine.len() || j < theirs.len() {
         match (mine.get(i), theirs.get(j)) {
@@ -1015,7 +1206,7 @@ fn merge_buckets(mine: &mut Vec<(u32, u64)>, theirs: &[(u32, u64)], op: fn(u64, 
             (None, None) => unreachable!(),
         }
     }
-    *mine = merged;
+    std::mem::swap(mine, merged);
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Clock;
+use crate::sketch::SketchDetail;
 use crate::snapshot::{StatKind, StatValue};
 
 /// Options that some stat kinds take when declared
@@ -191,8 +192,14 @@ impl StatCore {
         }
     }
 
-    /// Reads a non-aggregation stat. Aggregations are computed by the snapshot walk.
+    /// Reads a non-aggregation stat, distributions with their buckets. Aggregations are
+    /// computed by the snapshot walk.
     pub(crate) fn read(&self, clock: &Clock) -> StatValue {
+        self.read_with(clock, SketchDetail::Buckets)
+    }
+
+    /// [`read`](Self::read), distributions in as much `detail` as asked.
+    pub(crate) fn read_with(&self, clock: &Clock, detail: SketchDetail) -> StatValue {
         match self {
             StatCore::Int(cell) | StatCore::Counter(cell) => StatValue::Int(cell.get()),
             StatCore::Double(cell) => StatValue::Float(cell.get()),
@@ -202,8 +209,8 @@ impl StatCore {
             },
             StatCore::IntDict(dict) => StatValue::Counts(dict.entries()),
             StatCore::StringDict(dict) => StatValue::Strings(dict.entries()),
-            StatCore::Pmf(pmf) => StatValue::Distribution(Box::new(pmf.snapshot())),
-            StatCore::NamedPmfDict(dict) => StatValue::Distributions(dict.entries()),
+            StatCore::Pmf(pmf) => StatValue::Distribution(Box::new(pmf.snapshot_with(detail))),
+            StatCore::NamedPmfDict(dict) => StatValue::Distributions(dict.entries(detail)),
             StatCore::Meter(meter) => StatValue::Meter(meter.read(clock.now_nanos())),
             StatCore::MeterDict(dict) => StatValue::Meters(dict.entries(clock.now_nanos())),
             StatCore::StateTime(states) => StatValue::Durations(states.durations()),

@@ -9,7 +9,7 @@ use super::keyed::KeyedMap;
 use super::{Lease, Place, StatCore, StatOptions, StatType};
 use crate::cells::{Blocks, Slot};
 use crate::clock::Clock;
-use crate::sketch::{AtomicSketch, LocalSketch, SketchSnapshot};
+use crate::sketch::{self, AtomicSketch, LocalSketch, SketchDetail, SketchSnapshot};
 use crate::snapshot::{Keyed, StatKind};
 
 /// Storage of a [`PmfStat`]: per-thread sketches of the positive values, a shared sketch
@@ -61,6 +61,26 @@ impl PmfCore {
         self.sketch.read(AtomicSketch::snapshot, |snapshot, local| {
             local.merge_into(snapshot)
         })
+    }
+
+    /// A snapshot with buckets, or a summary gathered in reused buffers (no allocation).
+    pub(crate) fn snapshot_with(&self, detail: SketchDetail) -> SketchSnapshot {
+        match detail {
+            SketchDetail::Buckets => self.snapshot(),
+            SketchDetail::Summary => sketch::with_summary_buffers(|buffers| {
+                let sketch::SummaryBuffers {
+                    positive,
+                    negative,
+                    block,
+                    merged,
+                } = buffers;
+                let snapshot = self.sketch.read(
+                    |shared| shared.summary_start(positive, negative),
+                    |snapshot, local| local.merge_reusing(snapshot, block, merged),
+                );
+                snapshot.summarize_into(buffers)
+            }),
+        }
     }
 
     /// Number of live per-thread blocks (for tests).
@@ -259,11 +279,11 @@ impl NamedPmfDictCore {
             .get_or_insert_with(key, || PmfCore::new(&self.clock))
     }
 
-    pub(crate) fn entries(&self) -> Vec<Keyed<SketchSnapshot>> {
+    pub(crate) fn entries(&self, detail: SketchDetail) -> Vec<Keyed<SketchSnapshot>> {
         self.map
             .load()
             .iter()
-            .map(|(key, core)| Keyed::new(key.clone(), core.snapshot()))
+            .map(|(key, core)| Keyed::new(key.clone(), core.snapshot_with(detail)))
             .collect()
     }
 }

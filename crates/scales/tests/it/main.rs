@@ -21,6 +21,7 @@ mod lifecycle;
 mod process;
 mod readme_tree;
 mod sharding;
+mod summaries;
 mod support;
 /// Hand-built snapshot trees (the golden run's `readme` and `all` trees) for the format tests.
 #[cfg(any(feature = "html", feature = "prometheus", feature = "graphite"))]

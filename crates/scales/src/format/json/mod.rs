@@ -89,7 +89,8 @@ pub struct Options {
     pub last_updated: bool,
     /// Adds to every distribution (a [`PmfStat`](crate::PmfStat)'s object, each entry of a
     /// keyed one) its sketch under the key `"sketch"`, in the versioned form the module docs
-    /// describe, so that [`parse`] rebuilds it exactly.
+    /// describe, so that [`parse`] rebuilds it exactly. A summary
+    /// ([`SketchDetail::Summary`](crate::SketchDetail::Summary)) has no sketch to write.
     pub sketches: bool,
 }
 

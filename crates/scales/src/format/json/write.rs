@@ -268,7 +268,7 @@ impl<'w, W: Write + ?Sized> Writer<'w, W> {
                 self.float_field(key, Some(value))?;
             }
         }
-        if self.sketches {
+        if self.sketches && d.has_buckets() {
             self.known_key("sketch", false)?;
             write_sketch(self.out, d)?;
         }
