@@ -251,8 +251,10 @@ fn run(args: &Args) -> Result<(), Fatal> {
     let app_addr = listener.local_addr()?;
     listener.set_nonblocking(true)?;
     let status_addr = SocketAddr::new(args.bind, args.port);
-    let status =
-        scales_http::serve_in_background(status_addr, &args.name).map_err(|e| match e {
+    let status = scales_http::Config::new(&args.name)
+        .version(env!("CARGO_PKG_VERSION"))
+        .serve_in_background(status_addr)
+        .map_err(|e| match e {
             scales_http::Error::Bind { source, .. } => {
                 bind_error("status page", status_addr, &source, "--port N")
             }

@@ -530,3 +530,39 @@ fn an_unreachable_carbon_is_one_warning_on_stderr_not_a_flood() {
     let summary = summary.lines().last().unwrap();
     assert!(summary.contains("; graphite: 0 points sent, "), "{summary}");
 }
+
+#[test]
+fn the_status_page_shows_the_demo_version() {
+    use std::io::Write;
+    let mut child = spawn(&["--port", "0", "--duration", "20"]);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines
+        .by_ref()
+        .take(20)
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("scales-demo: status page at ")
+                .map(str::to_owned)
+        })
+        .expect("the demo prints its status page URL");
+    let authority = url.trim_start_matches("http://").split('/').next().unwrap();
+    let mut stream = std::net::TcpStream::connect(authority).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /status/ HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut page = String::new();
+    let read = stream.read_to_string(&mut page);
+    let _ = child.kill();
+    let _ = child.wait();
+    read.unwrap();
+    let expected = format!(
+        "<span class=\"version\">{}</span>",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(page.contains(&expected), "{expected} not in {page}");
+}
