@@ -20,7 +20,10 @@ use axum::routing::get;
 use percent_encoding::percent_decode_str;
 use scales::format::{json, prometheus};
 use scales::query;
-use scales::{Group, Node, Registry, Snapshot, StatAt, StatSnapshot, StatValue, Value};
+use scales::{
+    Group, Node, Registry, SketchDetail, Snapshot, SnapshotOptions, StatAt, StatSnapshot,
+    StatValue, Value,
+};
 
 use crate::auth::Credentials;
 use crate::config::Config;
@@ -318,7 +321,12 @@ struct Target {
 /// Finds what `segments` name: the node at that path, or else the deepest stat on the way
 /// and the keys after it (`/web/latency/count`, `/handler/byPath/%2Findex`). The answer is
 /// the 404 message when there is nothing there.
-fn locate(registry: &Registry, segments: &[String]) -> Result<Target, String> {
+fn locate(
+    registry: &Registry,
+    segments: &[String],
+    detail: SketchDetail,
+) -> Result<Target, String> {
+    let options = SnapshotOptions::default().with_distributions(detail);
     let path = |segments: &[String]| format!("/{}", segments.join("/"));
     // Group and stat names never contain `/`, so a segment that does (`%2F`) is a key.
     let names = segments
@@ -326,14 +334,14 @@ fn locate(registry: &Registry, segments: &[String]) -> Result<Target, String> {
         .position(|s| s.contains('/'))
         .unwrap_or(segments.len());
     if names == segments.len() {
-        if let Some(snapshot) = registry.snapshot_at(&path(segments)) {
+        if let Some(snapshot) = registry.snapshot_at_with(&path(segments), &options) {
             let stat_at = matches!(snapshot.root(), Node::Stat(_)).then(|| segments.len() - 1);
             return Ok(Target { snapshot, stat_at });
         }
     }
     // The deepest node on the way: when it is a stat, the rest of the path are keys in it.
     for len in (1..=names.min(segments.len().saturating_sub(1))).rev() {
-        let Some(snapshot) = registry.snapshot_at(&path(&segments[..len])) else {
+        let Some(snapshot) = registry.snapshot_at_with(&path(&segments[..len]), &options) else {
             continue;
         };
         let Node::Stat(stat) = snapshot.root() else {
@@ -499,7 +507,15 @@ fn respond(inner: &Inner, asked: &Asked) -> Response {
             }
         }
     }
-    let Target { snapshot, stat_at } = match locate(&inner.registry, &segments) {
+    // Text formats show six percentiles per distribution: summaries, without bucket lists
+    // (less memory and time on big trees). The page draws histograms from the buckets, and
+    // `sketches=1` carries them.
+    let detail = match format {
+        Format::Json | Format::PrettyJson if !sketches => SketchDetail::Summary,
+        Format::Prometheus => SketchDetail::Summary,
+        _ => SketchDetail::Buckets,
+    };
+    let Target { snapshot, stat_at } = match locate(&inner.registry, &segments, detail) {
         Ok(target) => target,
         Err(message) => return text(StatusCode::NOT_FOUND, message),
     };

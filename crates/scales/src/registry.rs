@@ -464,9 +464,14 @@ impl Registry {
 
     /// A snapshot of the container or stat at `path`; `None` if nothing is there.
     pub fn snapshot_at(&self, path: &str) -> Option<Snapshot> {
+        self.snapshot_at_with(path, &SnapshotOptions::default())
+    }
+
+    /// [`snapshot_at`](Self::snapshot_at) as `options` ask (see [`snapshot_with`](Self::snapshot_with)).
+    pub fn snapshot_at_with(&self, path: &str, options: &SnapshotOptions) -> Option<Snapshot> {
         let path = StatPath::parse(path).ok()?;
         let Some((last, parent)) = path.split_last() else {
-            return Some(self.snapshot());
+            return Some(self.snapshot_with(options));
         };
         let mut gauges = Vec::new();
         let tree = self.lock();
@@ -478,6 +483,7 @@ impl Registry {
         };
         drop(tree);
         let mut reading = Reading::new(gauges, self.clock(), self.gauge_timeout());
+        reading.detail = options.distributions;
         let node = match evaluate(plan, &mut reading) {
             Node::Group(mut group) if is_stat => {
                 let index = group.entries.iter().position(|e| e.name == *last)?;
