@@ -145,8 +145,17 @@ impl TreeNode {
         })?
     }
 
-    /// The structure of this sub-tree, with its gauge closures listed in `gauges`.
-    fn plan(&self, gauges: &mut Vec<Arc<stats::ValueCell>>) -> Plan {
+    /// [`plan`](Self::plan) of the group at `path`, leaving out the contents (and gauge
+    /// closures) of groups `prune` names, which are listed in `pruned` with their entry
+    /// counts. A group under an aggregation is still planned whole (the aggregation adds up
+    /// its contents) and listed in `hidden`, to be emptied after evaluation.
+    fn plan_pruned(&self, path: &StatPath, needed: bool, pruning: &mut Pruning<'_>) -> Plan {
+        // An aggregation in this group adds up everything below it.
+        let needed = needed
+            || self
+                .entries
+                .values()
+                .any(|e| matches!(e, Entry::Stat(StatCore::Aggregation(_))));
         Plan::Group {
             collapsed: self.collapsed,
             entries: self
@@ -154,22 +163,78 @@ impl TreeNode {
                 .iter()
                 .map(|(name, entry)| {
                     let plan = match entry {
-                        Entry::Node(node) => node.plan(gauges),
-                        Entry::Stat(StatCore::Aggregation(agg)) => {
-                            Plan::Aggregation(agg.clone(), Box::new(agg.retired_now()))
-                        }
-                        Entry::Stat(core) => {
-                            if let StatCore::Value(cell) = core {
-                                if cell.is_computed() {
-                                    gauges.push(cell.clone());
+                        Entry::Node(node) => match path.join(name) {
+                            Ok(child) if (pruning.prune)(&child) => {
+                                pruning.pruned.push((child.clone(), node.entries.len()));
+                                if needed {
+                                    pruning.hidden.push(child);
+                                    node.plan(pruning.gauges)
+                                } else {
+                                    Plan::Group {
+                                        entries: Vec::new(),
+                                        collapsed: node.collapsed,
+                                    }
                                 }
                             }
-                            Plan::Stat(core.clone())
-                        }
+                            Ok(child) => node.plan_pruned(&child, needed, pruning),
+                            Err(_) => node.plan(pruning.gauges),
+                        },
+                        entry => TreeNode::plan_entry(entry, pruning.gauges),
                     };
                     (name.clone(), plan)
                 })
                 .collect(),
+        }
+    }
+
+    /// The plan of one entry that is not a group.
+    fn plan_entry(entry: &Entry, gauges: &mut Vec<Arc<stats::ValueCell>>) -> Plan {
+        match entry {
+            Entry::Node(node) => node.plan(gauges),
+            Entry::Stat(StatCore::Aggregation(agg)) => {
+                Plan::Aggregation(agg.clone(), Box::new(agg.retired_now()))
+            }
+            Entry::Stat(core) => {
+                if let StatCore::Value(cell) = core {
+                    if cell.is_computed() {
+                        gauges.push(cell.clone());
+                    }
+                }
+                Plan::Stat(core.clone())
+            }
+        }
+    }
+
+    /// The structure of this sub-tree, with its gauge closures listed in `gauges`.
+    fn plan(&self, gauges: &mut Vec<Arc<stats::ValueCell>>) -> Plan {
+        Plan::Group {
+            collapsed: self.collapsed,
+            entries: self
+                .entries
+                .iter()
+                .map(|(name, entry)| (name.clone(), TreeNode::plan_entry(entry, gauges)))
+                .collect(),
+        }
+    }
+}
+
+/// What [`Node::plan_pruned`] works with and collects.
+struct Pruning<'a> {
+    prune: &'a Prune,
+    gauges: &'a mut Vec<Arc<stats::ValueCell>>,
+    pruned: Vec<(StatPath, usize)>,
+    hidden: Vec<StatPath>,
+}
+
+/// Empties the group at `path` (relative names under `node`), after its parents' sums.
+fn hide(node: &mut Node, names: &[Name]) {
+    let Node::Group(group) = node else { return };
+    match names.split_first() {
+        None => group.entries.clear(),
+        Some((first, rest)) => {
+            if let Some(entry) = group.entries.iter_mut().find(|e| e.name == *first) {
+                hide(&mut entry.node, rest);
+            }
         }
     }
 }
@@ -208,14 +273,52 @@ struct Reading<'a> {
 /// assert_eq!(d.quantile(0.99), Some(0.010));
 /// # Ok::<(), scales::Error>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+///
+/// With [`with_prune`](Self::with_prune), groups are left unread: the snapshot holds them
+/// empty, and [`Snapshot::pruned`] tells their entry counts. Their gauge closures do not
+/// run, unless an aggregation above them needs their values for its sum.
+///
+/// ```
+/// let reg = scales::Registry::new();
+/// let hits = reg.scope("/open")?.int_stat("hits")?;
+/// hits.add(1);
+/// let _slow = reg.scope("/closed")?.gauge("slow", || 1)?;
+/// let options = scales::SnapshotOptions::default().with_prune(|path| path.to_string() == "/closed");
+/// let snapshot = reg.snapshot_with(&options);
+/// assert!(snapshot.stat("/open/hits").is_some());
+/// assert!(snapshot.stat("/closed/slow").is_none());
+/// let closed = scales::StatPath::parse("/closed")?;
+/// assert_eq!(snapshot.pruned(&closed), Some(1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct SnapshotOptions {
     /// Distributions with their buckets (the default) or as summaries.
     pub distributions: SketchDetail,
+    prune: Option<Arc<Prune>>,
+}
+
+/// Which groups a snapshot leaves unread (see [`SnapshotOptions::with_prune`]).
+type Prune = dyn Fn(&StatPath) -> bool + Send + Sync;
+
+impl fmt::Debug for SnapshotOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SnapshotOptions")
+            .field("distributions", &self.distributions)
+            .field("prune", &self.prune.is_some())
+            .finish()
+    }
 }
 
 impl SnapshotOptions {
+    /// Leaves unread the groups (below the snapshot's root) for which `prune` is true, e.g.
+    /// the groups a status page shows closed; their descendants are not asked about.
+    pub fn with_prune(mut self, prune: impl Fn(&StatPath) -> bool + Send + Sync + 'static) -> Self {
+        self.prune = Some(Arc::new(prune));
+        self
+    }
+
     /// Sets [`distributions`](Self::distributions).
     pub fn with_distributions(mut self, detail: SketchDetail) -> Self {
         self.distributions = detail;
@@ -437,14 +540,31 @@ impl Registry {
     /// (much less memory and time on big trees; see [`SketchDetail`]).
     pub fn snapshot_with(&self, options: &SnapshotOptions) -> Snapshot {
         let mut gauges = Vec::new();
-        let plan = self.lock().root.plan(&mut gauges);
+        let (plan, pruned, hidden) = match &options.prune {
+            None => (self.lock().root.plan(&mut gauges), Vec::new(), Vec::new()),
+            Some(prune) => {
+                let mut pruning = Pruning {
+                    prune: prune.as_ref(),
+                    gauges: &mut gauges,
+                    pruned: Vec::new(),
+                    hidden: Vec::new(),
+                };
+                let plan = self
+                    .lock()
+                    .root
+                    .plan_pruned(&StatPath::root(), false, &mut pruning);
+                (plan, pruning.pruned, pruning.hidden)
+            }
+        };
         let mut reading = Reading::new(gauges, self.clock(), self.gauge_timeout());
         reading.detail = options.distributions;
-        Snapshot::new(
-            StatPath::root(),
-            evaluate(plan, &mut reading),
-            self.clock().wall_time(),
-        )
+        let mut root = evaluate(plan, &mut reading);
+        for path in &hidden {
+            hide(&mut root, path.names());
+        }
+        let mut snapshot = Snapshot::new(StatPath::root(), root, self.clock().wall_time());
+        snapshot.pruned = pruned;
+        snapshot
     }
 
     /// How long a snapshot waits for each gauge closure (1 s by default). A gauge that

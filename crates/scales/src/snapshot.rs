@@ -24,6 +24,9 @@ pub struct Snapshot {
     pub(crate) path: StatPath,
     pub(crate) root: Node,
     pub(crate) taken_at: SystemTime,
+    /// Groups left unread ([`SnapshotOptions::with_prune`](crate::SnapshotOptions::with_prune)),
+    /// with their entry counts.
+    pub(crate) pruned: Vec<(StatPath, usize)>,
 }
 
 impl Snapshot {
@@ -33,7 +36,14 @@ impl Snapshot {
             path,
             root,
             taken_at,
+            pruned: Vec::new(),
         }
+    }
+
+    /// The entry count of the group at `path` when this snapshot left it unread (it is
+    /// empty here; see [`SnapshotOptions::with_prune`](crate::SnapshotOptions::with_prune)).
+    pub fn pruned(&self, path: &StatPath) -> Option<usize> {
+        self.pruned.iter().find(|(p, _)| p == path).map(|(_, n)| *n)
     }
 
     /// The path this snapshot was taken at (the root for the whole tree).
@@ -117,6 +127,7 @@ impl Snapshot {
             path: self.path.clone(),
             root,
             taken_at: self.taken_at,
+            pruned: self.pruned.clone(),
         }
     }
 

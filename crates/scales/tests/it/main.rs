@@ -19,6 +19,7 @@ mod graphite;
 mod json_read;
 mod lifecycle;
 mod process;
+mod pruned;
 mod readme_tree;
 mod sharding;
 mod summaries;
