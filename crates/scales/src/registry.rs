@@ -596,22 +596,40 @@ impl Registry {
         let mut gauges = Vec::new();
         let tree = self.lock();
         let parent_node = tree.root.node(parent)?;
-        let (plan, is_stat) = match parent_node.entries.get(last.as_str())? {
-            Entry::Node(node) => (node.plan(&mut gauges), false),
+        let (mut pruned, mut hidden) = (Vec::new(), Vec::new());
+        let (plan, is_stat) = match (parent_node.entries.get(last.as_str())?, &options.prune) {
+            (Entry::Node(node), Some(prune)) => {
+                let mut pruning = Pruning {
+                    prune: prune.as_ref(),
+                    gauges: &mut gauges,
+                    pruned: Vec::new(),
+                    hidden: Vec::new(),
+                };
+                let plan = node.plan_pruned(&path, false, &mut pruning);
+                (pruned, hidden) = (pruning.pruned, pruning.hidden);
+                (plan, false)
+            }
+            (Entry::Node(node), None) => (node.plan(&mut gauges), false),
             // A stat may be an aggregation of its siblings: evaluate its container.
-            Entry::Stat(_) => (parent_node.plan(&mut gauges), true),
+            (Entry::Stat(_), _) => (parent_node.plan(&mut gauges), true),
         };
         drop(tree);
         let mut reading = Reading::new(gauges, self.clock(), self.gauge_timeout());
         reading.detail = options.distributions;
-        let node = match evaluate(plan, &mut reading) {
+        let mut root = evaluate(plan, &mut reading);
+        for hide_at in &hidden {
+            hide(&mut root, &hide_at.names()[path.names().len()..]);
+        }
+        let node = match root {
             Node::Group(mut group) if is_stat => {
                 let index = group.entries.iter().position(|e| e.name == *last)?;
                 group.entries.swap_remove(index).node
             }
             node => node,
         };
-        Some(Snapshot::new(path, node, self.clock().wall_time()))
+        let mut snapshot = Snapshot::new(path, node, self.clock().wall_time());
+        snapshot.pruned = pruned;
+        Some(snapshot)
     }
 
     /// Removes every stat and container. Meant for tests: handles declared before keep

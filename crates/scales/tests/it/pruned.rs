@@ -85,3 +85,37 @@ fn an_aggregation_above_a_pruned_group_still_adds_it_up() {
     assert!(pruned.stat("/svc/a/n").is_some());
     assert_eq!(pruned.pruned(&StatPath::parse("/svc/b").unwrap()), Some(2));
 }
+
+#[test]
+fn a_snapshot_below_the_root_prunes_by_full_paths() {
+    let reg = Registry::new();
+    let (open, _g1) = counting_gauge(&reg, "/web/open", "g");
+    let (shut, _g2) = counting_gauge(&reg, "/web/closed", "g");
+    let top = reg.scope("/web/summed").unwrap();
+    let _total = top.sum_aggregation_stat("n").unwrap();
+    let n = reg.scope("/web/summed/in").unwrap().int_stat("n").unwrap();
+    n.add(4);
+    let options = closed(&["/web/closed", "/web/summed/in"]);
+    let snapshot = reg.snapshot_at_with("/web", &options).unwrap();
+    assert_eq!(
+        (open.load(Ordering::SeqCst), shut.load(Ordering::SeqCst)),
+        (1, 0)
+    );
+    let at = |p: &str| StatPath::parse(p).unwrap();
+    assert_eq!(snapshot.pruned(&at("/web/closed")), Some(1));
+    assert_eq!(snapshot.pruned(&at("/web/summed/in")), Some(1));
+    let Node::Group(web) = snapshot.root() else {
+        panic!("a group")
+    };
+    let Some(Node::Group(summed)) = web.get("summed") else {
+        panic!("summed is a group")
+    };
+    assert!(matches!(
+        summed.get("n"),
+        Some(Node::Stat(s)) if matches!(s.value, StatValue::Int(4))
+    ));
+    let Some(Node::Group(inner)) = summed.get("in") else {
+        panic!("in is a group")
+    };
+    assert!(inner.entries.is_empty());
+}
