@@ -760,9 +760,17 @@ fn set_collapsed(path: &str, collapsed: bool) -> PyResult<()> {
 }
 
 fn snapshot_of(path: Option<&str>) -> Option<scales::Snapshot> {
+    snapshot_with(path, &scales::SnapshotOptions::default())
+}
+
+/// [`snapshot_of`] as `options` ask.
+fn snapshot_with(
+    path: Option<&str>,
+    options: &scales::SnapshotOptions,
+) -> Option<scales::Snapshot> {
     match path {
-        None | Some("") | Some("/") => Some(scales::registry().snapshot()),
-        Some(p) => scales::registry().snapshot_at(p),
+        None | Some("") | Some("/") => Some(scales::registry().snapshot_with(options)),
+        Some(p) => scales::registry().snapshot_at_with(p, options),
     }
 }
 
@@ -771,7 +779,10 @@ fn snapshot_of(path: Option<&str>) -> Option<scales::Snapshot> {
 #[pyo3(signature = (path=None, pretty=false))]
 fn json_text(py: Python<'_>, path: Option<String>, pretty: bool) -> Option<String> {
     py.allow_threads(|| {
-        let snap = snapshot_of(path.as_deref())?;
+        // JSON shows six percentiles per distribution: summaries, no bucket lists.
+        let summaries =
+            scales::SnapshotOptions::default().with_distributions(scales::SketchDetail::Summary);
+        let snap = snapshot_with(path.as_deref(), &summaries)?;
         let style = if pretty {
             json::Style::Pretty
         } else {
