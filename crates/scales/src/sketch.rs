@@ -555,7 +555,7 @@ pub enum SketchDetail {
     #[default]
     Buckets,
     /// Count, sum, extremes and the six summary percentiles ([`PERCENTILE_KEYS`]), computed
-    /// while the snapshot is taken; no buckets. What the status page's JSON, HTML and
+    /// while the snapshot is taken; no buckets. What the status server's JSON and
     /// Prometheus text show, at a fraction of the memory and time of [`Buckets`](Self::Buckets)
     /// on big trees (a bucket list per distribution is most of a snapshot's bytes).
     Summary,
@@ -849,8 +849,10 @@ impl SketchSnapshot {
     /// (NaN); count, sum and extremes stay exact.
     pub fn merge(&mut self, other: &SketchSnapshot) {
         if other.percentiles.is_some() && other.count > 0 || self.percentiles.is_some() {
-            self.summarize();
+            // Unknown percentiles: nothing to compute before the buckets go.
             self.percentiles = Some([f64::NAN; PERCENTILE_KEYS.len()]);
+            self.positive = Vec::new();
+            self.negative = Vec::new();
         }
         if other.count > 0 {
             self.min = min_ignoring_nan(self.min, other.min);
@@ -861,8 +863,11 @@ impl SketchSnapshot {
         self.sum_squares += other.sum_squares;
         self.zeros += other.zeros;
         self.dropped += other.dropped;
-        merge_buckets(&mut self.positive, &other.positive, |a, b| a + b);
-        merge_buckets(&mut self.negative, &other.negative, |a, b| a + b);
+        // A summary keeps no buckets, whatever `other` holds.
+        if self.has_buckets() {
+            merge_buckets(&mut self.positive, &other.positive, |a, b| a + b);
+            merge_buckets(&mut self.negative, &other.negative, |a, b| a + b);
+        }
     }
 
     /// The values recorded after `earlier` was taken (of the same stat): counts, sum and

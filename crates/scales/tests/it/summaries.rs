@@ -153,6 +153,10 @@ fn merges_and_deltas_with_a_summary_keep_exact_counts_and_lose_percentiles() {
         .unwrap()
         .iter()
         .all(|v| v.is_nan()));
+    let mut into_summary = summary.clone();
+    into_summary.merge(&full);
+    assert_eq!(into_summary.count(), 200);
+    assert!(!into_summary.has_buckets() && into_summary.positive_buckets().is_empty());
 
     let later = SketchSnapshot::from_values((1..=150).map(f64::from));
     let delta = later.delta_since(&summary);
