@@ -146,10 +146,21 @@ impl TreeNode {
     }
 
     /// [`plan`](Self::plan) of the group at `path`, leaving out the contents (and gauge
-    /// closures) of groups `prune` names, which are listed in `pruned` with their entry
-    /// counts. A group under an aggregation is still planned whole (the aggregation adds up
+    /// closures) of groups `prune` names, which are listed in `pruned` with the number of
+    /// stats at every depth below them. A group under an aggregation is still planned whole (the aggregation adds up
     /// its contents) and listed in `hidden`, to be emptied after evaluation.
     fn plan_pruned(&self, path: &StatPath, needed: bool, pruning: &mut Pruning<'_>) -> Plan {
+        /// The stats at every depth below `node` (a keyed stat counts once), counted from
+        /// the tree's structure: nothing is read, no gauge runs.
+        fn stats_below(node: &TreeNode) -> usize {
+            node.entries
+                .values()
+                .map(|entry| match entry {
+                    Entry::Node(inner) => stats_below(inner),
+                    Entry::Stat(_) => 1,
+                })
+                .sum()
+        }
         // An aggregation in this group adds up everything below it.
         let needed = needed
             || self
@@ -165,7 +176,7 @@ impl TreeNode {
                     let plan = match entry {
                         Entry::Node(node) => match path.join(name) {
                             Ok(child) if (pruning.prune)(&child) => {
-                                pruning.pruned.push((child.clone(), node.entries.len()));
+                                pruning.pruned.push((child.clone(), stats_below(node)));
                                 if needed {
                                     pruning.hidden.push(child);
                                     node.plan(pruning.gauges)
@@ -275,7 +286,7 @@ struct Reading<'a> {
 /// ```
 ///
 /// With [`with_prune`](Self::with_prune), groups are left unread: the snapshot holds them
-/// empty, and [`Snapshot::pruned`] tells their entry counts. Their gauge closures do not
+/// empty, and [`Snapshot::pruned`] tells how many stats they hold at every depth. Their gauge closures do not
 /// run, unless an aggregation above them needs their values for its sum.
 ///
 /// ```

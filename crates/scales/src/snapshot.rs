@@ -25,7 +25,7 @@ pub struct Snapshot {
     pub(crate) root: Node,
     pub(crate) taken_at: SystemTime,
     /// Groups left unread ([`SnapshotOptions::with_prune`](crate::SnapshotOptions::with_prune)),
-    /// with their entry counts.
+    /// with the number of stats at every depth below them.
     pub(crate) pruned: Vec<(StatPath, usize)>,
 }
 
@@ -40,8 +40,11 @@ impl Snapshot {
         }
     }
 
-    /// The entry count of the group at `path` when this snapshot left it unread (it is
-    /// empty here; see [`SnapshotOptions::with_prune`](crate::SnapshotOptions::with_prune)).
+    /// How many stats the group at `path` holds, at every depth below it (a keyed stat
+    /// counts once, as a group's "N stats" on the status page), when this snapshot left it
+    /// unread (it is empty here; see
+    /// [`SnapshotOptions::with_prune`](crate::SnapshotOptions::with_prune)). Counted from the
+    /// tree's structure when the snapshot was taken: no stat is read, no gauge runs.
     pub fn pruned(&self, path: &StatPath) -> Option<usize> {
         self.pruned.iter().find(|(p, _)| p == path).map(|(_, n)| *n)
     }

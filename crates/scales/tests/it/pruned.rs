@@ -119,3 +119,49 @@ fn a_snapshot_below_the_root_prunes_by_full_paths() {
     };
     assert!(inner.entries.is_empty());
 }
+
+#[test]
+fn a_pruned_group_counts_its_stats_at_every_depth_without_reading_them() {
+    let reg = Registry::new();
+    // /svc: 2 stats of its own; /svc/a: a counter and a keyed stat (which counts once);
+    // /svc/a/deep: 2 gauges; /svc/b: 1. Seven stats, in four direct entries.
+    let (top, _g1) = counting_gauge(&reg, "/svc", "top");
+    let n = reg.scope("/svc").unwrap().int_stat("n").unwrap();
+    let a = reg.scope("/svc/a").unwrap();
+    let hits = a.int_stat("hits").unwrap();
+    let by = a.int_dict_stat("by").unwrap();
+    by.inc("x");
+    by.inc("y");
+    let (deep1, _g2) = counting_gauge(&reg, "/svc/a/deep", "one");
+    let (deep2, _g3) = counting_gauge(&reg, "/svc/a/deep", "two");
+    let b = reg.scope("/svc/b").unwrap().int_stat("n").unwrap();
+    let _keep = (&n, &hits, &b);
+
+    let at = |p: &str| StatPath::parse(p).unwrap();
+    let snapshot = reg.snapshot_with(&closed(&["/svc"]));
+    assert_eq!(
+        snapshot.pruned(&at("/svc")),
+        Some(7),
+        "every depth, not 4 entries"
+    );
+    let inner = reg.snapshot_with(&closed(&["/svc/a"]));
+    assert_eq!(inner.pruned(&at("/svc/a")), Some(4));
+    assert_eq!(
+        inner.pruned(&at("/svc/a/deep")),
+        None,
+        "below a pruned group: not asked"
+    );
+    // Counting read nothing: the pruned groups' gauges did not run.
+    assert_eq!(
+        (deep1.load(Ordering::SeqCst), deep2.load(Ordering::SeqCst)),
+        (0, 0)
+    );
+    assert_eq!(
+        top.load(Ordering::SeqCst),
+        1,
+        "/svc's own gauge ran when /svc/a was pruned"
+    );
+    // Below the root too.
+    let below = reg.snapshot_at_with("/svc", &closed(&["/svc/a"])).unwrap();
+    assert_eq!(below.pruned(&at("/svc/a")), Some(4));
+}
