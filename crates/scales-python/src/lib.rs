@@ -593,6 +593,7 @@ impl PmfStat {
             state: Mutex::new(TimerState {
                 start: Instant::now(),
                 armed: true,
+                warn: None,
             }),
         }
     }
@@ -612,6 +613,7 @@ impl NamedPmfDictStat {
             state: Mutex::new(TimerState {
                 start: Instant::now(),
                 armed: true,
+                warn: None,
             }),
         }
     }
@@ -625,6 +627,8 @@ enum TimerTarget {
 struct TimerState {
     start: Instant,
     armed: bool,
+    /// `warn99(logger, msg, *args)`: warn on exit when the block took the p99 or longer.
+    warn: Option<(Py<PyAny>, Py<PyAny>, Py<PyTuple>)>,
 }
 
 /// `with stat.time() as t:` — records the elapsed seconds on exit unless `t.discard()`.
@@ -647,20 +651,48 @@ impl Timer {
         slf
     }
     #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> bool {
-        let (elapsed, armed) = {
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        let (elapsed, armed, warn) = {
             let mut s = self.state();
             let armed = s.armed;
             s.armed = false;
-            (s.start.elapsed(), armed)
+            (s.start.elapsed(), armed, s.warn.take())
         };
         if armed {
+            // The threshold is the p99 before this value, once there are two values (the
+            // original's `percentile99` was None until then).
+            let p99 = warn.as_ref().and_then(|_| {
+                let snap = match &self.target {
+                    TimerTarget::Pmf(p) => p.get().0.snapshot(),
+                    TimerTarget::Named(p, k) => p.get().0.snapshot(k).unwrap_or_default(),
+                };
+                (snap.count() >= 2).then(|| snap.quantile(0.99)).flatten()
+            });
             match &self.target {
                 TimerTarget::Pmf(p) => p.get().0.record_duration(elapsed),
                 TimerTarget::Named(p, k) => p.get().0.record(k, elapsed.as_secs_f64()),
             }
+            if let (Some((logger, msg, args)), Some(p99)) = (warn, p99) {
+                if elapsed.as_secs_f64() >= p99 {
+                    let logger = logger.bind(py);
+                    let method = if logger.hasattr("warning")? {
+                        "warning"
+                    } else {
+                        "warn"
+                    };
+                    let mut call = vec![msg];
+                    call.extend(args.bind(py).iter().map(Bound::unbind));
+                    logger.call_method1(method, PyTuple::new(py, call)?)?;
+                }
+            }
         }
-        false
+        Ok(false)
+    }
+    /// On exit, calls `logger.warning(msg, *args)` if the block took at least the
+    /// distribution's 99th percentile (as it was before this value).
+    #[pyo3(signature = (logger, msg, *args))]
+    fn warn99(&self, logger: Py<PyAny>, msg: Py<PyAny>, args: Py<PyTuple>) {
+        self.state().warn = Some((logger, msg, args));
     }
     /// Records nothing when the block ends.
     fn discard(&self) {
@@ -732,6 +764,59 @@ impl Acquire {
     fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> bool {
         drop(self.guard.lock().unwrap_or_else(|e| e.into_inner()).take());
         false
+    }
+}
+
+/// A distribution outside the registry (`samplestats.Sketch`): the core's sketch in a
+/// private registry of its own.
+#[pyclass(module = "greplin.scales._scales", frozen)]
+struct Sketch {
+    stat: scales::PmfStat,
+    _scope: scales::Scope,
+    _registry: scales::Registry,
+}
+
+#[pymethods]
+impl Sketch {
+    #[new]
+    fn new() -> PyResult<Self> {
+        let registry = scales::Registry::new();
+        let scope = registry.scope("/sketch").map_err(err)?;
+        let stat = scope.pmf_stat("values").map_err(err)?;
+        Ok(Sketch {
+            stat,
+            _scope: scope,
+            _registry: registry,
+        })
+    }
+    fn record(&self, v: f64) {
+        self.stat.record(v);
+    }
+    /// `(count, sum, min, max, mean, stddev, quantiles)`; None where empty.
+    #[allow(clippy::type_complexity)]
+    fn summary(
+        &self,
+        qs: Vec<f64>,
+    ) -> (
+        u64,
+        f64,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        Vec<Option<f64>>,
+    ) {
+        let s = self.stat.snapshot();
+        let quantiles = qs.iter().map(|&q| s.quantile(q)).collect();
+        (
+            s.count(),
+            s.sum(),
+            s.min(),
+            s.max(),
+            s.mean(),
+            s.stddev(),
+            quantiles,
+        )
     }
 }
 
@@ -829,34 +914,67 @@ fn reset(py: Python<'_>) {
     py.allow_threads(|| scales::registry().reset());
 }
 
-/// Builds graphite rules from `[(kind, glob)]`, oldest first.
-fn rules_of(rules: Vec<(String, String)>) -> PyResult<gfmt::Rules> {
+/// Builds graphite rules from `[(kind, rule)]`, oldest first: a rule is a glob (`str`) or
+/// a callable `rule(path) -> bool` (called with the GIL; the Python side wraps the user's).
+fn rules_of(rules: Vec<(String, Py<PyAny>)>) -> PyResult<gfmt::Rules> {
     let mut out = gfmt::Rules::new();
-    for (kind, glob) in rules {
-        out = match kind.as_str() {
-            "allow" => out.allow(glob),
-            "forbid" => out.forbid(glob),
-            "prune" => out.prune(glob),
-            "doNotLog" => out.do_not_log(glob),
-            other => return Err(err(format!("unknown rule kind {other:?}"))),
-        };
-    }
-    Ok(out)
+    Python::with_gil(|py| {
+        for (kind, rule) in rules {
+            let glob = rule
+                .bind(py)
+                .downcast::<PyString>()
+                .ok()
+                .map(|g| g.to_string());
+            let matcher = move |path: &str| {
+                Python::with_gil(|py| {
+                    rule.bind(py)
+                        .call1((path,))
+                        .and_then(|r| r.is_truthy())
+                        .unwrap_or(false)
+                })
+            };
+            out = match (kind.as_str(), glob) {
+                ("allow", Some(g)) => out.allow(g),
+                ("forbid", Some(g)) => out.forbid(g),
+                ("prune", Some(g)) => out.prune(g),
+                ("doNotLog", Some(g)) => out.do_not_log(g),
+                ("allow", None) => out.allow_fn(matcher),
+                ("forbid", None) => out.forbid_fn(matcher),
+                ("prune", None) => out.prune_fn(matcher),
+                (other, _) => return Err(err(format!("unknown rule kind {other:?}"))),
+            };
+        }
+        Ok(out)
+    })
 }
 
-/// The Graphite plaintext lines of the tree, as the pusher sends them.
+/// The Graphite plaintext lines of the tree (or of `tree`, a dict, when given), as the
+/// pusher sends them.
 #[pyfunction]
-#[pyo3(signature = (prefix, rules, timestamp))]
+#[pyo3(signature = (prefix, rules, timestamp, tree=None))]
 fn graphite_text(
     py: Python<'_>,
     prefix: String,
-    rules: Vec<(String, String)>,
+    rules: Vec<(String, Py<PyAny>)>,
     timestamp: u64,
+    tree: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<String> {
     let rules = rules_of(rules)?;
+    let given = match tree {
+        Some(t) => Some(scales::Snapshot::new(
+            scales::StatPath::root(),
+            scales::Node::Stat(scales::StatSnapshot {
+                kind: scales::StatKind::Stat,
+                value: scales::StatValue::Value(to_value(t)?),
+            }),
+            std::time::SystemTime::now(),
+        )),
+        None => None,
+    };
     Ok(py.allow_threads(|| {
         let options = gfmt::Options::with_prefix(prefix).rules(rules);
-        gfmt::to_string(&scales::registry().snapshot(), &options, timestamp)
+        let snapshot = given.unwrap_or_else(|| scales::registry().snapshot());
+        gfmt::to_string(&snapshot, &options, timestamp)
     }))
 }
 
@@ -922,7 +1040,7 @@ fn graphite_start(
     addr: String,
     prefix: String,
     period: f64,
-    rules: Vec<(String, String)>,
+    rules: Vec<(String, Py<PyAny>)>,
 ) -> PyResult<GraphitePusher> {
     let rules = rules_of(rules)?;
     let pusher = py
@@ -949,6 +1067,7 @@ fn _scales(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ProxyDescriptor>()?;
     m.add_class::<StatusServer>()?;
     m.add_class::<GraphitePusher>()?;
+    m.add_class::<Sketch>()?;
     m.add_function(wrap_pyfunction!(scope, m)?)?;
     m.add_function(wrap_pyfunction!(collection_scope, m)?)?;
     m.add_function(wrap_pyfunction!(set_collapsed, m)?)?;

@@ -581,6 +581,17 @@ class PmfStatDict(_Proxy):
         """Records a value."""
         self._h.record(float(value))
 
+    @property
+    def percentile99(self):
+        """The 99th percentile, or None before two values (as the original)."""
+        return _percentile99(self._read())
+
+
+def _percentile99(summary):
+    if not isinstance(summary, dict) or summary.get('count', 0) < 2:
+        return None
+    return summary.get('99percentile')
+
 
 class PmfStat(_StructuredStat):
     """A distribution: assigning a value records it; ``with stat.time():`` records a duration."""
@@ -610,10 +621,18 @@ class _NamedPmfEntry(object):
         """Records a value under this key."""
         self._h.record(self._key, float(value))
 
-    def __getitem__(self, item):
+    def _summary(self):
         text = _rs.json_text(self._path, False)
         data = json.loads(text) if text else {}
-        return data.get(self._key, {}).get(item, 0.0) if isinstance(data, dict) else 0.0
+        return data.get(self._key, {}) if isinstance(data, dict) else {}
+
+    def __getitem__(self, item):
+        return self._summary().get(item, 0.0)
+
+    @property
+    def percentile99(self):
+        """The 99th percentile of this key, or None before two values."""
+        return _percentile99(self._summary())
 
 
 class NamedPmfDict(_Proxy):
