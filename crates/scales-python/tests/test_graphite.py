@@ -46,8 +46,110 @@ def test_lines_and_rules():
     lines = _parse(pusher.lines(timestamp=1400000000))
     assert 'my.prefix.web.success' in lines
     assert not any('.latency.' in name for name in lines)
+    with pytest.raises(TypeError, match='must be glob pattern or callable'):
+        pusher.allow(42)
     with pytest.raises(TypeError):
-        pusher.allow(lambda path, value: True)
+        pusher.doNotLog(lambda path: True)
+    del stats
+
+
+def test_callable_rules():
+    stats = _tree()
+    seen = []
+
+    def big(path, value):
+        seen.append((path, value))
+        return isinstance(value, int) and value > 2
+
+    pusher = graphite.GraphitePusher('127.0.0.1', 1, 'p')
+    pusher.forbid('*')
+    pusher.allow(big)  # newest first: checked before the forbid
+    lines = _parse(pusher.lines(timestamp=1))
+    assert set(lines) == {'p.web.success', 'p.web.latency.count', 'p.web.hits.count'}
+    # Called with the slash path without its leading / and the leaf's value.
+    assert ('web/success', 7) in seen and ('web/latency/count', 3) in seen
+    assert any(path == 'web/latency/max' and abs(value - 0.003) < 1e-4 for path, value in seen)
+    # A newer callable forbid wins over the allow; prune callables get the path only.
+    pusher.forbid(lambda path, value: path.startswith('web/hits'))
+    pruned = []
+    pusher.prune(lambda path: pruned.append(path) or path == 'web/latency')
+    assert set(_parse(pusher.lines(timestamp=1))) == {'p.web.success'}
+    assert 'web' in pruned and 'web/latency' in pruned and 'web/latency/count' not in pruned
+    del stats
+
+
+def test_failing_rule_is_logged_and_matches_nothing(caplog):
+    stats = _tree()
+    pusher = graphite.GraphitePusher('127.0.0.1', 1, 'p')
+
+    def broken(path, value):
+        raise RuntimeError('boom')
+
+    pusher.forbid(broken)
+    with caplog.at_level('ERROR', logger='greplin.scales.graphite'):
+        lines = _parse(pusher.lines(timestamp=1))
+    assert 'p.web.success' in lines  # no match: the default (send) decides
+    assert any('boom' in (r.exc_text or '') or 'failed' in r.getMessage() for r in caplog.records)
+    del stats
+
+
+class _Sink(object):
+    """A carbon stand-in: accepts connections and keeps what they send until they close."""
+
+    def __init__(self):
+        self.server = socket.socket()
+        self.server.bind(('127.0.0.1', 0))
+        self.server.listen(5)
+        self.server.settimeout(20)
+        self.port = self.server.getsockname()[1]
+        self.received = []
+        self.thread = threading.Thread(target=self._accept)
+        self.thread.start()
+
+    def _accept(self):
+        conn, _ = self.server.accept()
+        conn.settimeout(20)
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            self.received.append(chunk)
+        conn.close()
+
+    def text(self):
+        self.thread.join(25)
+        self.server.close()
+        return b''.join(self.received).decode()
+
+
+def test_push_with_the_originals_arguments():
+    stats = _tree()
+    sink = _Sink()
+    pusher = graphite.GraphitePusher('127.0.0.1', sink.port, 'default')
+    pusher.forbid('top/web/hits/*')  # rules see `path` as the root of statsDict
+    pusher.forbid(lambda path, value: path == 'top/gauge' and value == 11)
+    tree = scales.getStats()
+    tree['gauge'] = lambda: 11
+    tree['other'] = {'n': 4, 'flag': True, 'name': 'x', 'gauge': lambda: 12}
+    pusher.push(tree, 'given.prefix.', '/top')
+    lines = _parse(sink.text())
+    assert lines['given.prefix.web.success'][0] == 7
+    assert lines['given.prefix.other.n'][0] == 4
+    assert lines['given.prefix.other.gauge'][0] == 12  # gauges are called
+    assert 'given.prefix.gauge' not in lines  # forbidden by value
+    assert not any('.hits.' in name for name in lines)
+    assert not any(name.endswith(('.flag', '.name')) for name in lines)  # only numbers
+    assert not any(name.startswith('default.') for name in lines)
+    del stats
+
+
+def test_push_defaults_push_the_registry():
+    stats = _tree()
+    sink = _Sink()
+    graphite.GraphitePusher('127.0.0.1', sink.port, 'dflt').push()
+    lines = _parse(sink.text())
+    assert lines['dflt.web.success'][0] == 7
+    assert lines['dflt.web.latency.count'][0] == 3
     del stats
 
 
@@ -112,3 +214,35 @@ def test_push_to_carbon_read_back_from_whisper():
         pusher.stop()
     assert seen and seen[-1] == 7.0, (path, seen)
     del stats
+
+
+def _whisper_values(path):
+    script = ('import sys, time, whisper\n'
+              '(start, end, step), values = whisper.fetch(sys.argv[1], int(time.time()) - 600)\n'
+              'print([v for v in values if v is not None])\n')
+    out = subprocess.run(['/usr/bin/python3', '-c', script, path], check=True,
+                         capture_output=True, text=True).stdout
+    return eval(out)  # a printed list of floats  # pylint: disable=eval-used
+
+
+@pytest.mark.skipif(os.environ.get('SCALES_E2E') != '1', reason='SCALES_E2E=1 runs it against carbon')
+def test_push_dict_with_callable_rule_to_carbon():
+    addr = os.environ.get('CARBON_ADDR')
+    root = os.environ.get('CARBON_DIR')
+    assert addr and root, 'SCALES_E2E=1 but CARBON_ADDR/CARBON_DIR are not set (scripts/services/carbon.sh)'
+    host, port = addr.rsplit(':', 1)
+    prefix = 'pytest.pyrules%s' % uuid.uuid4().hex[:10]
+    pusher = graphite.GraphitePusher(host, int(port))
+    pusher.forbid(lambda path, value: path.endswith('secret'))
+    pusher.push({'app': {'kept': 42, 'secret': 7}}, prefix + '.', '/')
+    whisper = os.path.join(root, 'storage', 'whisper', *prefix.split('.'), 'app')
+    deadline = time.time() + 60
+    seen = None
+    while time.time() < deadline:
+        if os.path.exists(os.path.join(whisper, 'kept.wsp')):
+            seen = _whisper_values(os.path.join(whisper, 'kept.wsp'))
+            if seen:
+                break
+        time.sleep(0.5)
+    assert seen and seen[-1] == 42.0, (whisper, seen)
+    assert not os.path.exists(os.path.join(whisper, 'secret.wsp'))
