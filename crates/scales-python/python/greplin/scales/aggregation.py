@@ -14,8 +14,9 @@
 
 """Utilities for multi-server stat aggregation.
 
-From scales 1.0.9 (Apache-2.0), unchanged but for Python 3: no `six`, and `Sorted` sorts
-with `functools.cmp_to_key` (the original's `list.sort(cmp=...)` fails on Python 3).
+From scales 1.0.9 (Apache-2.0), unchanged but for Python 3: no `six`, and `Sorted` takes
+Python 2's `cmp=` through `functools.cmp_to_key` (the original's `list.sort(cmp=...)` fails
+on Python 3).
 It reads the dumps of `dumpStatsTo` (same shapes with the Rust core).
 """
 
@@ -238,37 +239,49 @@ class InverseMap(Aggregator):
 
 
 class Sorted(Aggregator):
-  """Aggregate sorted version of a stat."""
+  """The ``(source, value)`` pairs of every source, sorted.
+
+  ``cmp(a, b)`` (negative, zero or positive, as Python 2's ``cmp=``), ``key(item)`` and
+  ``reverse`` mean what they meant to Python 2's ``list.sort``: ``key`` maps each pair to
+  what is compared, ``cmp`` compares those (the pairs themselves without ``key``); with
+  neither, pairs compare as tuples (by source).
+  """
 
   DEFAULT_NAME = "sorted"
 
 
-  # pylint: disable=W0622
-  def __init__(self, cmp=None, key=None, reverse=False, *args, **kw):
+  def __init__(self, cmp=None, key=None, reverse=False, *args, **kw):  # pylint: disable=W0622
     Aggregator.__init__(self, *args, **kw)
-    self.__result = []
-    self.__cmp = cmp
-    self.__key = key
-    self.__reverse = reverse
+    self.cmp = cmp
+    self.key = key
+    self.reverse = reverse
+    self._pairs = []
 
 
   def addValue(self, source, data):
-    """Adds a value from the given source."""
-    self.__result.append((source, self._dataFormat.getValue(data)))
+    """Adds the value of ``source``."""
+    self._pairs.append((source, self._dataFormat.getValue(data)))
+
+
+  def _sortKey(self):
+    if self.cmp is None:
+      return self.key
+    byCmp = functools.cmp_to_key(self.cmp)
+    if self.key is None:
+      return byCmp
+    key = self.key
+    return lambda item: byCmp(key(item))
 
 
   def result(self):
-    """Formats the result."""
-    key = self.__key
-    if self.__cmp is not None:
-      key = functools.cmp_to_key(self.__cmp)
-    self.__result.sort(key = key, reverse = self.__reverse)
-    return self.__result
+    """The sorted pairs."""
+    self._pairs.sort(key=self._sortKey(), reverse=bool(self.reverse))
+    return self._pairs
 
 
   def clone(self):
-    """Creates a clone of this aggregator."""
-    return type(self)(self.__cmp, self.__key, self.__reverse, name = self.name, dataFormat = self._dataFormat)
+    """A new, empty aggregator with the same settings."""
+    return type(self)(self.cmp, self.key, self.reverse, name=self.name, dataFormat=self._dataFormat)
 
 
 
