@@ -1,5 +1,8 @@
 // scales status page: live refresh, remembered groups, filter as you type, sort by what
-// moved, lazy groups and histograms. The page is complete without this script: the server
+// moved, lazy groups and histograms. A refresh names the groups shown closed (closed=) so the
+// server leaves them unread; it draws them as placeholders (data-pruned), filled from their
+// own page when opened. The filter asks the server (search=) for stats in groups this page
+// has not loaded, and loads the groups that hold them. The page is complete without this script: the server
 // draws every number, unit, trend line and histogram. Refresh fetches this same page and
 // moves the server's new cells into place; nothing from the server is ever turned into
 // markup here except that page, parsed by DOMParser (which runs no script) from our own
@@ -15,6 +18,10 @@
   var timer = null;
   var status = null;
   var busy = false;
+  // closed=: at most this many paths, and this many characters of the list (the server
+  // takes up to 256 paths and 8 KiB; the request head up to 16 KiB, escapes included).
+  var CLOSED_MAX = 256;
+  var CLOSED_CHARS = 3000;
 
   // localStorage throws in some private modes and sandboxes: then nothing is kept.
   function load(key, fallback) {
@@ -77,7 +84,15 @@
           old.replaceWith(mine);
           prepare(mine);
         }
-        d.setAttribute('data-loaded', '1');
+        if (d.hasAttribute('data-pruned')) {
+          // Left unread only because it was closed: open, it is part of the page again.
+          d.removeAttribute('data-pruned');
+          d.removeAttribute('data-lazy');
+          d.removeAttribute('data-loaded');
+        } else {
+          d.setAttribute('data-loaded', '1');
+        }
+        if (tree.getAttribute('data-filter')) { applyFilter(); revealMatches(); }
       }, function () { d.removeAttribute('data-loaded'); });
     }
     var load = d.classList.contains('dist') && d.querySelector(':scope > .hist > a.load');
@@ -130,7 +145,8 @@
       }
       var shown = self || any;
       e.hidden = !shown;
-      if (any && !e.open) { e.setAttribute('data-filter-open', ''); e.open = true; }
+      // (An empty filter shows everything and opens nothing.)
+      if (any && text && !e.open) { e.setAttribute('data-filter-open', ''); e.open = true; }
       return shown;
     }
     e.hidden = !self;
@@ -141,10 +157,12 @@
     filtering = true;
     var shown = 0;
     var root = tree.querySelector(':scope > .lv');
-    tree.querySelectorAll('[data-filter-open]').forEach(function (d) {
-      if (!text) { d.open = false; }
-      d.removeAttribute('data-filter-open');
-    });
+    if (!text) {
+      tree.querySelectorAll('[data-filter-open]').forEach(function (d) {
+        d.open = false;
+        d.removeAttribute('data-filter-open');
+      });
+    }
     if (root) {
       Array.prototype.forEach.call(root.children, function (k) {
         if (k.hasAttribute('data-path')) { filterNode(k, text, text === ''); }
@@ -153,7 +171,54 @@
     }
     filtering = false;
     tree.setAttribute('data-filter', text);
-    say(text ? shown + ' stats match' : '', false);
+    var note = '';
+    if (text && searched && searched.text === text && searched.capped) {
+      note = ' (the server\'s search stops at ' + searched.limit + ' matches: narrow the filter)';
+    }
+    say(text ? shown + ' stats match' + note : '', false);
+  }
+  function filterText() { return filter.value === serverQuery ? '' : filter.value.trim().toLowerCase(); }
+
+  // ---- the server's search, for groups this page has not loaded ----------------------
+  var searched = null;
+  var searchTimer = null;
+  function unloaded() { return tree.querySelectorAll('details.g[data-lazy]:not([data-loaded])'); }
+  function scheduleSearch() {
+    clearTimeout(searchTimer);
+    var text = filterText();
+    if (!text || !unloaded().length) { return; }
+    if (searched && searched.text === text) { revealMatches(); return; }
+    searchTimer = setTimeout(function () { search(text); }, 250);
+  }
+  function search(text) {
+    var u = new URL(url(location.href));
+    u.search = '';
+    u.searchParams.set('search', text);
+    fetch(u.toString(), { cache: 'no-store', headers: { Accept: 'application/json' } }).then(function (r) {
+      if (!r.ok) { throw new Error('HTTP ' + r.status); }
+      return r.json();
+    }).then(function (answer) {
+      if (text !== filterText() || !answer || !Array.isArray(answer.matches)) { return; }
+      searched = {
+        text: text,
+        matches: answer.matches.map(function (m) { return String(m).toLowerCase(); }),
+        capped: answer.capped === true,
+        limit: Number(answer.limit) || 0
+      };
+      revealMatches();
+      applyFilter();
+    }, function (e) { say('search failed: ' + e.message, true); });
+  }
+  // Opens (and so loads) the unloaded groups that hold a match of the server's search.
+  function revealMatches() {
+    if (!searched || searched.text !== filterText()) { return; }
+    unloaded().forEach(function (d) {
+      var prefix = pathOf(d) + '/';
+      var holds = searched.matches.some(function (m) { return m.slice(0, prefix.length) === prefix; });
+      if (!holds) { return; }
+      if (!d.open) { d.setAttribute('data-filter-open', ''); d.open = true; }
+      fill(d);
+    });
   }
 
   // ---- deep links ---------------------------------------------------------------------
@@ -174,74 +239,147 @@
     status.textContent = text;
     status.className = bad ? 'bad' : '';
   }
-  // The ids of a container's parts, leaving out what lives inside loaded lazy groups (they
-  // refresh from their own page).
-  function ids(root) {
-    var out = [];
-    root.querySelectorAll('[id]').forEach(function (e) {
-      var lazy = e.parentElement && e.parentElement.closest('[data-loaded]');
-      if (!lazy || !root.contains(lazy) || lazy === root) { out.push(e.id); }
-    });
-    return out;
-  }
   function cells(row) { return row.querySelector(':scope > .v, :scope > summary > .v'); }
   function spark(row) { return row.querySelector(':scope > .spark, :scope > summary > .spark'); }
-  // Moves `fresh` (a level from the server) into `mine`: new cells into the same rows when
-  // the shape is the same, else the new level with this page's open groups carried over.
+  function levelOf(d) { return d.querySelector(':scope > .lv'); }
+  function key(k) { return k.id || '.' + k.className; }
+  // Whether every group above `e` is open (below `root`, when given).
+  function visible(e, root) {
+    for (var p = e.parentElement; p && p !== root && p !== tree; p = p.parentElement) {
+      if (p instanceof HTMLDetailsElement && !p.open) { return false; }
+    }
+    return true;
+  }
+  // Moves `fresh` (a level from the server) into `mine`, level by level: new cells into the
+  // same rows when a level holds the same parts, else that level anew with this page's open
+  // groups, loaded contents and histograms carried over.
   function merge(mine, fresh) {
-    var before = ids(mine);
-    var after = ids(fresh);
-    if (before.join('\n') === after.join('\n')) {
-      var old = new Map();
-      mine.querySelectorAll('[id]').forEach(function (e) { old.set(e.id, e); });
-      fresh.querySelectorAll('[id]').forEach(function (e) {
-        var o = old.get(e.id);
-        if (!o) { return; }
-        if (e.hasAttribute('data-moved')) { o.setAttribute('data-moved', e.getAttribute('data-moved')); } else { o.removeAttribute('data-moved'); }
-        var meta = e.querySelector(':scope > summary > .meta');
-        var oldMeta = o.querySelector(':scope > summary > .meta');
-        if (meta && oldMeta && meta.textContent !== oldMeta.textContent) { oldMeta.textContent = meta.textContent; }
-        if (!e.classList.contains('s')) { return; }
-        var c = cells(e), oc = cells(o);
-        if (c && oc && c.innerHTML !== oc.innerHTML) {
-          var n = document.adoptNode(c);
-          oc.replaceWith(n);
-          n.classList.add('changed');
-        }
-        var s = spark(e), os = spark(o);
-        if (s && os && s.outerHTML !== os.outerHTML) { os.replaceWith(document.adoptNode(s)); }
-      });
+    var kids = Array.prototype.slice.call(mine.children);
+    var news = Array.prototype.slice.call(fresh.children);
+    if (kids.map(key).sort().join('\n') !== news.map(key).sort().join('\n')) { replaceLevel(mine, fresh); return; }
+    var old = new Map();
+    kids.forEach(function (k) { old.set(key(k), k); });
+    news.forEach(function (e) {
+      var o = old.get(key(e));
+      if (!o) { return; }
+      if (!e.id) {
+        if (o.textContent !== e.textContent) { o.replaceWith(document.adoptNode(e)); }
+        return;
+      }
+      mergeItem(o, e);
+    });
+  }
+  function mergeItem(o, e) {
+    // A group left unread has no "what moved" of its own: it keeps the last one known.
+    if (!e.hasAttribute('data-pruned')) {
+      if (e.hasAttribute('data-moved')) { o.setAttribute('data-moved', e.getAttribute('data-moved')); } else { o.removeAttribute('data-moved'); }
+    }
+    var meta = e.querySelector(':scope > summary > .meta');
+    var oldMeta = o.querySelector(':scope > summary > .meta');
+    if (meta && oldMeta && meta.textContent !== oldMeta.textContent) { oldMeta.textContent = meta.textContent; }
+    if (e.classList.contains('s')) {
+      var c = cells(e), oc = cells(o);
+      if (c && oc && c.innerHTML !== oc.innerHTML) {
+        var n = document.adoptNode(c);
+        oc.replaceWith(n);
+        n.classList.add('changed');
+      }
+      var s = spark(e), os = spark(o);
+      if (s && os && s.outerHTML !== os.outerHTML) { os.replaceWith(document.adoptNode(s)); }
+    }
+    if (e.matches('details.g')) { mergeGroup(o, e); }
+  }
+  function mergeGroup(o, e) {
+    var fl = levelOf(e), ol = levelOf(o);
+    var pruned = e.hasAttribute('data-pruned');
+    if (fl) {
+      // Drawn: part of this page.
+      o.removeAttribute('data-pruned');
+      o.removeAttribute('data-lazy');
+      if (o.getAttribute('data-loaded') !== 'loading') { o.removeAttribute('data-loaded'); }
+      if (ol) {
+        merge(ol, fl);
+      } else {
+        var lv = document.adoptNode(fl);
+        var note = o.querySelector(':scope > .note');
+        if (note) { note.replaceWith(lv); } else { o.appendChild(lv); }
+        prepare(lv);
+      }
       return;
     }
-    // A new shape: keep what this page opened (loaded lazy groups, drawn histograms).
+    // A placeholder: left unread (closed), or past the page's rows.
+    o.setAttribute('data-lazy', e.getAttribute('data-lazy') || '');
+    if (pruned) { o.setAttribute('data-pruned', ''); } else { o.removeAttribute('data-pruned'); }
+    if (!ol) {
+      var mineNote = o.querySelector(':scope > .note');
+      var freshNote = e.querySelector(':scope > .note');
+      if (mineNote && freshNote && mineNote.textContent !== freshNote.textContent) { mineNote.replaceWith(document.adoptNode(freshNote)); }
+      return;
+    }
+    // What this page shows of it stays; filled again from its own page when next opened.
+    var loaded = o.getAttribute('data-loaded');
+    if (loaded === 'loading') { return; }
+    if (!o.open) { o.removeAttribute('data-loaded'); return; }
+    if (loaded === '1') { return; } // refreshed from its own page
+    // Opened while the server was told it was closed.
+    fill(o);
+  }
+  function replaceLevel(mine, fresh) {
     var keep = new Map();
-    mine.querySelectorAll('details[data-loaded="1"], details.dist').forEach(function (d) {
-      if (d.classList.contains('dist') && !d.querySelector(':scope > .hist > svg')) { return; }
-      keep.set(d.id, d);
-    });
-    var open = new Map();
-    mine.querySelectorAll('details[id]').forEach(function (d) { open.set(d.id, d.open); });
+    mine.querySelectorAll('details[id]').forEach(function (d) { keep.set(d.id, d); });
     var level = document.adoptNode(fresh);
     level.querySelectorAll('details[id]').forEach(function (d) {
       var k = keep.get(d.id);
-      if (k && k.hasAttribute('data-loaded')) {
-        var inner = k.querySelector(':scope > .lv');
-        var placeholder = d.querySelector(':scope > .note');
-        if (inner && placeholder) { placeholder.replaceWith(inner); d.setAttribute('data-loaded', '1'); }
-      } else if (k) {
+      if (!k) { return; }
+      if (d.classList.contains('dist')) {
         var hist = k.querySelector(':scope > .hist');
         var mineHist = d.querySelector(':scope > .hist');
-        if (hist && mineHist) { mineHist.replaceWith(hist); }
+        if (hist && mineHist && hist.querySelector(':scope > svg')) { mineHist.replaceWith(hist); }
+      } else if (d.matches('details.g') && !levelOf(d)) {
+        var inner = levelOf(k);
+        var placeholder = d.querySelector(':scope > .note');
+        if (inner && placeholder) {
+          placeholder.replaceWith(inner);
+          if (k.open && k.getAttribute('data-loaded') === '1') { d.setAttribute('data-loaded', '1'); }
+        }
       }
-      if (open.has(d.id)) { d.open = open.get(d.id); }
+      d.open = k.open;
     });
     mine.replaceWith(level);
     prepare(level);
   }
+  // closed=: the groups below `root` that are closed or drawn empty (a placeholder: filled
+  // from its own page), the outermost ones only, as paths relative to `base`, each name
+  // percent-encoded, names joined by '/', paths by ','.
+  function closedList(root, base) {
+    var out = [];
+    var chars = 0;
+    var prefix = base ? base + '/' : '';
+    var skip = function (d) { return !d.open || d.hasAttribute('data-lazy'); };
+    root.querySelectorAll('details.g:not(.sd)').forEach(function (d) {
+      if (out.length >= CLOSED_MAX || !skip(d)) { return; }
+      for (var p = d.parentElement; p && p !== root; p = p.parentElement) {
+        if (p instanceof HTMLDetailsElement && (!p.open || (p.matches('details.g') && p.hasAttribute('data-lazy')))) { return; }
+      }
+      var path = d.getAttribute('data-path') || '';
+      if (path.slice(0, prefix.length) !== prefix || path.length === prefix.length) { return; }
+      var rel = path.slice(prefix.length).split('/').map(encodeURIComponent).join('/');
+      if (chars + rel.length + 1 > CLOSED_CHARS) { return; }
+      chars += rel.length + 1;
+      out.push(rel);
+    });
+    return out.join(',');
+  }
+  function withClosed(href, root, base) {
+    var u = new URL(href, location.href);
+    var list = closedList(root, base);
+    if (list) { u.searchParams.set('closed', list); }
+    return u.toString();
+  }
   function refresh() {
     if (busy) { return Promise.resolve(); }
     busy = true;
-    var jobs = [getPage(location.href).then(function (doc) {
+    var jobs = [getPage(withClosed(location.href, tree, tree.getAttribute('data-base') || '')).then(function (doc) {
       var facts = doc.querySelector('#scales-overview dl');
       var mine = document.querySelector('#scales-overview dl');
       if (facts && mine) { mine.replaceWith(document.adoptNode(facts)); }
@@ -250,8 +388,8 @@
       if (level && old) { merge(old, level); }
     })];
     tree.querySelectorAll('details[data-lazy][data-loaded="1"]').forEach(function (d) {
-      if (!d.open) { return; }
-      jobs.push(getPage(d.getAttribute('data-lazy')).then(function (doc) {
+      if (!d.open || !visible(d)) { return; }
+      jobs.push(getPage(withClosed(d.getAttribute('data-lazy'), d, d.getAttribute('data-path') || '')).then(function (doc) {
         var level = doc.querySelector('#scales-tree > .lv');
         var old = d.querySelector(':scope > .lv');
         if (level && old) { merge(old, level); }
@@ -259,7 +397,7 @@
     });
     // Open histograms are drawn again from their stat's page: one request each.
     tree.querySelectorAll('details.dist[open][data-src]').forEach(function (d) {
-      if (d.querySelector(':scope > .hist > svg')) { jobs.push(histogram(d)); }
+      if (d.querySelector(':scope > .hist > svg') && visible(d)) { jobs.push(histogram(d)); }
     });
     return Promise.all(jobs).then(function () {
       if (sortMode === 'moved') { sortAll(tree); }
@@ -340,7 +478,7 @@
     if (sortMode === 'moved') { sortAll(root); }
   }
 
-  filter.addEventListener('input', applyFilter);
+  filter.addEventListener('input', function () { applyFilter(); scheduleSearch(); });
   filter.addEventListener('keydown', function (ev) {
     if (ev.key === 'Escape') { filter.value = ''; applyFilter(); filter.blur(); }
   });

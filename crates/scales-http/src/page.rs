@@ -10,6 +10,7 @@
 //! Depends on: `history` (rates, trend lines, what moved), `overview`, `units` and
 //! `histogram`.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::LazyLock;
 
@@ -53,6 +54,10 @@ pub(crate) struct PageRequest<'a> {
     /// The recent samples, for rates, trend lines and "what moved".
     pub(crate) history: &'a History,
     pub(crate) overview: &'a Overview,
+    /// Groups the snapshot left unread (`closed=`), by their segments from the tree's root,
+    /// with the stats they hold at every depth: each is drawn as a closed group whose
+    /// content is fetched when it is opened.
+    pub(crate) pruned: &'a HashMap<Vec<String>, usize>,
 }
 
 /// The stats one page draws at most; deeper groups past it are drawn closed and filled
@@ -115,6 +120,9 @@ pub(crate) fn render(req: &PageRequest<'_>) -> String {
     };
     out.push_str("<main id=\"scales-tree\" data-link-base=\"");
     escape_into(&mut out, &link(req.link_prefix, base, true));
+    // The group shown, as the rows' `data-path` begin: what `closed=` paths are relative to.
+    out.push_str("\" data-base=\"");
+    escape_into(&mut out, &base.join("/"));
     out.push_str("\">");
     req.history.read(|recent| {
         let mut tree = Tree {
@@ -124,6 +132,7 @@ pub(crate) fn render(req: &PageRequest<'_>) -> String {
             budget: ROW_BUDGET,
             groups: GROUP_BUDGET,
             times: recent.times().iter().copied().collect(),
+            pruned: req.pruned,
         };
         match (req.node, stat_at) {
             (Node::Stat(stat), Some(at)) => {
@@ -219,6 +228,8 @@ struct Tree<'a, 'r> {
     /// Groups still to draw on this page.
     groups: usize,
     times: Vec<f64>,
+    /// See [`PageRequest::pruned`].
+    pruned: &'a HashMap<Vec<String>, usize>,
 }
 
 /// Stats in a group, at any depth (a keyed stat counts once).
@@ -258,6 +269,29 @@ struct Trend {
 }
 
 impl Tree<'_, '_> {
+    /// Stats in the group at `path`, at any depth, those of groups left unread included.
+    fn stats_in(&self, group: &Group, path: &mut Vec<String>) -> usize {
+        if let Some(&count) = self.pruned.get(path.as_slice()) {
+            return count;
+        }
+        if self.pruned.is_empty() {
+            return group_stats(group);
+        }
+        let mut count = 0;
+        for entry in &group.entries {
+            count += match &entry.node {
+                Node::Stat(_) => 1,
+                Node::Group(inner) => {
+                    path.push(entry.name.as_str().to_owned());
+                    let n = self.stats_in(inner, path);
+                    path.pop();
+                    n
+                }
+            };
+        }
+        count
+    }
+
     /// The entries of a group: its stats, then its groups, each by name.
     fn level(&mut self, group: &Group, path: &mut Vec<String>) {
         let mut entries: Vec<&Entry> = group.entries.iter().collect();
@@ -280,7 +314,12 @@ impl Tree<'_, '_> {
             if !drawable {
                 left_out += match &entry.node {
                     Node::Stat(_) => 1,
-                    Node::Group(inner) => group_stats(inner),
+                    Node::Group(inner) => {
+                        path.push(entry.name.as_str().to_owned());
+                        let n = self.stats_in(inner, path);
+                        path.pop();
+                        n
+                    }
                 };
                 continue;
             }
@@ -302,10 +341,14 @@ impl Tree<'_, '_> {
         self.out.push_str("</div>");
     }
 
+    /// A group: open with its level, or closed, or (past the row budget, or left unread by
+    /// the snapshot: `data-pruned`) closed and empty, with `data-lazy` naming the page the
+    /// script fills it from when it is opened.
     fn group(&mut self, group: &Group, path: &mut Vec<String>) {
         self.groups = self.groups.saturating_sub(1);
-        let count = group_stats(group);
-        let lazy = count > self.budget;
+        let pruned = self.pruned.contains_key(path.as_slice());
+        let count = self.stats_in(group, path);
+        let lazy = pruned || count > self.budget;
         let open = !lazy && !group.collapsed && count <= OPEN_MAX;
         let href = link(self.link_prefix, path, true);
         self.out.push_str("<details class=\"g\" id=\"");
@@ -317,6 +360,9 @@ impl Tree<'_, '_> {
             self.out.push_str(" data-lazy=\"");
             escape_into(self.out, &href);
             self.out.push('"');
+        }
+        if pruned {
+            self.out.push_str(" data-pruned=\"\"");
         }
         if open {
             self.out.push_str(" open");
@@ -1037,6 +1083,7 @@ mod tests {
             stat_at,
             history: &history,
             overview: &overview,
+            pruned: &HashMap::new(),
         })
     }
 

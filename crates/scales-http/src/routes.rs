@@ -8,6 +8,7 @@
 //! Depends on: `config` (the settings the routes are built from), `auth`, `history` and
 //! `page`. Implements [`Config::router`].
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
@@ -21,7 +22,7 @@ use percent_encoding::percent_decode_str;
 use scales::format::{json, prometheus};
 use scales::query;
 use scales::{
-    Group, Node, Registry, SketchDetail, Snapshot, SnapshotOptions, StatAt, StatSnapshot,
+    Group, Node, Registry, SketchDetail, Snapshot, SnapshotOptions, StatAt, StatPath, StatSnapshot,
     StatValue, Value,
 };
 
@@ -37,6 +38,14 @@ const TEXT: &str = "text/plain; charset=utf-8";
 const FORMATS: &str = "html, json, prettyjson, prometheus or history";
 /// Parameter values echoed in error messages are cut to this many characters.
 const ECHO_MAX: usize = 100;
+/// `closed=`: at most this many group paths ...
+pub(crate) const CLOSED_MAX_PATHS: usize = 256;
+/// ... and this many bytes (once the query string is form-decoded).
+pub(crate) const CLOSED_MAX_BYTES: usize = 8 * 1024;
+/// `search=`: at most this many matches are answered (`"capped": true` says there were more).
+pub(crate) const SEARCH_MAX_MATCHES: usize = 100;
+/// `search=`: the longest text searched for, in characters.
+pub(crate) const SEARCH_MAX_CHARS: usize = 200;
 
 /// The shared state of the routes.
 #[derive(Clone)]
@@ -324,9 +333,8 @@ struct Target {
 fn locate(
     registry: &Registry,
     segments: &[String],
-    detail: SketchDetail,
+    options: &SnapshotOptions,
 ) -> Result<Target, String> {
-    let options = SnapshotOptions::default().with_distributions(detail);
     let path = |segments: &[String]| format!("/{}", segments.join("/"));
     // Group and stat names never contain `/`, so a segment that does (`%2F`) is a key.
     let names = segments
@@ -334,14 +342,14 @@ fn locate(
         .position(|s| s.contains('/'))
         .unwrap_or(segments.len());
     if names == segments.len() {
-        if let Some(snapshot) = registry.snapshot_at_with(&path(segments), &options) {
+        if let Some(snapshot) = registry.snapshot_at_with(&path(segments), options) {
             let stat_at = matches!(snapshot.root(), Node::Stat(_)).then(|| segments.len() - 1);
             return Ok(Target { snapshot, stat_at });
         }
     }
     // The deepest node on the way: when it is a stat, the rest of the path are keys in it.
     for len in (1..=names.min(segments.len().saturating_sub(1))).rev() {
-        let Some(snapshot) = registry.snapshot_at_with(&path(&segments[..len]), &options) else {
+        let Some(snapshot) = registry.snapshot_at_with(&path(&segments[..len]), options) else {
             continue;
         };
         let Node::Stat(stat) = snapshot.root() else {
@@ -441,12 +449,40 @@ fn respond(inner: &Inner, asked: &Asked) -> Response {
     let mut format_param = None;
     let mut query_param = None;
     let mut sketches_param = None;
+    let mut closed_param = None;
+    let mut search_param = None;
     for (key, value) in form_urlencoded::parse(asked.params.as_deref().unwrap_or("").as_bytes()) {
         match &*key {
             "format" if format_param.is_none() => format_param = Some(value.into_owned()),
             "query" if query_param.is_none() => query_param = Some(value.into_owned()),
             "sketches" if sketches_param.is_none() => sketches_param = Some(value.into_owned()),
+            "closed" if closed_param.is_none() => closed_param = Some(value.into_owned()),
+            "search" if search_param.is_none() => search_param = Some(value.into_owned()),
             _ => {}
+        }
+    }
+    let closed = match closed_param.as_deref().map(parse_closed).transpose() {
+        Ok(closed) => closed.unwrap_or_default(),
+        Err(message) => return text(StatusCode::BAD_REQUEST, message),
+    };
+    if let Some(search) = &search_param {
+        if asked.forced.is_some() || !matches!(format_param.as_deref(), None | Some("" | "json")) {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "search= answers JSON: leave out format=, or use format=json\n".to_owned(),
+            );
+        }
+        if search.trim().is_empty() {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "Empty search: search=TEXT finds the stats whose path contains TEXT\n".to_owned(),
+            );
+        }
+        if search.chars().count() > SEARCH_MAX_CHARS {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("Search too long: at most {SEARCH_MAX_CHARS} characters\n"),
+            );
         }
     }
     let format = match (asked.forced, format_param.as_deref()) {
@@ -511,14 +547,52 @@ fn respond(inner: &Inner, asked: &Asked) -> Response {
     // (less memory and time on big trees). The page draws histograms from the buckets, and
     // `sketches=1` carries them.
     let detail = match format {
+        _ if search_param.is_some() => SketchDetail::Summary,
         Format::Json | Format::PrettyJson if !sketches => SketchDetail::Summary,
         Format::Prometheus => SketchDetail::Summary,
         _ => SketchDetail::Buckets,
     };
-    let Target { snapshot, stat_at } = match locate(&inner.registry, &segments, detail) {
+    let mut options = SnapshotOptions::default().with_distributions(detail);
+    // `closed=` leaves the page's closed groups unread, on the status page only, without a
+    // `query=` (whose matches may be inside them), and below a path of group names.
+    let mut closed_full: Vec<(Vec<String>, StatPath)> = Vec::new();
+    if format == Format::Page
+        && query_text.is_none()
+        && search_param.is_none()
+        && !segments.iter().any(|s| s.contains('/'))
+    {
+        for relative in closed {
+            let full: Vec<String> = segments.iter().cloned().chain(relative).collect();
+            match StatPath::from_names(&full) {
+                Ok(path) => closed_full.push((full, path)),
+                Err(_) => {
+                    return text(
+                        StatusCode::BAD_REQUEST,
+                        format!(
+                            "Bad closed= path {}: not a group path\n",
+                            echo(&full.join("/"))
+                        ),
+                    )
+                }
+            }
+        }
+    }
+    if !closed_full.is_empty() {
+        let set: HashSet<StatPath> = closed_full.iter().map(|(_, p)| p.clone()).collect();
+        options = options.with_prune(move |path| set.contains(path));
+    }
+    let Target { snapshot, stat_at } = match locate(&inner.registry, &segments, &options) {
         Ok(target) => target,
         Err(message) => return text(StatusCode::NOT_FOUND, message),
     };
+    if let Some(search) = &search_param {
+        return reply(StatusCode::OK, JSON, search_json(&snapshot, search));
+    }
+    // The groups left unread, by their segments, with their stats at every depth.
+    let pruned: HashMap<Vec<String>, usize> = closed_full
+        .into_iter()
+        .filter_map(|(full, path)| Some((full, snapshot.pruned(&path)?)))
+        .collect();
     // Keys inside the stat, after its name (`["count"]` for `/web/latency/count`).
     let keys = stat_at.map_or(&[][..], |at| &segments[at + 1..]);
 
@@ -594,6 +668,7 @@ fn respond(inner: &Inner, asked: &Asked) -> Response {
                 stat_at,
                 history: &inner.history,
                 overview: &inner.overview,
+                pruned: &pruned,
             };
             let body = if format == Format::Html {
                 page::render_original(&request)
@@ -603,6 +678,128 @@ fn respond(inner: &Inner, asked: &Asked) -> Response {
             reply(StatusCode::OK, HTML, body)
         }
     }
+}
+
+/// The groups of `closed=`, each as its names: relative to the page's path, for the page to
+/// leave unread (see [`page`]'s pruned groups).
+///
+/// Encoding: once the query string is form-decoded as usual, the value is a list of group
+/// paths separated by `,`; each path is its names separated by `/`, and each name is
+/// percent-encoded (at least `%`, `,` and `/`, as JavaScript's `encodeURIComponent` does), so
+/// neither separator ever appears unescaped inside a name. `closed=web,processor/thread-0`
+/// (sent as `closed=web%2Cprocessor%2Fthread-0`). An empty value is no path.
+///
+/// Limits: at most [`CLOSED_MAX_PATHS`] paths and [`CLOSED_MAX_BYTES`] bytes; an empty path
+/// or name, a name that is not UTF-8 once percent-decoded, and anything over the limits are a
+/// `400` saying so.
+pub(crate) fn parse_closed(value: &str) -> Result<Vec<Vec<String>>, String> {
+    if value.len() > CLOSED_MAX_BYTES {
+        return Err(format!(
+            "closed= is too long ({} bytes): at most {CLOSED_MAX_BYTES} bytes\n",
+            value.len()
+        ));
+    }
+    if value.is_empty() {
+        return Ok(Vec::new());
+    }
+    let count = value.split(',').count();
+    if count > CLOSED_MAX_PATHS {
+        return Err(format!(
+            "closed= names {count} groups: at most {CLOSED_MAX_PATHS}\n"
+        ));
+    }
+    let mut paths = Vec::with_capacity(count);
+    for (i, raw) in value.split(',').enumerate() {
+        if raw.is_empty() {
+            return Err(format!(
+                "Malformed closed=: path {} of {count} is empty (paths are separated by ',')\n",
+                i + 1
+            ));
+        }
+        let mut names = Vec::new();
+        for segment in raw.split('/') {
+            let name = match percent_decode_str(segment).decode_utf8() {
+                Ok(name) if !name.is_empty() => name.into_owned(),
+                Ok(_) => {
+                    return Err(format!(
+                        "Malformed closed= path {}: an empty name (names are separated by '/')\n",
+                        echo(raw)
+                    ))
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "Malformed closed= path {}: not UTF-8 once percent-decoded\n",
+                        echo(raw)
+                    ))
+                }
+            };
+            names.push(name);
+        }
+        if StatPath::from_names(&names).is_err() {
+            return Err(format!(
+                "Malformed closed= path {}: not a group path\n",
+                echo(raw)
+            ));
+        }
+        paths.push(names);
+    }
+    Ok(paths)
+}
+
+/// The answer to `search=TEXT`: the stats of `snapshot` whose path contains TEXT (case
+/// folded, as the page's filter compares), and the keys of keyed stats whose path with the key
+/// does, in tree order, at most [`SEARCH_MAX_MATCHES`]:
+/// `{"search": TEXT, "matches": ["web/latency", ...], "capped": false, "limit": 100}`. Paths
+/// are as the page's `data-path`: names from the tree's root joined by `/`. A search reads one
+/// snapshot of the node, distributions as summaries.
+fn search_json(snapshot: &Snapshot, search: &str) -> String {
+    let needle = search.trim().to_lowercase();
+    let mut matches: Vec<String> = Vec::new();
+    let mut capped = false;
+    let mut take = |path: String| {
+        if matches.len() < SEARCH_MAX_MATCHES {
+            matches.push(path);
+        } else {
+            capped = true;
+        }
+    };
+    snapshot.for_each_stat(|path, stat| {
+        let joined = path
+            .iter()
+            .map(|n| n.as_str())
+            .collect::<Vec<_>>()
+            .join("/");
+        if joined.to_lowercase().contains(&needle) {
+            take(joined);
+            return;
+        }
+        let keyed = matches!(
+            stat.value,
+            StatValue::Distributions(_)
+                | StatValue::Meters(_)
+                | StatValue::Counts(_)
+                | StatValue::Strings(_)
+                | StatValue::Durations(_)
+                | StatValue::Value(Value::Map(_))
+        );
+        if keyed {
+            if let Value::Map(entries) = stat.to_value() {
+                for (key, _) in entries {
+                    let with_key = format!("{joined}/{key}");
+                    if with_key.to_lowercase().contains(&needle) {
+                        take(with_key);
+                    }
+                }
+            }
+        }
+    });
+    let body = serde_json::json!({
+        "search": search,
+        "matches": matches,
+        "capped": capped,
+        "limit": SEARCH_MAX_MATCHES,
+    });
+    format!("{body}\n")
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 //   CHROMIUM     the browser binary
 //   BASE         a demo-like tree's /status/ URL (stats moving)
 //   HOSTILE      a tree of hostile names' /status/ URL
+//   LAZY         30 groups of 100 stats (10 past the page's rows), a needle in one of those
+//   WATCH        /watched (a gauge counting its reads) and /probe/watched_reads, no history
 //   OUT          where screenshots go
 //   BENCH        optional: "label=url,label=url" trees to time (first paint, one refresh)
 // Prints one JSON line of measurements; exits non-zero with the failed check's message.
@@ -238,6 +240,56 @@ try {
     await waitRefreshes(page, 2);
     const kept = await page.$eval(`[id="${last}"]`, (d) => d.open && d.querySelectorAll('.s').length);
     check(kept === 100, 'a loaded group stays open and loaded across refreshes', kept);
+    check(problems.length === 0, 'no console errors', problems);
+    await context.close();
+  }
+
+  // ---- the filter finds a stat in a group the page has not loaded (server search) ----
+  {
+    const { context, page, problems } = await newPage();
+    await page.goto(process.env.LAZY);
+    await enhanced(page);
+    check(await page.$$eval('[id="s:service0025/needle_unique"]', (r) => r.length) === 0, 'the needle is not on the page');
+    await page.fill('#scales-filter', 'needle');
+    await page.waitForFunction(() => {
+      const row = document.getElementById('s:service0025/needle_unique');
+      return row && row.offsetParent !== null;
+    }, null, { timeout: 10000 });
+    const shown = await rowPaths(page);
+    check(JSON.stringify(shown) === JSON.stringify(['service0025/needle_unique']), 'typing finds a stat in an unloaded lazy group', shown);
+    check((await page.textContent('#scales-status')).startsWith('1 stats match'), 'and counts it', await page.textContent('#scales-status'));
+    await page.keyboard.press('Escape');
+    const after = await page.$eval('[id="g:service0025"]', (d) => [d.open, d.outerHTML.slice(0, 200), document.activeElement.id, document.getElementById('scales-filter').value]);
+    check(!after[0], 'clearing the filter closes what it opened', after);
+    check(problems.length === 0, 'no console errors', problems);
+    await context.close();
+  }
+
+  // ---- a refresh leaves closed groups unread; opening one reads it -------------------
+  {
+    const { context, page, problems } = await newPage();
+    await page.goto(process.env.WATCH);
+    await enhanced(page);
+    const probe = () => page.textContent('[id="s:probe/watched_reads"] > .v');
+    check(await page.$eval('[id="g:watched"]', (d) => d.open), 'the watched group starts open');
+    await page.click('[id="g:watched"] > summary');
+    const start = await refreshes(page);
+    await page.selectOption('select[aria-label="refresh interval"]', '1');
+    await waitRefreshes(page, start + 3);
+    check(await probe() === '1', 'refreshes did not read the closed group (read once, by the first page)', await probe());
+    const placeholder = await page.$eval('[id="g:watched"]', (d) => [d.hasAttribute('data-pruned'), d.hasAttribute('data-lazy'), d.querySelector(':scope > summary .meta').textContent]);
+    check(placeholder[0] && placeholder[1] && placeholder[2] === '3 stats', 'drawn closed, marked unread, with its count', placeholder);
+    await page.click('[id="g:watched"] > summary');
+    await page.waitForFunction(() => {
+      const row = document.getElementById('s:watched/reads');
+      return row && row.offsetParent !== null && Number(row.querySelector('.v').textContent) >= 2;
+    }, null, { timeout: 10000 });
+    const rows = await page.$$eval('[id="g:watched"] .s', (rs) => rs.map((r) => r.getAttribute('data-path')));
+    check(rows.length === 3, 'opening it fetches its stats', rows);
+    const opened = await refreshes(page);
+    await waitRefreshes(page, opened + 2);
+    check(Number(await probe()) >= 3, 'open, it is read at each refresh again', await probe());
+    check(!(await page.$eval('[id="g:watched"]', (d) => d.hasAttribute('data-pruned') || d.hasAttribute('data-lazy'))), 'and part of the page again');
     check(problems.length === 0, 'no console errors', problems);
     await context.close();
   }

@@ -206,6 +206,25 @@ fn big_tree(groups: usize, per_group: usize) -> (scales::Registry, Vec<scales::S
     (registry, scopes)
 }
 
+/// `/watched`: a gauge counting its reads and two counters; `/probe/watched_reads`: how many
+/// times `/watched/reads` was read, without reading it.
+fn watched_tree() -> (scales::Registry, Vec<scales::Scope>) {
+    let registry = scales::Registry::new();
+    let reads = Arc::new(AtomicI64::new(0));
+    let watched = registry.scope("/watched").unwrap();
+    let counter = reads.clone();
+    watched
+        .gauge("reads", move || counter.fetch_add(1, Ordering::SeqCst) + 1)
+        .unwrap();
+    watched.int_stat("a").unwrap().set(1);
+    watched.int_stat("b").unwrap().set(2);
+    let probe = registry.scope("/probe").unwrap();
+    probe
+        .gauge("watched_reads", move || reads.load(Ordering::SeqCst))
+        .unwrap();
+    (registry, vec![watched, probe])
+}
+
 #[test]
 fn the_page_in_chromium_with_playwright() {
     let _shared = crate::support::shared();
@@ -229,9 +248,21 @@ fn the_page_in_chromium_with_playwright() {
         .basic_auth("reader", "s3cret-pass")
         .serve_in_background(0)
         .unwrap();
-    // 30 groups of 100 stats: 20 fit the page's 2,000 rows, 10 load when opened.
-    let (lazy, _lazy_scopes) = big_tree(30, 100);
+    // 30 groups of 100 stats: 20 fit the page's 2,000 rows, 10 load when opened; one of
+    // those holds a stat only the server's search can find.
+    let (lazy, mut _lazy_scopes) = big_tree(30, 100);
+    let needle = lazy.scope("/service0025").unwrap();
+    needle.int_stat("needle_unique").unwrap().set(42);
+    _lazy_scopes.push(needle);
     let lazy_server = serve(&lazy);
+    // A group whose reads are counted, shown by a gauge outside it: a refresh must not read
+    // it while it is closed. No history (its sampler would read it).
+    let (watched, _watched_scopes) = watched_tree();
+    let watched_server = scales_http::Config::new("watched")
+        .registry(&watched)
+        .history(Duration::from_secs(1), 0, 0)
+        .serve_in_background(0)
+        .unwrap();
     let (hostile, _hostile_scopes) = hostile_tree();
     let hostile_server = serve(&hostile);
     // A few history samples, so rates and "what moved" are there on first paint.
@@ -267,6 +298,7 @@ fn the_page_in_chromium_with_playwright() {
         .env("BASE", server.url())
         .env("HOSTILE", hostile_server.url())
         .env("LAZY", lazy_server.url())
+        .env("WATCH", watched_server.url())
         .env("OUT", e2e_dir())
         .env("BENCH", bench_spec.join(","))
         .env("AUTH", format!("reader s3cret-pass {}", guarded.url()))

@@ -1,6 +1,6 @@
 //! Integration and end-to-end tests of the status server, one binary.
 //!
-//! `routes`, `keys`, `mounting`, `auth`, `concurrency` and `limits` need nothing but the
+//! `routes`, `keys`, `mounting`, `pruning`, `auth`, `concurrency` and `limits` need nothing but the
 //! server. `browser` (headless Chromium) and
 //! `prometheus` (a real Prometheus, on the port in `PROM_URL`) run when `SCALES_E2E=1`, as
 //! `scripts/test.sh` sets after starting the services, and fail if a tool is missing then;
@@ -17,6 +17,7 @@ mod limits;
 mod mounting;
 mod pressure;
 mod prometheus;
+mod pruning;
 mod routes;
 mod sketches;
 mod support;

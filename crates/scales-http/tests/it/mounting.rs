@@ -36,8 +36,13 @@ fn the_script_builds_its_requests_from_the_page_url() {
     // (lazy groups, histograms): no path of its own, so it follows the mount point.
     let script = include_str!("../../assets/status.js");
     assert!(script.contains("var u = new URL(href, location.href);"));
-    assert!(script.contains("getPage(location.href)"));
+    // A refresh adds `closed=` to the page's own URL, or to a loaded lazy group's link.
+    assert!(script.contains("getPage(withClosed(location.href, "));
     assert!(script.contains("getPage(d.getAttribute('data-lazy'))"));
+    assert!(script.contains("getPage(withClosed(d.getAttribute('data-lazy'), "));
+    assert!(script.contains("var u = new URL(href, location.href);\n    var list = closedList("));
+    // The search asks the page's own URL, its query replaced.
+    assert!(script.contains("var u = new URL(url(location.href));\n    u.search = '';"));
     assert!(script.contains("getPage(d.getAttribute('data-src'))"));
     assert!(!script.contains("/status"), "no absolute path");
 }
