@@ -78,6 +78,17 @@ def test_callable_rules():
     del stats
 
 
+def test_callable_rule_gets_values_of_keys_with_slashes():
+    stats = scales.collection('/handler', scales.IntDictStat('byPath'))
+    stats.byPath['/index'] += 2
+    seen = []
+    pusher = graphite.GraphitePusher('127.0.0.1', 1, 'p')
+    pusher.allow(lambda path, value: seen.append((path, value)) or True)
+    assert _parse(pusher.lines(timestamp=1)) == {'p.handler.byPath._index': (2.0, 1)}
+    assert seen == [('handler/byPath//index', 2)]
+    del stats
+
+
 def test_failing_rule_is_logged_and_matches_nothing(caplog):
     stats = _tree()
     pusher = graphite.GraphitePusher('127.0.0.1', 1, 'p')
@@ -120,6 +131,40 @@ class _Sink(object):
         self.thread.join(25)
         self.server.close()
         return b''.join(self.received).decode()
+
+
+def test_periodic_pusher_runs_callable_rules():
+    stats = _tree()
+    server = socket.socket()
+    server.bind(('127.0.0.1', 0))
+    server.listen(5)
+    server.settimeout(20)
+    received = []
+
+    def accept():
+        conn, _ = server.accept()
+        conn.settimeout(20)
+        while not re.search(rb'cb\.web\.success [^\n]*\n', b''.join(received)):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            received.append(chunk)
+        conn.close()
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    calls = []
+    pusher = graphite.GraphitePeriodicPusher('127.0.0.1', server.getsockname()[1], 'cb', period=1)
+    pusher.forbid(lambda path, value: calls.append(path) or path.startswith('web/latency'))
+    pusher.start()
+    thread.join(25)
+    pusher.stop()
+    server.close()
+    names = set(_parse(b''.join(received).decode().rsplit('\n', 1)[0] + '\n'))
+    assert 'cb.web.success' in names
+    assert not any('.latency.' in name for name in names)
+    assert 'web/latency/count' in calls  # called from the pusher's thread
+    del stats
 
 
 def test_push_with_the_originals_arguments():

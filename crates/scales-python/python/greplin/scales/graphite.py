@@ -62,7 +62,10 @@ def _registryValue(path):
         if text is not None:
             rest = path[cut + 1:]
             value = json.loads(text)
-            return _treeValue(value, rest) if rest else value
+            value = _treeValue(value, rest) if rest else value
+            if value is not None:
+                return value
+        # A key holding `/` (`byPath//index`): try the shorter paths.
         cut = path.rfind('/', 0, cut)
     return None
 

@@ -208,8 +208,9 @@ class ExponentiallyDecayingReservoir(Sampler):
         old, self.startTime = self.startTime, now
         self.nextScaleTime = now + self.rescale_threshold
         factor = _bounded_exp(-self.alpha * (now - old))
-        # A positive factor keeps the order, so the list is still a heap.
+        # A positive factor keeps the order, but priorities that underflow to 0 tie.
         self._heap = [(p * factor, seq, v) for p, seq, v in self._heap]
+        heapq.heapify(self._heap)
         self.count = len(self._heap)
 
     def samples(self):
