@@ -54,7 +54,10 @@
       opened.set(d.id, d.open);
       keepOpened();
     }
-    if (d.open) { fill(d); }
+    // A group left unread but still holding what it showed, opened by the filter: that
+    // serves the filter, and the next refresh reads it (it is open now).
+    var stale = d.hasAttribute('data-filter-open') && d.hasAttribute('data-pruned') && d.querySelector(':scope > .lv');
+    if (d.open && !stale) { fill(d); }
   }, true);
 
   // ---- lazy groups and histograms: filled from their own pages ------------------------
@@ -182,7 +185,12 @@
   // ---- the server's search, for groups this page has not loaded ----------------------
   var searched = null;
   var searchTimer = null;
-  function unloaded() { return tree.querySelectorAll('details.g[data-lazy]:not([data-loaded])'); }
+  // Groups drawn empty (placeholders), not loaded: the filter cannot see inside them.
+  function unloaded() {
+    return Array.prototype.filter.call(tree.querySelectorAll('details.g[data-lazy]:not([data-loaded])'), function (d) {
+      return !d.querySelector(':scope > .lv');
+    });
+  }
   function scheduleSearch() {
     clearTimeout(searchTimer);
     var text = filterText();
@@ -321,8 +329,11 @@
     if (loaded === 'loading') { return; }
     if (!o.open) { o.removeAttribute('data-loaded'); return; }
     if (loaded === '1') { return; } // refreshed from its own page
-    // Opened while the server was told it was closed.
-    fill(o);
+    if (pruned) {
+      fill(o); // opened while the server was told it was closed
+    } else {
+      o.setAttribute('data-loaded', '1'); // past the page's rows: refreshed from its own page
+    }
   }
   function replaceLevel(mine, fresh) {
     var keep = new Map();
@@ -348,18 +359,20 @@
     mine.replaceWith(level);
     prepare(level);
   }
-  // closed=: the groups below `root` that are closed or drawn empty (a placeholder: filled
-  // from its own page), the outermost ones only, as paths relative to `base`, each name
-  // percent-encoded, names joined by '/', paths by ','.
+  // closed=: the groups below `root` the server need not read, the outermost ones only:
+  // those shown closed, and those filled from their own page (loaded or loading). As paths
+  // relative to `base`, each name percent-encoded, names joined by '/', paths by ','.
+  function unread(d) {
+    return !d.open || (d.matches('details.g') && d.hasAttribute('data-lazy') && d.hasAttribute('data-loaded'));
+  }
   function closedList(root, base) {
     var out = [];
     var chars = 0;
     var prefix = base ? base + '/' : '';
-    var skip = function (d) { return !d.open || d.hasAttribute('data-lazy'); };
     root.querySelectorAll('details.g:not(.sd)').forEach(function (d) {
-      if (out.length >= CLOSED_MAX || !skip(d)) { return; }
+      if (out.length >= CLOSED_MAX || !unread(d)) { return; }
       for (var p = d.parentElement; p && p !== root; p = p.parentElement) {
-        if (p instanceof HTMLDetailsElement && (!p.open || (p.matches('details.g') && p.hasAttribute('data-lazy')))) { return; }
+        if (p instanceof HTMLDetailsElement && unread(p)) { return; }
       }
       var path = d.getAttribute('data-path') || '';
       if (path.slice(0, prefix.length) !== prefix || path.length === prefix.length) { return; }
@@ -450,7 +463,10 @@
     pressed();
     bar.appendChild(label);
     button('expand all', 'open every group drawn on this page', function () {
-      tree.querySelectorAll('details.g:not([data-lazy])').forEach(function (d) { d.open = true; });
+      // (Groups left unread still hold what they showed; opened, they are read again.)
+      tree.querySelectorAll('details.g').forEach(function (d) {
+        if (!d.hasAttribute('data-lazy') || d.querySelector(':scope > .lv')) { d.open = true; }
+      });
     }).id = 'scales-expand';
     button('collapse all', 'close every group', function () {
       tree.querySelectorAll('details.g').forEach(function (d) { d.open = false; });

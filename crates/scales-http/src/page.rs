@@ -7,6 +7,11 @@
 //! moved. Also the original's page (`?format=html`, the core's markup) and the
 //! Content-Security-Policy that allows exactly the inline blocks of both, by hash.
 //!
+//! Groups the script reported closed (`closed=`, see `routes::parse_closed`) are left unread
+//! by the snapshot and drawn as their closed line with their count of stats, marked
+//! `data-pruned` and, like groups past the row budget, `data-lazy` with the page the script
+//! fills them from when they are opened.
+//!
 //! Depends on: `history` (rates, trend lines, what moved), `overview`, `units` and
 //! `histogram`.
 

@@ -272,6 +272,7 @@ try {
     await enhanced(page);
     const probe = () => page.textContent('[id="s:probe/watched_reads"] > .v');
     check(await page.$eval('[id="g:watched"]', (d) => d.open), 'the watched group starts open');
+    await page.evaluate(() => { document.getElementById('s:probe/watched_reads').scalesMark = 1; document.getElementById('s:watched/a').scalesMark = 2; });
     await page.click('[id="g:watched"] > summary');
     const start = await refreshes(page);
     await page.selectOption('select[aria-label="refresh interval"]', '1');
@@ -279,6 +280,8 @@ try {
     check(await probe() === '1', 'refreshes did not read the closed group (read once, by the first page)', await probe());
     const placeholder = await page.$eval('[id="g:watched"]', (d) => [d.hasAttribute('data-pruned'), d.hasAttribute('data-lazy'), d.querySelector(':scope > summary .meta').textContent]);
     check(placeholder[0] && placeholder[1] && placeholder[2] === '3 stats', 'drawn closed, marked unread, with its count', placeholder);
+    const kept = await page.evaluate(() => [document.getElementById('s:probe/watched_reads').scalesMark, document.getElementById('s:watched/a').scalesMark]);
+    check(kept[0] === 1 && kept[1] === 2, 'refreshes move cells into the same rows (nothing redrawn), the closed group keeps its rows', kept);
     await page.click('[id="g:watched"] > summary');
     await page.waitForFunction(() => {
       const row = document.getElementById('s:watched/reads');
