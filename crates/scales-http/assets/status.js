@@ -194,7 +194,8 @@
   function scheduleSearch() {
     clearTimeout(searchTimer);
     var text = filterText();
-    if (!text || !unloaded().length) { return; }
+    // (The server searches for at most 200 characters.)
+    if (!text || text.length > 200 || !unloaded().length) { return; }
     if (searched && searched.text === text) { revealMatches(); return; }
     searchTimer = setTimeout(function () { search(text); }, 250);
   }

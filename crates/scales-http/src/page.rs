@@ -1165,6 +1165,49 @@ mod tests {
     }
 
     #[test]
+    fn a_group_left_unread_is_drawn_closed_with_its_count() {
+        let reg = scales::Registry::new();
+        let shut = reg.scope("/shut/inner").unwrap();
+        shut.int_stat("a").unwrap();
+        shut.int_stat("b").unwrap();
+        let big = reg.scope("/big").unwrap();
+        for s in 0..ROW_BUDGET {
+            big.int_stat(&format!("s{s}")).unwrap();
+        }
+        let at = StatPath::parse("/shut").unwrap();
+        let options = scales::SnapshotOptions::default().with_prune(move |p| *p == at);
+        let snapshot = reg.snapshot_with(&options);
+        let shut_path = vec!["shut".to_owned()];
+        let count = snapshot.pruned(&StatPath::parse("/shut").unwrap()).unwrap();
+        let pruned = HashMap::from([(shut_path, count)]);
+        let history = History::new(crate::config::HistoryOptions {
+            interval: std::time::Duration::from_secs(5),
+            samples: 4,
+            max_series: 100,
+        });
+        let overview = Overview::new(None);
+        let page = render(&PageRequest {
+            node: snapshot.root(),
+            path: &[],
+            server_name: "x",
+            query: None,
+            link_prefix: "/status/",
+            stat_at: None,
+            history: &history,
+            overview: &overview,
+            pruned: &pruned,
+        });
+        assert!(page.contains(
+            r#"<details class="g" id="g:shut" data-path="shut" data-lazy="/status/shut/" data-pruned=""><summary><span class="n">shut</span><span class="meta">2 stats</span>"#
+        ), "{page}");
+        assert!(page.contains("2 stats: open this group's page"));
+        assert!(!page.contains("id=\"g:shut/inner\""));
+        // /big fills the page's rows; /shut, after it, takes none of them.
+        assert_eq!(page.matches("<div class=\"s ").count(), ROW_BUDGET);
+        drop((shut, big));
+    }
+
+    #[test]
     fn names_sort_naturally() {
         let mut names = vec!["p10", "P9", "a", "p9", "999percentile", "99percentile"];
         names.sort_by(|a, b| natural(a, b));
