@@ -1,449 +1,393 @@
-# Copyright 2011 The scales Authors.
-#
-# Licensed under the Apache License, Version 2.0 (the "License");
-# you may not use this file except in compliance with the License.
-# You may obtain a copy of the License at
-#
-#     http://www.apache.org/licenses/LICENSE-2.0
-#
-# Unless required by applicable law or agreed to in writing, software
-# distributed under the License is distributed on an "AS IS" BASIS,
-# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
-# See the License for the specific language governing permissions and
-# limitations under the License.
+"""Aggregation of many servers' stat dumps (``greplin.scales.aggregation``).
 
-"""Utilities for multi-server stat aggregation.
+Each server writes its tree with ``dumpStatsTo`` (or serves it as ``?format=json``); an
+``Aggregation`` reads those trees, one per *source*, and folds chosen values across them::
 
-From scales 1.0.9 (Apache-2.0), unchanged but for Python 3: no `six`, and `Sorted` takes
-Python 2's `cmp=` through `functools.cmp_to_key` (the original's `list.sort(cmp=...)` fails
-on Python 3).
-It reads the dumps of `dumpStatsTo` (same shapes with the Rust core).
+    agg = Aggregation({
+        'web': {
+            'success': [Sum(dataFormat=DataFormats.DIRECT)],
+            ('errors', re.compile('[45]..')): [Sum(dataFormat=DataFormats.DIRECT)],
+            'latency': [Average()],               # {'count': n, 'average': x} per source
+        },
+        'version': [InverseMap(dataFormat=DataFormats.DIRECT)],
+    })
+    agg.addJsonDirectory('/var/stats')           # one source per file, named by its stem
+    agg.result()
+
+The spec mirrors the tree. An inner node's keys select data keys: a plain key takes that
+key when present, ``'*'`` takes every key (results keyed like the data), and a
+``(name, compiledRegex)`` tuple takes every key the regex matches (``re.match``) and folds
+them all into ``name``. A leaf is a list of aggregators, used as prototypes: every result
+node gets its own clone of each, keyed by the aggregator's name.
+
+A data format tells an aggregator where a datum's value (``getValue``) and weight
+(``getCount``) are; ``DataFormats`` holds one of each kind.
 """
 
-from collections import defaultdict
+import collections
 import datetime
+import functools
 import json
 import os
 import re
 
-import functools
 
-class DefaultFormat(object):
-  """The default format"""
-
-  def getCount(self, data):
-    """Get the count"""
-    return data['count']
+# ---------------------------------------------------------------------------------------------
+# Data formats
 
 
-  def getValue(self, data):
-    """Get the value"""
-    return data['average']
-
-
-
-class DirectFormat(object):
-  """The direct format (pointed straight at the field we want)"""
-
-  def getCount(self, _):
-    "The count"
-    return 1
-
-
-  def getValue(self, data):
-    "The value"
+def _dig(data, path):
+    """``data[path[0]][path[1]]...``."""
+    for key in path:
+        data = data[key]
     return data
 
 
+class _FieldFormat(object):
+    """A format reading the value at the key path ``_valueAt`` of a datum (a dict) whose
+    ``type`` must be ``_kind`` when that is set."""
 
-class TimerFormat(object):
-  """A Yammer Metrics Timer datum"""
+    _kind = None
+    _valueAt = ()
 
-  def getCount(self, data):
-    """Get the count"""
-    assert data['type'] == "timer"
-    return data['rate']['count']
+    def _checked(self, data):
+        if self._kind is not None and data['type'] != self._kind:
+            raise AssertionError('expected a %s datum, got type %r' % (self._kind, data['type']))
+        return data
 
-
-  def getValue(self, data):
-    """Get the value"""
-    assert data['type'] == "timer"
-    return data['duration']['median']
-
-
-
-class TimerMeanFormat(object):
-  """A Yammer Metrics Timer datum"""
-
-  def getCount(self, data):
-    """Get the count"""
-    assert data['type'] == "timer"
-    return data['rate']['count']
+    def getValue(self, data):
+        """The datum's value."""
+        return _dig(self._checked(data), self._valueAt)
 
 
-  def getValue(self, data):
-    """Get the value"""
-    assert data['type'] == "timer"
-    return data['duration']['mean']
+class _WeightedFormat(_FieldFormat):
+    """A field format whose datum also carries a count, at the key path ``_countAt``."""
+
+    _countAt = ('count',)
+
+    def getCount(self, data):
+        """How many observations the datum's value stands for."""
+        return _dig(self._checked(data), self._countAt)
 
 
+class DefaultFormat(_WeightedFormat):
+    """A summary such as ``{'count': 12, 'average': 0.5}``."""
 
-class CounterFormat(object):
-  """A Yammer Metrics Counter datum"""
-
-  def getCount(self, data):
-    """Get the count"""
-    assert data['type'] == "counter"
-    return data['count']
+    _valueAt = ('average',)
 
 
-  def getValue(self, data):
-    """Get the value of a count (just the count)"""
-    assert data['type'] == "counter"
-    return data['count']
+class DirectFormat(object):
+    """The datum is the value itself (a number, a string...); it counts once."""
+
+    def getCount(self, _data):
+        """Always 1."""
+        return 1
+
+    def getValue(self, data):
+        """The datum."""
+        return data
 
 
+class TimerFormat(_WeightedFormat):
+    """A Yammer Metrics timer: the count of ``rate``, the median of ``duration``."""
 
-class MeterFormat(object):
-  """A Yammer Metrics Meter datum"""
-
-  def getCount(self, data):
-    """Get the count"""
-    assert data['type'] == "meter"
-    return data['count']
+    _kind = 'timer'
+    _countAt = ('rate', 'count')
+    _valueAt = ('duration', 'median')
 
 
-  def getValue(self, data):
-    """Get the value"""
-    assert data['type'] == "meter"
-    return data['mean']
+class TimerMeanFormat(TimerFormat):
+    """A Yammer Metrics timer, by the mean of ``duration``."""
+
+    _valueAt = ('duration', 'mean')
 
 
+class CounterFormat(_WeightedFormat):
+    """A Yammer Metrics counter: its count is both the weight and the value."""
 
-class GaugeFormat(object):
-  """A Yammer Metrics Gauge datum"""
+    _kind = 'counter'
+    _valueAt = ('count',)
 
-  def getValue(self, data):
-    """Get the value"""
-    assert data['type'] == 'gauge'
-    return data['value']
 
+class MeterFormat(_WeightedFormat):
+    """A Yammer Metrics meter: its count, and its mean rate as the value."""
+
+    _kind = 'meter'
+    _valueAt = ('mean',)
+
+
+class GaugeFormat(_FieldFormat):
+    """A Yammer Metrics gauge: a ``value`` and no count."""
+
+    _kind = 'gauge'
+    _valueAt = ('value',)
 
 
 class DataFormats(object):
-  """Different ways data can be formatted"""
+    """One instance of each format."""
 
-  DEFAULT = DefaultFormat()
-  DIRECT = DirectFormat()
-  TIMER = TimerFormat()
-  TIMER_MEAN = TimerMeanFormat()
-  COUNTER = CounterFormat()
-  METER = MeterFormat()
-  GAUGE = GaugeFormat()
+    DEFAULT = DefaultFormat()
+    DIRECT = DirectFormat()
+    TIMER = TimerFormat()
+    TIMER_MEAN = TimerMeanFormat()
+    COUNTER = CounterFormat()
+    METER = MeterFormat()
+    GAUGE = GaugeFormat()
 
+
+# ---------------------------------------------------------------------------------------------
+# Aggregators
 
 
 class Aggregator(object):
-  """Base class for stat aggregators."""
+    """What the aggregators share: a ``name`` (the class's ``DEFAULT_NAME`` when not given)
+    and a data format. Subclasses implement ``addValue(source, data)`` and ``result()``."""
 
-  def __init__(self, name = None, dataFormat = DataFormats.DEFAULT):
-    self.name = name or self.DEFAULT_NAME
-    self._dataFormat = dataFormat
+    def __init__(self, name=None, dataFormat=DataFormats.DEFAULT):
+        self.name = name or self.DEFAULT_NAME
+        self._dataFormat = dataFormat
 
-
-  def clone(self):
-    """Creates a clone of this aggregator."""
-    return type(self)(name = self.name, dataFormat = self._dataFormat)
-
-
-
-class Average(Aggregator):
-  """Aggregate average values of a stat."""
-
-  DEFAULT_NAME = "average"
-  _count = 0
-  _total = 0
-
-
-  def addValue(self, _, value):
-    """Adds a value from the given source."""
-    if value is not None:
-      try:
-        self._count += self._dataFormat.getCount(value)
-        self._total += self._dataFormat.getValue(value) * self._dataFormat.getCount(value)
-      except TypeError:
-        self._count += 1
-        self._total += value
-
-
-  def result(self):
-    """Formats the result."""
-    return {
-      "count": self._count,
-      "total": self._total,
-      "average": float(self._total) / self._count if self._count else 0
-    }
-
+    def clone(self):
+        """A new, empty aggregator with this one's name and format."""
+        return type(self)(name=self.name, dataFormat=self._dataFormat)
 
 
 class Sum(Aggregator):
-  """Aggregate sum of a stat."""
+    """The total of the values; the result is that number."""
 
-  DEFAULT_NAME = "sum"
+    DEFAULT_NAME = 'sum'
+    total = 0
 
-  total = 0
+    def addValue(self, _source, data):
+        """Adds the datum's value."""
+        self.total = self.total + self._dataFormat.getValue(data)
 
-
-  def addValue(self, _, value):
-    """Adds a value from the given source."""
-    self.total += self._dataFormat.getValue(value)
-
-
-  def result(self):
-    """Formats the result."""
-    return self.total
+    def result(self):
+        """The total."""
+        return self.total
 
 
-def _humanSortKey(s):
-  """Sort strings with numbers in a way that makes sense to humans (e.g., 5 < 20)"""
-  if isinstance(s, str):
-    return [w.isdigit() and int(w) or w for w in re.split(r'(\d+)', s)]
-  else:
-    return s
+class Average(Aggregator):
+    """The mean weighted by count: ``{'count': n, 'total': t, 'average': t / n}``.
+
+    A datum the format cannot read (a plain number under ``DEFAULT``) counts once, as its
+    own value. ``None`` is skipped.
+    """
+
+    DEFAULT_NAME = 'average'
+    _count = 0
+    _total = 0
+
+    def addValue(self, _source, data):
+        """Adds the datum, weighted by its count."""
+        if data is None:
+            return
+        fmt = self._dataFormat
+        try:
+            weight = fmt.getCount(data)
+            weighted = fmt.getValue(data) * weight
+        except TypeError:
+            weight, weighted = 1, data
+        self._count += weight
+        self._total += weighted
+
+    def result(self):
+        """Count, total and average (0 when nothing was added)."""
+        mean = float(self._total) / self._count if self._count else 0
+        return {'count': self._count, 'total': self._total, 'average': mean}
 
 
+_DIGITS = re.compile(r'(\d+)')
+
+
+def _naturalKey(source):
+    """A sort key putting ``web2`` before ``web10``: text and whole numbers alternate."""
+    if not isinstance(source, str):
+        return source
+    parts = _DIGITS.split(source)  # text at even positions, digit runs at odd ones
+    return [int(part) if i % 2 else part for i, part in enumerate(parts)]
 
 
 class InverseMap(Aggregator):
-  """Aggregate sum of a stat."""
+    """Which sources have which value: ``{value: [source, ...]}`` (a ``defaultdict(list)``),
+    the sources in natural order (``web2`` before ``web10``)."""
 
-  DEFAULT_NAME = "inverse"
+    DEFAULT_NAME = 'inverse'
 
+    def __init__(self, *args, **kw):
+        Aggregator.__init__(self, *args, **kw)
+        self._byValue = collections.defaultdict(list)
 
-  def __init__(self, *args, **kw):
-    Aggregator.__init__(self, *args, **kw)
-    self.__result = defaultdict(list)
+    def addValue(self, source, data):
+        """Files ``source`` under the datum's value."""
+        self._byValue[self._dataFormat.getValue(data)].append(source)
 
-
-  def addValue(self, source, data):
-    """Adds a value from the given source."""
-    self.__result[self._dataFormat.getValue(data)].append(source)
-
-
-  def result(self):
-    """Formats the result."""
-    for value in self.__result.values():
-      value.sort(key = _humanSortKey)
-    return self.__result
-
+    def result(self):
+        """The sources by value."""
+        for sources in self._byValue.values():
+            sources.sort(key=_naturalKey)
+        return self._byValue
 
 
 class Sorted(Aggregator):
-  """The ``(source, value)`` pairs of every source, sorted.
+    """The ``(source, value)`` pairs of every source, sorted.
 
-  ``cmp(a, b)`` (negative, zero or positive, as Python 2's ``cmp=``), ``key(item)`` and
-  ``reverse`` mean what they meant to Python 2's ``list.sort``: ``key`` maps each pair to
-  what is compared, ``cmp`` compares those (the pairs themselves without ``key``); with
-  neither, pairs compare as tuples (by source).
-  """
+    ``cmp(a, b)`` (negative, zero or positive, as Python 2's ``cmp=``), ``key(item)`` and
+    ``reverse`` mean what they meant to Python 2's ``list.sort``: ``key`` maps each pair to
+    what is compared, ``cmp`` compares those (the pairs themselves without ``key``); with
+    neither, pairs compare as tuples (by source).
+    """
 
-  DEFAULT_NAME = "sorted"
+    DEFAULT_NAME = 'sorted'
 
+    def __init__(self, cmp=None, key=None, reverse=False, *args, **kw):  # pylint: disable=redefined-builtin
+        Aggregator.__init__(self, *args, **kw)
+        self.cmp = cmp
+        self.key = key
+        self.reverse = reverse
+        self._pairs = []
 
-  def __init__(self, cmp=None, key=None, reverse=False, *args, **kw):  # pylint: disable=W0622
-    Aggregator.__init__(self, *args, **kw)
-    self.cmp = cmp
-    self.key = key
-    self.reverse = reverse
-    self._pairs = []
+    def addValue(self, source, data):
+        """Adds the value of ``source``."""
+        self._pairs.append((source, self._dataFormat.getValue(data)))
 
+    def _sortKey(self):
+        """One ``key=`` for Python 3's sort doing what ``cmp=`` and ``key=`` did together."""
+        if self.cmp is None:
+            return self.key
+        compared = functools.cmp_to_key(self.cmp)
+        if self.key is None:
+            return compared
+        mapped = self.key
+        return lambda pair: compared(mapped(pair))
 
-  def addValue(self, source, data):
-    """Adds the value of ``source``."""
-    self._pairs.append((source, self._dataFormat.getValue(data)))
+    def result(self):
+        """The sorted pairs."""
+        self._pairs.sort(key=self._sortKey(), reverse=bool(self.reverse))
+        return self._pairs
 
-
-  def _sortKey(self):
-    if self.cmp is None:
-      return self.key
-    byCmp = functools.cmp_to_key(self.cmp)
-    if self.key is None:
-      return byCmp
-    key = self.key
-    return lambda item: byCmp(key(item))
-
-
-  def result(self):
-    """The sorted pairs."""
-    self._pairs.sort(key=self._sortKey(), reverse=bool(self.reverse))
-    return self._pairs
-
-
-  def clone(self):
-    """A new, empty aggregator with the same settings."""
-    return type(self)(self.cmp, self.key, self.reverse, name=self.name, dataFormat=self._dataFormat)
-
+    def clone(self):
+        """A new, empty aggregator with the same settings."""
+        return type(self)(self.cmp, self.key, self.reverse, name=self.name,
+                          dataFormat=self._dataFormat)
 
 
 class Highlight(Aggregator):
-  """Picks a single value across all sources and highlights it."""
+    """One source singled out: ``{'source': s, 'value': v}``.
 
-  value = None
-  source = None
-
-
-  def __init__(self, name, fn, dataFormat = DataFormats.DEFAULT):
-    """Creates a highlight aggregator - this will pick one of the values to highlight.
-
-    Args:
-      name: The name of this aggregator.
-      fn: Callable that takes (a, b) and returns True if b should be selected as the highlight, where as is the
-          previous chosen highlight.
+    The first datum is taken; each later one replaces it when ``fn(current, new)`` is true
+    (``lambda cur, new: new > cur`` keeps the largest). Data are compared as they are:
+    ``dataFormat`` is accepted and not used.
     """
-    Aggregator.__init__(self, name)
-    self.fn = fn
+
+    source = None
+    value = None
+
+    def __init__(self, name, fn, dataFormat=DataFormats.DEFAULT):  # pylint: disable=unused-argument
+        Aggregator.__init__(self, name)
+        self.fn = fn
+
+    def addValue(self, source, value):
+        """Takes ``value`` if it is the first or ``fn`` prefers it."""
+        if self.source is None or self.fn(self.value, value):
+            self.source, self.value = source, value
+
+    def result(self):
+        """The chosen source and its datum."""
+        return {'source': self.source, 'value': self.value}
+
+    def clone(self):
+        """A new, empty highlight with the same name and choice."""
+        return Highlight(self.name, self.fn)
 
 
-  def addValue(self, source, value):
-    """Adds a value from the given source."""
-    if self.source is None or self.fn(self.value, value):
-      self.value = value
-      self.source = source
-
-
-  def result(self):
-    """Formats the result."""
-    return {
-      "source": self.source,
-      "value": self.value
-    }
-
-
-  def clone(self):
-    """Creates a clone of this aggregator."""
-    return Highlight(self.name, self.fn)
-
+# ---------------------------------------------------------------------------------------------
+# The aggregation
 
 
 class Aggregation(object):
-  """Aggregates stat dictionaries."""
+    """Folds the trees of many sources along a spec (see the module's docstring)."""
 
-  def __init__(self, aggregators):
-    """Creates a stat aggregation object from a hierarchical dict representation:
+    def __init__(self, aggregators):
+        self._aggregators = aggregators
+        self._result = {}
 
-      agg = aggregation.Aggregation({
-        'http_hits' : {
-          '200': [aggregation.Sum(dataFormat=aggregation.DataFormats.DIRECT)],
-          '404': [aggregation.Sum(dataFormat=aggregation.DataFormats.DIRECT)]
-      }})
+    def addSource(self, source, data):
+        """Folds in the tree ``data`` of ``source`` (a server's name)."""
+        self._fold(source, self._aggregators, data, self._result)
 
-    Also supports regular expression in aggregations keys:
+    def addJsonDirectory(self, directory, test=None):
+        """Adds every JSON file of ``directory`` as a source named by the file's stem.
 
-      agg = aggregation.Aggregation({
-        'http_hits' : {
-          ('ok', re.compile("[1-3][0-9][0-9]")): [aggregation.Sum(dataFormat=aggregation.DataFormats.DIRECT)],
-          ('err', re.compile("[4-5][0-9][0-9]")):  [aggregation.Sum(dataFormat=aggregation.DataFormats.DIRECT)]
-      }})
+        ``test(filename, fullPath)``, when given, says which files to read. Files that are
+        not valid JSON are skipped (as is any file whose test, reading or folding raises
+        ``ValueError``).
+        """
+        for filename in os.listdir(directory):
+            fullPath = os.path.join(directory, filename)
+            try:
+                if test and not test(filename, fullPath):
+                    continue
+                with open(fullPath) as f:
+                    data = json.load(f)
+                self.addSource(os.path.splitext(filename)[0], data)
+            except ValueError:
+                pass
 
-    """
-    self._aggregators = aggregators
-    self._result = {}
+    def _fold(self, source, spec, data, out):
+        """Folds ``data`` into the result node ``out`` along the spec node ``spec``."""
+        if data is None:
+            return
+        if not hasattr(spec, 'items'):
+            for proto in spec:
+                target = out.get(proto.name)
+                if target is None:
+                    target = out[proto.name] = proto.clone()
+                target.addValue(source, data)
+            return
+        for key, sub in spec.items():
+            for outKey, value in self._select(key, data):
+                self._fold(source, sub, value, out.setdefault(outKey, {}))
 
-
-  def addSource(self, source, data):
-    """Adds the given source's stats."""
-    self._aggregate(source, self._aggregators, data, self._result)
-
-
-  def addJsonDirectory(self, directory, test=None):
-    """Adds data from json files in the given directory."""
-
-    for filename in os.listdir(directory):
-      try:
-        fullPath = os.path.join(directory, filename)
-        if not test or test(filename, fullPath):
-          with open(fullPath) as f:
-            jsonData = json.load(f)
-            name, _ = os.path.splitext(filename)
-            self.addSource(name, jsonData)
-
-      except ValueError:
-        continue
-
-
-  def _clone(self, aggregators):
-    """Clones a list of aggregators."""
-    return [x.clone() for x in aggregators]
-
-
-  def _aggregate(self, source, aggregators, data, result):
-    """Performs aggregation at a specific node in the data/aggregator tree."""
-    if data is None:
-      return
-
-    if hasattr(aggregators, 'items'):
-      # Keep walking the tree.
-      for key, value in aggregators.items():
+    @staticmethod
+    def _select(key, data):
+        """The ``(result key, datum)`` pairs the spec key ``key`` takes from ``data``."""
         if isinstance(key, tuple):
-          key, regex = key
-          for dataKey, dataValue in data.items():
-            if regex.match(dataKey):
-              result.setdefault(key, {})
-              self._aggregate(source, value, dataValue, result[key])
-        else:
-          if key == '*':
-            for dataKey, dataValue in data.items():
-              result.setdefault(dataKey, {})
-              self._aggregate(source, value, dataValue, result[dataKey])
-          elif key in data:
-            result.setdefault(key, {})
-            self._aggregate(source, value, data[key], result[key])
+            name, regex = key
+            return [(name, value) for dataKey, value in data.items() if regex.match(dataKey)]
+        if key == '*':
+            return list(data.items())
+        if key in data:
+            return [(key, data[key])]
+        return []
 
-    else:
-      # We found a leaf.
-      for aggregator in aggregators:
-        if aggregator.name not in result:
-          result[aggregator.name] = aggregator.clone()
-        result[aggregator.name].addValue(source, data)
-
-
-  def result(self, root = None):
-    """Formats the result."""
-    root = root or self._result
-    if isinstance(root, Aggregator):
-      return root.result()
-    else:
-      result = {}
-      for key, value in root.items():
-        if value:
-          result[key] = self.result(value)
-      return result
-
+    def result(self, root=None):
+        """The results as nested dicts, each aggregator's ``result()`` under its name;
+        branches where nothing was added are left out. ``root`` (a node of the internal
+        tree) defaults to the whole tree."""
+        node = root or self._result
+        if isinstance(node, Aggregator):
+            return node.result()
+        return dict((key, self.result(value)) for key, value in node.items() if value)
 
 
 class FileInclusionTest(object):
-  """Object to help create good file inclusion tests."""
+    """A ``test`` for ``addJsonDirectory``: leaves out the files ``ignoreByName(fullPath)``
+    is true for, and those last modified longer ago than ``maxAge`` (a ``timedelta``). A
+    check that raises leaves the file out too."""
 
-  def __init__(self, ignoreByName = None, maxAge = None):
-    self.ignoreByName = ignoreByName
-    self.maxAge = maxAge
+    def __init__(self, ignoreByName=None, maxAge=None):
+        self.ignoreByName = ignoreByName
+        self.maxAge = maxAge
 
-
-  def __call__(self, _, fullPath):
-    """Tests if a file should be included in the aggregation."""
-    try:
-      # Ignore incoming files
-      if self.ignoreByName and self.ignoreByName(fullPath):
-        return False
-
-      # Ignore old, dead files.
-      if self.maxAge:
-        stat = os.stat(fullPath)
-        age = datetime.datetime.now() - datetime.datetime.fromtimestamp(stat.st_mtime)
-        if age > self.maxAge:
-          return False
-
-      return True
-
-    except: # pylint: disable=W0702
-      return False
+    def __call__(self, _filename, fullPath):
+        try:
+            if self.ignoreByName and self.ignoreByName(fullPath):
+                return False
+            if self.maxAge:
+                modified = datetime.datetime.fromtimestamp(os.stat(fullPath).st_mtime)
+                if datetime.datetime.now() - modified > self.maxAge:
+                    return False
+            return True
+        except Exception:  # pylint: disable=broad-except
+            return False
