@@ -336,6 +336,25 @@ impl Arena {
         }
     }
 
+    /// Under the lock: `f` on `sink` and the live thread blocks of `slot`, which it may walk
+    /// as often as it needs.
+    fn read_live_blocks<B: Block, R>(
+        &self,
+        slot: u32,
+        sink: &B::Sink,
+        f: impl FnOnce(&B::Sink, &LiveBlocks<'_, B>) -> R,
+    ) -> R {
+        let state = self.lock();
+        f(
+            sink,
+            &LiveBlocks {
+                state: &state,
+                slot,
+                _block: PhantomData,
+            },
+        )
+    }
+
     /// Under the lock: `init` on `sink`, then `f` on every live thread's block of `slot`.
     fn read_blocks<B: Block, R>(
         &self,
@@ -624,6 +643,12 @@ impl<B: Block> Blocks<B> {
         ARENA.read_blocks(self.slot, &*self.sink, init, f)
     }
 
+    /// Under the arena lock: `f` on the sink and this stat's live thread blocks (which it
+    /// may walk more than once, e.g. to read totals first and then only some buckets).
+    pub(crate) fn read_live<R>(&self, f: impl FnOnce(&B::Sink, &LiveBlocks<'_, B>) -> R) -> R {
+        ARENA.read_live_blocks(self.slot, &*self.sink, f)
+    }
+
     /// Number of live per-thread blocks of this stat (for tests of memory reclamation).
     #[cfg(test)]
     pub(crate) fn live_blocks(&self) -> usize {
@@ -637,23 +662,59 @@ impl<B: Block> Drop for Blocks<B> {
     }
 }
 
+/// The live thread blocks of one stat, borrowed while the arena lock is held
+/// ([`Blocks::read_live`]).
+pub(crate) struct LiveBlocks<'a, B> {
+    state: &'a State,
+    slot: u32,
+    _block: PhantomData<&'a B>,
+}
+
+impl<'a, B: Block> LiveBlocks<'a, B> {
+    /// Every live thread's block, in the arena's thread order (the same on every walk).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &'a B> + '_ {
+        let cells = (self.slot != NO_SLOT).then(|| self.state.cells(self.slot));
+        cells.into_iter().flatten().filter_map(|cell| {
+            // Acquire: pairs with the Release in `Arena::install` (the lock orders it too).
+            let word = cell.load(Ordering::Acquire);
+            // SAFETY: a live block of this slot; blocks are freed only under the lock, which
+            // is held for as long as `self` is borrowed.
+            (word != 0).then(|| unsafe { &*block_ptr::<B>(word) })
+        })
+    }
+}
+
 /// A fixed-size table of boxes allocated on first use through `&self`: like
 /// `[OnceLock<Box<T>>; N]`, but an entry is one pointer (half the size) and reading it is a
 /// single load and null check. Used for the octaves of the distribution sketches.
-pub(crate) struct LazyBoxes<T, const N: usize> {
-    entries: [std::sync::atomic::AtomicPtr<T>; N],
+///
+/// Each entry may carry a companion `E` beside its pointer (`()` by default, which takes no
+/// room): the per-thread sketches keep each octave's total there, in the cache line the
+/// recording thread loads anyway to find the octave.
+pub(crate) struct LazyBoxes<T, const N: usize, E = ()> {
+    entries: [LazyEntry<T, E>; N],
     // Owns the boxes: `Send`/`Sync` as `Box<T>` is.
     _owns: PhantomData<Box<T>>,
 }
 
-impl<T, const N: usize> LazyBoxes<T, N> {
+struct LazyEntry<T, E> {
+    boxed: std::sync::atomic::AtomicPtr<T>,
+    companion: E,
+}
+
+impl<T, const N: usize, E: Default> LazyBoxes<T, N, E> {
     pub(crate) fn new() -> Self {
         Self {
-            entries: std::array::from_fn(|_| std::sync::atomic::AtomicPtr::new(ptr::null_mut())),
+            entries: std::array::from_fn(|_| LazyEntry {
+                boxed: std::sync::atomic::AtomicPtr::new(ptr::null_mut()),
+                companion: E::default(),
+            }),
             _owns: PhantomData,
         }
     }
+}
 
+impl<T, const N: usize, E> LazyBoxes<T, N, E> {
     /// Entry `index`, allocated with `init` if it is still empty. Panics if `index >= N`.
     #[inline]
     pub(crate) fn get_or_init(&self, index: usize, init: impl FnOnce() -> Box<T>) -> &T {
@@ -669,7 +730,7 @@ impl<T, const N: usize> LazyBoxes<T, N> {
         let new = Box::into_raw(init());
         // AcqRel: publishes the initialised box (Release) and, on failure, acquires the
         // winner's (Acquire).
-        match self.entries[index].compare_exchange(
+        match self.entries[index].boxed.compare_exchange(
             ptr::null_mut(),
             new,
             std::sync::atomic::Ordering::AcqRel,
@@ -691,21 +752,38 @@ impl<T, const N: usize> LazyBoxes<T, N> {
     #[inline]
     pub(crate) fn get(&self, index: usize) -> Option<&T> {
         // Acquire: pairs with the Release of `init`, so the box's contents are visible.
-        let p = self.entries[index].load(std::sync::atomic::Ordering::Acquire);
+        let p = self.entries[index]
+            .boxed
+            .load(std::sync::atomic::Ordering::Acquire);
         // SAFETY: a non-null entry is a box published by `init` and freed only in `drop`.
         unsafe { p.as_ref() }
     }
 
+    /// The companion of entry `index` (allocated or not). Panics if `index >= N`.
+    #[inline]
+    pub(crate) fn companion(&self, index: usize) -> &E {
+        &self.entries[index].companion
+    }
+
     /// The allocated entries with their indices, in order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &T)> + '_ {
-        (0..N).filter_map(|index| self.get(index).map(|entry| (index, entry)))
+        self.iter_range(0..N)
+    }
+
+    /// The allocated entries among `indices` (clamped to the table), in order.
+    pub(crate) fn iter_range(
+        &self,
+        indices: std::ops::Range<usize>,
+    ) -> impl Iterator<Item = (usize, &T)> + '_ {
+        (indices.start.min(N)..indices.end.min(N))
+            .filter_map(|index| self.get(index).map(|entry| (index, entry)))
     }
 }
 
-impl<T, const N: usize> Drop for LazyBoxes<T, N> {
+impl<T, const N: usize, E> Drop for LazyBoxes<T, N, E> {
     fn drop(&mut self) {
         for entry in &mut self.entries {
-            let p = *entry.get_mut();
+            let p = *entry.boxed.get_mut();
             if !p.is_null() {
                 // SAFETY: non-null entries come from `Box::into_raw` in `init`; `&mut self`
                 // means no reference to them remains.

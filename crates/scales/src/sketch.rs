@@ -119,13 +119,17 @@ impl AtomicBuckets {
 
     /// Appends the non-zero buckets, by full index.
     fn collect(&self, out: &mut Vec<(u32, u64)>) {
-        collect_octaves(&self.octaves, WINDOW_OFFSET, out);
+        collect_octaves(self.octaves.iter(), WINDOW_OFFSET, out);
     }
 }
 
 /// Appends the non-zero buckets of `octaves` to `out`, in index order, each window index
 /// plus `offset`.
-fn collect_octaves(octaves: &LazyBoxes<Octave, OCTAVES>, offset: u32, out: &mut Vec<(u32, u64)>) {
+fn collect_octaves<'a>(
+    octaves: impl Iterator<Item = (usize, &'a Octave)>,
+    offset: u32,
+    out: &mut Vec<(u32, u64)>,
+) {
     thread_local! {
         /// Where this thread gathers a sketch's buckets before copying them out.
         static GATHERED: std::cell::RefCell<Vec<(u32, u64)>> = const {
@@ -136,9 +140,12 @@ fn collect_octaves(octaves: &LazyBoxes<Octave, OCTAVES>, offset: u32, out: &mut 
     // snapshots of big trees hold many of these lists, and growing them by doubling would
     // churn twice the memory. One pass over the counts (a count-then-collect pair of passes
     // costs a third more).
+    let mut octaves = Some(octaves);
     let mut gather = |gathered: &mut Vec<(u32, u64)>| {
         gathered.clear();
-        append_octaves(octaves, offset, gathered);
+        if let Some(octaves) = octaves.take() {
+            append_octaves(octaves, offset, gathered);
+        }
         out.reserve_exact(gathered.len());
         out.extend_from_slice(gathered);
     };
@@ -159,8 +166,12 @@ fn collect_octaves(octaves: &LazyBoxes<Octave, OCTAVES>, offset: u32, out: &mut 
 
 /// Appends the non-zero buckets of `octaves` to `out` (growing it as needed), in index
 /// order, each window index plus `offset`.
-fn append_octaves(octaves: &LazyBoxes<Octave, OCTAVES>, offset: u32, out: &mut Vec<(u32, u64)>) {
-    for (octave_index, octave) in octaves.iter() {
+fn append_octaves<'a>(
+    octaves: impl Iterator<Item = (usize, &'a Octave)>,
+    offset: u32,
+    out: &mut Vec<(u32, u64)>,
+) {
+    for (octave_index, octave) in octaves {
         let base = (octave_index * SUBS) as u32 + offset;
         // Compacted without a branch per bucket: which buckets are empty is data, and a
         // mispredicted branch costs more than the store.
@@ -297,7 +308,7 @@ impl AtomicSketch {
         for (side, out) in [(POSITIVE, &mut positive), (NEGATIVE, &mut negative)] {
             if let Some(buckets) = self.sides.get(side) {
                 if reuse {
-                    append_octaves(&buckets.octaves, WINDOW_OFFSET, out);
+                    append_octaves(buckets.octaves.iter(), WINDOW_OFFSET, out);
                 } else {
                     buckets.collect(out);
                 }
@@ -341,10 +352,10 @@ impl AtomicSketch {
 /// snapshot of many distributions allocate nothing for them.
 #[derive(Default)]
 pub(crate) struct SummaryBuffers {
-    pub(crate) positive: Vec<(u32, u64)>,
-    pub(crate) negative: Vec<(u32, u64)>,
-    pub(crate) block: Vec<(u32, u64)>,
-    pub(crate) merged: Vec<(u32, u64)>,
+    positive: Vec<(u32, u64)>,
+    negative: Vec<(u32, u64)>,
+    /// Per window octave, the total of every block read so far; all zeros between reads.
+    octave_totals: Vec<u64>,
 }
 
 thread_local! {
@@ -370,26 +381,273 @@ pub(crate) fn with_summary_buffers<R>(f: impl FnOnce(&mut SummaryBuffers) -> R) 
 }
 
 impl AtomicSketch {
-    /// The start of a summary read: this sketch's buckets in `buffers`' lists.
-    pub(crate) fn summary_start(
+    /// A summary ([`SketchDetail::Summary`]) of this shared sketch together with the
+    /// per-thread `blocks` of the same stat (`blocks()` walks them; it is called more than
+    /// once and must give the same blocks each time).
+    ///
+    /// Reads each block's octave totals first, finds the octaves the percentiles' ranks fall
+    /// in, and reads the buckets of those octaves only (about 5 of a latency distribution's
+    /// 12): the rest enter the walk as one count per octave. Without concurrent recording
+    /// the result is exactly the summary of the full snapshot; with it, an octave whose
+    /// buckets moved on between the two reads is counted as its total said.
+    pub(crate) fn summarize_with<'a, I>(
         &self,
-        positive: &mut Vec<(u32, u64)>,
-        negative: &mut Vec<(u32, u64)>,
-    ) -> SketchSnapshot {
-        self.snapshot_into(std::mem::take(positive), std::mem::take(negative), true)
+        blocks: impl Fn() -> I,
+        buffers: &mut SummaryBuffers,
+    ) -> SketchSnapshot
+    where
+        I: Iterator<Item = &'a LocalSketch>,
+    {
+        let mut snapshot = self.snapshot_into(
+            std::mem::take(&mut buffers.positive),
+            std::mem::take(&mut buffers.negative),
+            true,
+        );
+        let totals = &mut buffers.octave_totals;
+        totals.resize(OCTAVES, 0);
+        let window = WINDOW_OFFSET..WINDOW_OFFSET + (OCTAVES * SUBS) as u32;
+        let shared_start = snapshot
+            .positive
+            .partition_point(|&(i, _)| i < window.start);
+        let shared_end = snapshot.positive.partition_point(|&(i, _)| i < window.end);
+        // The octaves `lo..hi` hold every non-zero total.
+        let (mut lo, mut hi) = (OCTAVES, 0);
+        for &(index, count) in &snapshot.positive[shared_start..shared_end] {
+            let octave = (index - WINDOW_OFFSET) as usize / SUBS;
+            totals[octave] += count;
+            (lo, hi) = (lo.min(octave), hi.max(octave + 1));
+        }
+        // The blocks with values; the one, when it is alone (the usual case).
+        let (mut from_blocks, mut only_block) = (0, None);
+        for block in blocks() {
+            let range = block.octave_range();
+            let mut count = 0;
+            for octave in range.clone() {
+                // Relaxed: see the type docs of `LocalSketch`.
+                let total = block.octaves.companion(octave).load(Ordering::Relaxed);
+                totals[octave] += total;
+                count += total;
+            }
+            if count > 0 {
+                (lo, hi) = (lo.min(range.start), hi.max(range.end));
+                from_blocks += 1;
+                only_block = Some(block);
+                snapshot.merge(&block.header(count));
+            }
+        }
+        if from_blocks == 0 {
+            // Only the shared sketch, whose buckets are all here already.
+            totals[lo.min(hi)..hi].fill(0);
+            return snapshot.summarize_into(buffers);
+        }
+
+        // The walk of `values_at_ranks` over negative values, zeros, magnitudes below the
+        // window, the window and magnitudes above it; an octave whose total holds no
+        // pending rank is passed in one step, the others are read bucket by bucket (shared
+        // and blocks added up).
+        let (ranks, fractions) = percentile_ranks(snapshot.count);
+        let mut walk = RankWalk::new(&ranks);
+        snapshot.walk_below_positive(&mut walk);
+        let shared = &snapshot.positive;
+        for &(index, count) in &shared[..shared_start] {
+            walk.add(count, || bucket_estimate(index));
+        }
+        let mut shared_window = &shared[shared_start..shared_end];
+        for (octave, total) in totals.iter_mut().enumerate().take(hi).skip(lo) {
+            let total = std::mem::take(total);
+            let base = WINDOW_OFFSET + (octave * SUBS) as u32;
+            let mut shared_here: &[(u32, u64)] = &[];
+            if !shared_window.is_empty() {
+                let end = shared_window.partition_point(|&(i, _)| i < base + SUBS as u32);
+                (shared_here, shared_window) = shared_window.split_at(end);
+            }
+            if walk.done() || walk.passes(total) {
+                walk.add(total, || unreachable!("no pending rank in this octave"));
+                continue;
+            }
+            match only_block.and_then(|block| block.octaves.get(octave)) {
+                // One source: its buckets, read as the walk goes (Relaxed: see the type
+                // docs of `LocalSketch`).
+                Some(buckets) if from_blocks == 1 && shared_here.is_empty() => {
+                    walk_octave(&mut walk, base, total, |sub| {
+                        buckets[sub].load(Ordering::Relaxed)
+                    });
+                }
+                _ => {
+                    let mut counts = [0u64; SUBS];
+                    for &(index, count) in shared_here {
+                        counts[(index - base) as usize] += count;
+                    }
+                    for block in blocks() {
+                        if let Some(buckets) = block.octaves.get(octave) {
+                            for (sum, bucket) in counts.iter_mut().zip(buckets.iter()) {
+                                *sum += bucket.load(Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    walk_octave(&mut walk, base, total, |sub| counts[sub]);
+                }
+            }
+        }
+        for &(index, count) in &shared[shared_end..] {
+            walk.add(count, || bucket_estimate(index));
+        }
+        let mut values = [0.0; 2 * PERCENTILE_KEYS.len()];
+        walk.finish(&snapshot, &mut values);
+        snapshot.percentiles = Some(snapshot.interpolate(&values, &fractions));
+        buffers.positive = std::mem::take(&mut snapshot.positive);
+        buffers.negative = std::mem::take(&mut snapshot.negative);
+        snapshot
     }
+}
+
+/// Walks one window octave whose buckets hold `count(sub)` values and whose total is
+/// `total`, from its lowest bucket up to the last one a pending rank falls in. The buckets
+/// are made to add up to the total (they differ only when they were read after it and
+/// recording went on in between): a bucket past it is cut, and what they lack goes to the
+/// highest bucket with values.
+#[inline]
+fn walk_octave(walk: &mut RankWalk<'_>, base: u32, total: u64, count: impl Fn(usize) -> u64) {
+    let (mut remaining, mut highest) = (total, SUBS / 2);
+    for sub in 0..SUBS {
+        if walk.passes(remaining) {
+            break;
+        }
+        let values = count(sub).min(remaining);
+        if values > 0 {
+            walk.add(values, || bucket_estimate(base + sub as u32));
+            remaining -= values;
+            highest = sub;
+        }
+    }
+    walk.add(remaining, || bucket_estimate(base + highest as u32));
+}
+
+/// A walk over a distribution's buckets in value order that gives each of up to 16 ranks
+/// (in any order) the estimate of the bucket it falls in. It only adds counts until a rank
+/// is reached; a bucket's estimate is computed only when a rank falls in it.
+struct RankWalk<'r> {
+    ranks: &'r [u64],
+    /// Indices into `ranks`, by increasing rank.
+    order: [usize; 16],
+    /// Position in `order` of the lowest rank still pending.
+    next: usize,
+    /// The values walked so far.
+    seen: u64,
+    /// The lowest rank still pending (`u64::MAX` when none is).
+    target: u64,
+    values: [f64; 16],
+}
+
+impl<'r> RankWalk<'r> {
+    fn new(ranks: &'r [u64]) -> Self {
+        assert!(ranks.len() <= 16);
+        let mut order: [usize; 16] = std::array::from_fn(|i| i);
+        order[..ranks.len()].sort_unstable_by_key(|&i| ranks[i]);
+        let target = if ranks.is_empty() {
+            u64::MAX
+        } else {
+            ranks[order[0]]
+        };
+        Self {
+            ranks,
+            order,
+            next: 0,
+            seen: 0,
+            target,
+            values: [0.0; 16],
+        }
+    }
+
+    /// Whether every rank has its estimate.
+    #[inline]
+    fn done(&self) -> bool {
+        self.target == u64::MAX
+    }
+
+    /// Whether the next `count` values hold no pending rank (then `add` will not estimate).
+    #[inline]
+    fn passes(&self, count: u64) -> bool {
+        self.target >= self.seen + count
+    }
+
+    /// Walks a bucket of `count` values whose estimate is `estimate()`.
+    #[inline]
+    fn add(&mut self, count: u64, estimate: impl Fn() -> f64) {
+        self.seen += count;
+        if self.target < self.seen {
+            let value = estimate();
+            let ranks = self.ranks;
+            while self.next < ranks.len() && ranks[self.order[self.next]] < self.seen {
+                self.values[self.order[self.next]] = value;
+                self.next += 1;
+            }
+            self.target = match self.order[..ranks.len()].get(self.next) {
+                Some(&i) => ranks[i],
+                None => u64::MAX,
+            };
+        }
+    }
+
+    /// Writes the estimates to `out` (one per rank), with ranks past the walk at the max,
+    /// and the lowest and highest ranks at the exact min and max of `of`, when known.
+    fn finish(self, of: &SketchSnapshot, out: &mut [f64]) {
+        let ranks = self.ranks;
+        assert_eq!(out.len(), ranks.len());
+        out.copy_from_slice(&self.values[..ranks.len()]);
+        for &i in &self.order[self.next..ranks.len()] {
+            out[i] = of.max;
+        }
+        for (rank, value) in ranks.iter().zip(out.iter_mut()) {
+            if *rank == 0 {
+                if let Some(min) = of.min() {
+                    *value = min;
+                    continue;
+                }
+            }
+            if rank + 1 >= of.count {
+                if let Some(max) = of.max() {
+                    *value = max;
+                }
+            }
+        }
+    }
+}
+
+/// The ranks [`SketchSnapshot::percentile_values`] reads for `count` values (the lower and
+/// upper rank of each of the [`PERCENTILE_KEYS`]) and each one's interpolation fraction.
+fn percentile_ranks(
+    count: u64,
+) -> (
+    [u64; 2 * PERCENTILE_KEYS.len()],
+    [f64; PERCENTILE_KEYS.len()],
+) {
+    let mut ranks = [0u64; 2 * PERCENTILE_KEYS.len()];
+    let mut fractions = [0.0; PERCENTILE_KEYS.len()];
+    let last = count.saturating_sub(1);
+    for (k, &(_, q)) in PERCENTILE_KEYS.iter().enumerate() {
+        let h = q * last as f64;
+        let lower = h.floor();
+        fractions[k] = h - lower;
+        ranks[2 * k] = lower as u64;
+        ranks[2 * k + 1] = (lower as u64 + 1).min(last);
+    }
+    (ranks, fractions)
 }
 
 /// One thread's part of a distribution: positive finite values only, single writer.
 ///
 /// The owner thread updates it with plain `load` + `store` pairs (no locked instruction);
 /// readers visit it concurrently under the arena lock ([`crate::cells`]) and fold it into
-/// the stat's shared [`AtomicSketch`] when the thread exits. Memory: a 1 KiB table of
-/// octave pointers and 32 bytes of sums and extremes, plus 512 bytes per octave (power of
-/// two) touched, so ≤ 16 KiB for values that span up to 29 octaves (a max/min ratio of
-/// about 5 × 10⁸, e.g. 100 ns to 50 s).
+/// the stat's shared [`AtomicSketch`] when the thread exits. Memory: a 2 KiB table of
+/// octave pointers and totals and 32 bytes of sums and extremes, plus 512 bytes per octave
+/// (power of two) touched, so ≤ 17 KiB for values that span up to 29 octaves (a max/min
+/// ratio of about 5 × 10⁸, e.g. 100 ns to 50 s).
 pub(crate) struct LocalSketch {
-    octaves: LazyBoxes<Octave, OCTAVES>,
+    /// The octaves, each with its total (the sum of its buckets) beside its pointer, in
+    /// the cache line a record loads anyway: a summary reads the totals to find the few
+    /// octaves its percentiles fall in, and the buckets of those only.
+    octaves: LazyBoxes<Octave, OCTAVES, AtomicU64>,
     /// Sums of the values and of their squares, as `f64` bits.
     sum: AtomicF64,
     sum_squares: AtomicF64,
@@ -421,8 +679,10 @@ impl LocalSketch {
     /// Records `value`, whose bucket is `index` (from [`bucket_of`](Self::bucket_of)).
     #[inline]
     pub(crate) fn record(&self, index: usize, value: f64) {
-        let octave = self.octaves.get_or_init(index / SUBS, new_octave);
+        let octave_index = index / SUBS;
+        let octave = self.octaves.get_or_init(octave_index, new_octave);
         bump(&octave[index % SUBS], 1);
+        bump(self.octaves.companion(octave_index), 1);
         let bits = value.to_bits();
         self.sum.add_single_writer(value);
         self.sum_squares.add_single_writer(value * value);
@@ -451,65 +711,54 @@ impl LocalSketch {
         (min != u64::MAX && max != 0).then(|| (f64::from_bits(min), f64::from_bits(max)))
     }
 
-    /// Adds this block's values to `snapshot` (a reader's view, concurrent with the owner).
-    pub(crate) fn merge_into(&self, snapshot: &mut SketchSnapshot) {
-        let mut positive = Vec::new();
-        collect_octaves(&self.octaves, WINDOW_OFFSET, &mut positive);
-        self.merge_buckets_into(snapshot, positive, &mut Vec::new());
-    }
-
-    /// [`merge_into`](Self::merge_into) for summary reads: the block's buckets gathered in
-    /// `block` and merged through `merged`, scratch buffers that are kept.
-    pub(crate) fn merge_reusing(
-        &self,
-        snapshot: &mut SketchSnapshot,
-        block: &mut Vec<(u32, u64)>,
-        merged: &mut Vec<(u32, u64)>,
-    ) {
-        block.clear();
-        append_octaves(&self.octaves, WINDOW_OFFSET, block);
-        let gathered = std::mem::take(block);
-        if let Some(back) = self.merge_buckets_into(snapshot, gathered, merged) {
-            *block = back;
+    /// The window octaves this block has recorded into, from its extremes (none before its
+    /// first record has stored them).
+    fn octave_range(&self) -> std::ops::Range<usize> {
+        match self.extremes() {
+            Some((min, max)) => match (window_index(min), window_index(max)) {
+                (Some(low), Some(high)) => low / SUBS..high / SUBS + 1,
+                _ => 0..OCTAVES,
+            },
+            None => 0..0,
         }
     }
 
-    /// Merges this block's sums and extremes and its gathered `positive` buckets into
-    /// `snapshot`; gives `positive` back when it was not moved into the snapshot.
-    fn merge_buckets_into(
-        &self,
-        snapshot: &mut SketchSnapshot,
-        mut positive: Vec<(u32, u64)>,
-        merged: &mut Vec<(u32, u64)>,
-    ) -> Option<Vec<(u32, u64)>> {
-        let count = positive.iter().map(|&(_, c)| c).sum::<u64>();
-        if count == 0 {
-            return Some(positive);
-        }
+    /// The block's allocated octaves, by window octave index.
+    fn octaves(&self) -> impl Iterator<Item = (usize, &Octave)> + '_ {
+        self.octaves.iter_range(self.octave_range())
+    }
+
+    /// This block's count, sums and extremes as a snapshot without buckets, to merge.
+    fn header(&self, count: u64) -> SketchSnapshot {
         // A read racing with the first record may see a bucket before min/max: NaN merges
         // as "unknown" and the other threads' (or the next read's) extremes stand.
         let (min, max) = self.extremes().unwrap_or((f64::NAN, f64::NAN));
         let (sum, sum_squares) = self.sums();
-        let block = SketchSnapshot {
+        SketchSnapshot {
             count,
             sum,
             sum_squares,
             min,
             max,
-            zeros: 0,
-            positive: Vec::new(),
-            negative: Vec::new(),
-            dropped: 0,
-            percentiles: None,
-        };
-        snapshot.merge(&block);
+            ..SketchSnapshot::default()
+        }
+    }
+
+    /// Adds this block's values to `snapshot` (a reader's view, concurrent with the owner).
+    pub(crate) fn merge_into(&self, snapshot: &mut SketchSnapshot) {
+        let mut positive = Vec::new();
+        collect_octaves(self.octaves(), WINDOW_OFFSET, &mut positive);
+        let count = positive.iter().map(|&(_, c)| c).sum::<u64>();
+        if count == 0 {
+            return;
+        }
+        snapshot.merge(&self.header(count));
         // The common case, one thread's block alone: its buckets move in, uncopied.
         if snapshot.positive.is_empty() {
-            std::mem::swap(&mut snapshot.positive, &mut positive);
+            snapshot.positive = positive;
         } else {
-            merge_buckets_using(&mut snapshot.positive, &positive, |a, b| a + b, merged);
+            merge_buckets(&mut snapshot.positive, &positive, |a, b| a + b);
         }
-        Some(positive)
     }
 }
 
@@ -529,7 +778,7 @@ impl crate::cells::Block for LocalSketch {
     fn fold_into(&self, sink: &AtomicSketch) {
         let positive = sink.sides.get_or_init(POSITIVE, AtomicBuckets::new);
         let mut buckets = Vec::new();
-        collect_octaves(&self.octaves, 0, &mut buckets);
+        collect_octaves(self.octaves(), 0, &mut buckets);
         for (index, count) in buckets {
             positive.add(index as usize, count);
         }
@@ -719,63 +968,24 @@ impl SketchSnapshot {
     /// The estimated value at each of `ranks` (at most 16, in any order), in one walk over
     /// the buckets. The lowest and highest ranks are the exact min and max, when known.
     fn values_at_ranks(&self, ranks: &[u64], out: &mut [f64]) {
-        assert!(ranks.len() <= 16 && out.len() == ranks.len());
-        let mut order: [usize; 16] = std::array::from_fn(|i| i);
-        let order = &mut order[..ranks.len()];
-        order.sort_unstable_by_key(|&i| ranks[i]);
-        let (mut next, mut seen) = (0, 0);
-        // Assigns `estimate()` to every pending rank below `seen`; returns the lowest rank
-        // still pending (`u64::MAX` when none is).
-        let mut fill = |seen: u64, estimate: &dyn Fn() -> f64| {
-            while next < order.len() && ranks[order[next]] < seen {
-                out[order[next]] = estimate();
-                next += 1;
-            }
-            order.get(next).map_or(u64::MAX, |&i| ranks[i])
-        };
-        let mut target = order.first().map_or(u64::MAX, |&i| ranks[i]);
-        // Negative values, most negative first (largest magnitude index first), then the
-        // zeros, then the positive values. The loops only add counts until a rank is
-        // reached; a bucket's estimate is computed only when a rank falls in it.
-        for &(index, count) in self.negative.iter().rev() {
-            seen += count;
-            if target < seen {
-                target = fill(seen, &|| -bucket_estimate(index));
-            }
-        }
-        seen += self.zeros;
-        if target < seen {
-            target = fill(seen, &|| 0.0);
-        }
+        let mut walk = RankWalk::new(ranks);
+        self.walk_below_positive(&mut walk);
         for &(index, count) in &self.positive {
-            if target == u64::MAX {
+            if walk.done() {
                 break;
             }
-            seen += count;
-            if target < seen {
-                target = fill(seen, &|| bucket_estimate(index));
-            }
+            walk.add(count, || bucket_estimate(index));
         }
-        let next = order
-            .iter()
-            .position(|&i| ranks[i] >= seen)
-            .unwrap_or(order.len());
-        for &i in &order[next..] {
-            out[i] = self.max;
+        walk.finish(self, out);
+    }
+
+    /// Walks the negative values, most negative first (largest magnitude index first), then
+    /// the zeros: what comes before the positive buckets in value order.
+    fn walk_below_positive(&self, walk: &mut RankWalk<'_>) {
+        for &(index, count) in self.negative.iter().rev() {
+            walk.add(count, || -bucket_estimate(index));
         }
-        for (rank, value) in ranks.iter().zip(out.iter_mut()) {
-            if *rank == 0 {
-                if let Some(min) = self.min() {
-                    *value = min;
-                    continue;
-                }
-            }
-            if rank + 1 >= self.count {
-                if let Some(max) = self.max() {
-                    *value = max;
-                }
-            }
-        }
+        walk.add(self.zeros, || 0.0);
     }
 
     /// The original's summary quantiles ([`PERCENTILE_KEYS`]: median … 99.9th), estimated
@@ -787,20 +997,21 @@ impl SketchSnapshot {
         if let Some(values) = self.percentiles {
             return Some(values);
         }
-        const N: usize = PERCENTILE_KEYS.len();
-        let mut ranks = [0u64; 2 * N];
-        let mut fractions = [0.0; N];
-        for (k, &(_, q)) in PERCENTILE_KEYS.iter().enumerate() {
-            let h = q * (self.count - 1) as f64;
-            let lower = h.floor();
-            fractions[k] = h - lower;
-            ranks[2 * k] = lower as u64;
-            ranks[2 * k + 1] = (lower as u64 + 1).min(self.count - 1);
-        }
-        let mut values = [0.0; 2 * N];
+        let (ranks, fractions) = percentile_ranks(self.count);
+        let mut values = [0.0; 2 * PERCENTILE_KEYS.len()];
         self.values_at_ranks(&ranks, &mut values);
+        Some(self.interpolate(&values, &fractions))
+    }
+
+    /// The percentiles from the values at [`percentile_ranks`]: each interpolated between
+    /// its two ranks and kept within the exact extremes.
+    fn interpolate(
+        &self,
+        values: &[f64; 2 * PERCENTILE_KEYS.len()],
+        fractions: &[f64; PERCENTILE_KEYS.len()],
+    ) -> [f64; PERCENTILE_KEYS.len()] {
         let (min, max) = (self.min(), self.max());
-        Some(std::array::from_fn(|k| {
+        std::array::from_fn(|k| {
             let (low, high) = (values[2 * k], values[2 * k + 1]);
             let estimate = if fractions[k] > 0.0 {
                 low + fractions[k] * (high - low)
@@ -808,7 +1019,7 @@ impl SketchSnapshot {
                 low
             };
             estimate.clamp(min.unwrap_or(estimate), max.unwrap_or(estimate))
-        }))
+        })
     }
 
     /// The summary keys of the original (`median` … `999percentile`) with their estimates.

@@ -68,17 +68,8 @@ impl PmfCore {
         match detail {
             SketchDetail::Buckets => self.snapshot(),
             SketchDetail::Summary => sketch::with_summary_buffers(|buffers| {
-                let sketch::SummaryBuffers {
-                    positive,
-                    negative,
-                    block,
-                    merged,
-                } = buffers;
-                let snapshot = self.sketch.read(
-                    |shared| shared.summary_start(positive, negative),
-                    |snapshot, local| local.merge_reusing(snapshot, block, merged),
-                );
-                snapshot.summarize_into(buffers)
+                self.sketch
+                    .read_live(|shared, blocks| shared.summarize_with(|| blocks.iter(), buffers))
             }),
         }
     }

@@ -164,3 +164,76 @@ fn merges_and_deltas_with_a_summary_keep_exact_counts_and_lose_percentiles() {
     assert_eq!(delta.sum(), later.sum() - full.sum());
     assert!(delta.quantile(0.5).unwrap().is_nan());
 }
+
+/// One distribution recorded by `per_thread.len()` threads that stay alive (their
+/// per-thread blocks live) while it is read, plus `shared` values recorded on this thread
+/// (zeros, negatives and outliers go to the shared sketch). Returns the read with buckets
+/// and the summary read.
+fn read_with_live_threads(
+    per_thread: &[Vec<f64>],
+    shared: &[f64],
+) -> (SketchSnapshot, SketchSnapshot) {
+    let reg = Registry::new();
+    let latency = reg.scope("/web").unwrap().pmf_stat("latency").unwrap();
+    for &v in shared {
+        latency.record(v);
+    }
+    let recorded = std::sync::Barrier::new(per_thread.len() + 1);
+    let read = std::sync::Barrier::new(per_thread.len() + 1);
+    let stat = |snapshot: scales::Snapshot| match &snapshot.stat("/web/latency").unwrap().value {
+        StatValue::Distribution(d) => (**d).clone(),
+        other => panic!("{other:?}"),
+    };
+    std::thread::scope(|s| {
+        for values in per_thread {
+            let (latency, recorded, read) = (&latency, &recorded, &read);
+            s.spawn(move || {
+                for &v in values {
+                    latency.record(v);
+                }
+                recorded.wait();
+                read.wait();
+            });
+        }
+        recorded.wait();
+        let both = (stat(reg.snapshot()), stat(reg.snapshot_with(&summaries())));
+        read.wait();
+        both
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// A summary reads the live blocks' octave totals and only the octaves its ranks fall
+    /// in: it must give exactly the percentiles of the full read, for any spread of values
+    /// over octaves and threads.
+    #[test]
+    fn summaries_of_live_blocks_equal_the_full_read(
+        per_thread in proptest::collection::vec(
+            proptest::collection::vec(-30.0f64..25.0, 0..400),
+            1..4,
+        ),
+        shared in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just(0.0),
+                -1e3f64..-1e-3,
+                proptest::strategy::Just(1e30),
+                proptest::strategy::Just(1e-25),
+                1e-3f64..1e3,
+            ],
+            0..6,
+        ),
+    ) {
+        // Exponents to values: from 2⁻³⁰ to 2²⁵, many octaves, uneven counts.
+        let per_thread: Vec<Vec<f64>> = per_thread
+            .iter()
+            .map(|exps| exps.iter().map(|e| e.exp2()).collect())
+            .collect();
+        let (full, summary) = read_with_live_threads(&per_thread, &shared);
+        proptest::prop_assert!(!summary.has_buckets());
+        proptest::prop_assert_eq!(summary.count(), full.count());
+        proptest::prop_assert_eq!((summary.sum(), summary.min(), summary.max()), (full.sum(), full.min(), full.max()));
+        proptest::prop_assert_eq!(summary.percentile_values(), full.percentile_values());
+    }
+}
