@@ -9,6 +9,7 @@ import itertools
 import json
 import sys
 import threading
+import time
 import weakref
 
 from greplin.scales import _scales as _rs
@@ -570,8 +571,107 @@ class StringDictStat(_StructuredStat):
             proxy[key] = item
 
 
+_SUMMARY_PERCENTILES = ((0.5, 'median'), (0.75, '75percentile'), (0.95, '95percentile'),
+                        (0.98, '98percentile'), (0.99, '99percentile'), (0.999, '999percentile'))
+
+
 class PmfStatDict(_Proxy):
-    """A PmfStat's value: ``time()``, ``addValue(v)``, and the summary's keys."""
+    """A distribution's summary: ``addValue(v)``, ``time()``, ``percentile99`` and the
+    summary's keys (``count``, ``min``, ``max``, ``mean``, ``stddev``, ``median``,
+    ``75percentile`` ... ``999percentile``; missing keys read 0.0).
+
+    ``PmfStatDict(sample=None)`` made directly (or by ``PmfStat(name, sample=...)``) keeps its
+    values in ``sample``, a ``samplestats`` sampler (a new ``samplestats.Sketch()`` when
+    None): ``count`` counts every value, the other keys are the sampler's statistics of what
+    it kept, read afresh at each access. A ``PmfStat`` without ``sample`` records into the
+    Rust core instead (same keys).
+    """
+
+    def __init__(self, sample=None):  # pylint: disable=super-init-not-called
+        if sample is None:
+            from greplin.scales import samplestats  # pylint: disable=import-outside-toplevel
+            sample = samplestats.Sketch()
+        self.sample = sample
+        self._count = 0
+        self._lock = threading.RLock()
+
+    def time(self):
+        """A context manager recording its block's duration in seconds."""
+        return PmfStatDict.TimeManager(self)
+
+    def addValue(self, value):
+        """Records a value."""
+        with self._lock:
+            self._count += 1
+            self.sample.update(value)
+
+    def _read(self):
+        with self._lock:
+            summary = {'count': self._count}
+            sample = self.sample
+            if len(sample) == 0:
+                return summary
+            summary['min'] = float(sample.min)
+            summary['max'] = float(sample.max)
+            summary['mean'] = float(sample.mean)
+            summary['stddev'] = float(sample.stddev)
+            values = sample.percentiles([p for p, _ in _SUMMARY_PERCENTILES])
+            for (_, key), value in zip(_SUMMARY_PERCENTILES, values):
+                summary[key] = float(value)
+            return summary
+
+    @property
+    def percentile99(self):
+        """The 99th percentile, or None before two values (as the original)."""
+        return _percentile99(self._read())
+
+    class TimeManager(object):
+        """``with d.time() as t:`` adds the block's seconds (monotonic clock) on exit;
+        ``t.discard()`` drops them, ``t.warn99(logger, msg, *args)`` warns on exit when the
+        block took at least the 99th percentile of the values before it."""
+
+        def __init__(self, target):
+            self._target = target
+            self._start = time.perf_counter()
+            self._armed = True
+            self._warn = None
+
+        def __enter__(self):
+            self._start = time.perf_counter()
+            return self
+
+        def __exit__(self, *_exc):
+            if not self._armed:
+                return False
+            self._armed = False
+            took = self.elapsed()
+            threshold = self._target.percentile99 if self._warn is not None else None
+            self._target.addValue(took)
+            if threshold is not None and took >= threshold:
+                logger, msg, args = self._warn
+                warn = getattr(logger, 'warning', None) or logger.warn
+                warn(msg, *args)
+            return False
+
+        def elapsed(self):
+            """Seconds since the block started."""
+            return time.perf_counter() - self._start
+
+        def warn99(self, logger, msg, *args):
+            """On exit, ``logger.warning(msg, *args)`` if the block took the p99 or longer."""
+            self._warn = (logger, msg, args)
+
+        def discard(self):
+            """Records nothing when the block ends."""
+            self._armed = False
+
+
+class _CorePmfStatDict(PmfStatDict):
+    """The value of a ``PmfStat`` without ``sample``: a view of the Rust core's sketch."""
+
+    def __init__(self, handle, path):  # pylint: disable=super-init-not-called
+        _Proxy.__init__(self, handle, path)
+        self.sample = None
 
     def time(self):
         """A context manager recording its block's duration in seconds."""
@@ -581,10 +681,8 @@ class PmfStatDict(_Proxy):
         """Records a value."""
         self._h.record(float(value))
 
-    @property
-    def percentile99(self):
-        """The 99th percentile, or None before two values (as the original)."""
-        return _percentile99(self._read())
+    def _read(self):
+        return _Proxy._read(self)
 
 
 def _percentile99(summary):
@@ -594,15 +692,54 @@ def _percentile99(summary):
 
 
 class PmfStat(_StructuredStat):
-    """A distribution: assigning a value records it; ``with stat.time():`` records a duration."""
+    """A distribution: assigning a value records it; ``with stat.time():`` records a duration.
 
-    _proxyClass = PmfStatDict
+    Without ``sample`` the values go to the Rust core's sketch. With ``sample`` each object
+    gets a ``PmfStatDict`` keeping its values in a ``samplestats`` sampler: ``sample`` is a
+    sampler class or a function returning a new sampler (called once per object), or a
+    sampler instance (then shared by every object of the class).
+    """
+
+    _proxyClass = _CorePmfStatDict
+
+    def __init__(self, name, _=None, sample=None):
+        _StructuredStat.__init__(self, name)
+        self._sample = sample
+
+    def _newSample(self):
+        sample = self._sample
+        if isinstance(sample, type) or (callable(sample) and not hasattr(sample, 'update')):
+            return sample()
+        return sample
 
     def _declare(self, container):
-        return container.scope.pmf_stat(self._name)
+        if self._sample is None:
+            return container.scope.pmf_stat(self._name)
+        return container.scope.value_stat(self._name)
+
+    def _declared(self, instance, container, handle):
+        if self._sample is not None:
+            proxy = PmfStatDict(self._newSample())
+            container.proxies[self._name] = proxy
+            handle.set_gauge(proxy._read)
+
+    def _proxy(self, instance):
+        if self._sample is None:
+            return _StructuredStat._proxy(self, instance)
+        container = self._container(instance)
+        self._handle(instance, container)  # declares the gauge and its dict once
+        proxy = container.proxies[self._name]
+        try:
+            instance.__dict__[self._pkey] = proxy
+        except AttributeError:
+            pass
+        return proxy
 
     def __set__(self, instance, value):
-        self._fastHandle(instance).record(value)
+        if self._sample is None:
+            self._fastHandle(instance).record(value)
+        else:
+            self._proxy(instance).addValue(value)
 
 
 class _NamedPmfEntry(object):

@@ -39,6 +39,14 @@ def _clean(obj):
     return obj
 
 
+def _utf8str(x):
+    """``x`` as text: ``str(x)``, and bytes read as UTF-8 (bytes that are not UTF-8 as
+    U+FFFD)."""
+    if isinstance(x, (bytes, bytearray)):
+        return bytes(x).decode('utf-8', 'replace')
+    return str(x)
+
+
 def runQuery(statDict, query):
     """Keeps the entries (at any depth) whose key is ``query``, or that compare true."""
     parts = [s.strip() for s in OPERATOR.split(query)]
