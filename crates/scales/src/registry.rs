@@ -7,9 +7,11 @@
 //! through it — is dropped, its stats leave the tree, their final counts are folded into the
 //! nearest aggregation above, and empty containers are pruned.
 //!
-//! The tree lock is taken only to declare, drop, and take the structure of a snapshot; stats
-//! are read after it is released, so recording never waits for it and gauge closures may
-//! themselves use the registry.
+//! The tree lock is taken to declare, to drop, and twice per snapshot: to list the gauge
+//! closures, which then run outside it (so they may themselves use the registry), and to
+//! read every stat in place. No user code runs under it, and recording never takes it; a
+//! declaration waits at most for one snapshot's read of the tree (about 15 ms for 100 000
+//! stats, see BENCHMARKS.md).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -145,96 +147,170 @@ impl TreeNode {
         })?
     }
 
-    /// [`plan`](Self::plan) of the group at `path`, leaving out the contents (and gauge
-    /// closures) of groups `prune` names, which are listed in `pruned` with the number of
-    /// stats at every depth below them. A group under an aggregation is still planned whole (the aggregation adds up
-    /// its contents) and listed in `hidden`, to be emptied after evaluation.
-    fn plan_pruned(&self, path: &StatPath, needed: bool, pruning: &mut Pruning<'_>) -> Plan {
-        /// The stats at every depth below `node` (a keyed stat counts once), counted from
-        /// the tree's structure: nothing is read, no gauge runs.
-        fn stats_below(node: &TreeNode) -> usize {
-            node.entries
-                .values()
-                .map(|entry| match entry {
-                    Entry::Node(inner) => stats_below(inner),
-                    Entry::Stat(_) => 1,
-                })
-                .sum()
+    /// Whether this group holds an aggregation (which adds up everything below it).
+    fn has_aggregation(&self) -> bool {
+        self.entries
+            .values()
+            .any(|e| matches!(e, Entry::Stat(StatCore::Aggregation(_))))
+    }
+
+    /// Lists the gauge closures a read of this group ([`read`](Self::read), same `path`,
+    /// `needed` and `prune`) will take values from.
+    fn gauges(
+        &self,
+        path: &StatPath,
+        needed: bool,
+        prune: Option<&Prune>,
+        out: &mut Vec<Arc<stats::ValueCell>>,
+    ) {
+        let needed = needed || self.has_aggregation();
+        for (name, entry) in &self.entries {
+            match entry {
+                Entry::Node(node) => match visit(prune, path, name) {
+                    Visit::Prune(_) if !needed => {}
+                    Visit::Prune(child) => node.gauges(&child, needed, None, out),
+                    Visit::Read(child) => node.gauges(&child, needed, prune, out),
+                    Visit::Whole => node.gauges(path, needed, None, out),
+                },
+                Entry::Stat(StatCore::Value(cell)) if cell.is_computed() => out.push(cell.clone()),
+                Entry::Stat(_) => {}
+            }
         }
-        // An aggregation in this group adds up everything below it.
-        let needed = needed
-            || self
-                .entries
-                .values()
-                .any(|e| matches!(e, Entry::Stat(StatCore::Aggregation(_))));
-        Plan::Group {
+    }
+
+    /// Reads this group (at `path`) into a snapshot group: every stat read in place, its
+    /// gauges' values taken from `reading`, its aggregations added up. Groups `pruning`
+    /// names are left empty and listed, unless an aggregation above needs them (`needed`):
+    /// then they are read whole and listed to be emptied after the sums.
+    fn read(
+        &self,
+        path: &StatPath,
+        needed: bool,
+        reading: &mut Reading<'_>,
+        mut pruning: Option<&mut Pruning<'_>>,
+    ) -> Group {
+        let needed = needed || self.has_aggregation();
+        let mut group = Group {
+            entries: Vec::with_capacity(self.entries.len()),
             collapsed: self.collapsed,
-            entries: self
-                .entries
-                .iter()
-                .map(|(name, entry)| {
-                    let plan = match entry {
-                        Entry::Node(node) => match path.join(name) {
-                            Ok(child) if (pruning.prune)(&child) => {
-                                pruning.pruned.push((child.clone(), stats_below(node)));
-                                if needed {
-                                    pruning.hidden.push(child);
-                                    node.plan(pruning.gauges)
-                                } else {
-                                    Plan::Group {
-                                        entries: Vec::new(),
-                                        collapsed: node.collapsed,
-                                    }
+        };
+        let mut aggregations = Vec::new();
+        // A distribution aggregation merges its descendants' buckets: read them whole, then
+        // make summaries of everything once the sums are done.
+        let merges_sketches = reading.detail == SketchDetail::Summary
+            && self.entries.values().any(|e| {
+                matches!(e, Entry::Stat(StatCore::Aggregation(agg)) if agg.kind() == crate::StatKind::PmfAggregation)
+            });
+        if merges_sketches {
+            reading.detail = SketchDetail::Buckets;
+        }
+        for (name, entry) in &self.entries {
+            let node = match entry {
+                Entry::Node(node) => {
+                    let prune = pruning.as_deref().map(|p| p.prune);
+                    Node::Group(match (visit(prune, path, name), pruning.as_deref_mut()) {
+                        (Visit::Prune(child), Some(pruning)) => {
+                            pruning.pruned.push((child.clone(), node.stats_below()));
+                            if needed {
+                                let read = node.read(&child, needed, reading, None);
+                                pruning.hidden.push(child);
+                                read
+                            } else {
+                                Group {
+                                    entries: Vec::new(),
+                                    collapsed: node.collapsed,
                                 }
                             }
-                            Ok(child) => node.plan_pruned(&child, needed, pruning),
-                            Err(_) => node.plan(pruning.gauges),
-                        },
-                        entry => TreeNode::plan_entry(entry, pruning.gauges),
-                    };
-                    (name.clone(), plan)
-                })
-                .collect(),
-        }
-    }
-
-    /// The plan of one entry that is not a group.
-    fn plan_entry(entry: &Entry, gauges: &mut Vec<Arc<stats::ValueCell>>) -> Plan {
-        match entry {
-            Entry::Node(node) => node.plan(gauges),
-            Entry::Stat(StatCore::Aggregation(agg)) => {
-                Plan::Aggregation(agg.clone(), Box::new(agg.retired_now()))
-            }
-            Entry::Stat(core) => {
-                if let StatCore::Value(cell) = core {
-                    if cell.is_computed() {
-                        gauges.push(cell.clone());
-                    }
+                        }
+                        (Visit::Read(child), pruning) => {
+                            node.read(&child, needed, reading, pruning)
+                        }
+                        (_, _) => node.read(path, needed, reading, None),
+                    })
                 }
-                Plan::Stat(core.clone())
-            }
+                Entry::Stat(StatCore::Aggregation(agg)) => {
+                    aggregations.push((
+                        group.entries.len(),
+                        agg.clone(),
+                        Box::new(agg.retired_now()),
+                    ));
+                    Node::Stat(StatSnapshot {
+                        kind: agg.kind(),
+                        value: crate::StatValue::Int(0),
+                    })
+                }
+                Entry::Stat(core) => match read_stat(core, reading) {
+                    Some(stat) => Node::Stat(stat),
+                    // A gauge declared after the snapshot ran its gauges: next time.
+                    None => continue,
+                },
+            };
+            group.entries.push(snapshot::Entry {
+                name: name.clone(),
+                node,
+            });
         }
+        // Children are complete (their own aggregations included), so parents can now add them up.
+        stats::aggregate(&mut group, aggregations);
+        if merges_sketches {
+            reading.detail = SketchDetail::Summary;
+            summarize(&mut group);
+        }
+        group
     }
 
-    /// The structure of this sub-tree, with its gauge closures listed in `gauges`.
-    fn plan(&self, gauges: &mut Vec<Arc<stats::ValueCell>>) -> Plan {
-        Plan::Group {
-            collapsed: self.collapsed,
-            entries: self
-                .entries
-                .iter()
-                .map(|(name, entry)| (name.clone(), TreeNode::plan_entry(entry, gauges)))
-                .collect(),
-        }
+    /// The stats at every depth below this group (a keyed stat counts once), counted from
+    /// the tree's structure: nothing is read, no gauge runs.
+    fn stats_below(&self) -> usize {
+        self.entries
+            .values()
+            .map(|entry| match entry {
+                Entry::Node(inner) => inner.stats_below(),
+                Entry::Stat(_) => 1,
+            })
+            .sum()
     }
 }
 
-/// What [`Node::plan_pruned`] works with and collects.
+/// How a snapshot visits a group below its root.
+enum Visit {
+    /// Read, at this path, asking `prune` about the groups below.
+    Read(StatPath),
+    /// Left unread (`prune` named it).
+    Prune(StatPath),
+    /// Read whole: no `prune`, or the path could not be formed.
+    Whole,
+}
+
+/// How a snapshot with `prune` visits the group `name` inside the group at `path`.
+fn visit(prune: Option<&Prune>, path: &StatPath, name: &Name) -> Visit {
+    let Some(prune) = prune else {
+        return Visit::Whole;
+    };
+    match path.join(name) {
+        Ok(child) if prune(&child) => Visit::Prune(child),
+        Ok(child) => Visit::Read(child),
+        Err(_) => Visit::Whole,
+    }
+}
+
+/// What a pruned read ([`TreeNode::read`]) works with and collects.
 struct Pruning<'a> {
     prune: &'a Prune,
-    gauges: &'a mut Vec<Arc<stats::ValueCell>>,
+    /// The groups left unread, with the stats at every depth below them.
     pruned: Vec<(StatPath, usize)>,
+    /// The groups read only for an aggregation's sum, to be emptied after it.
     hidden: Vec<StatPath>,
+}
+
+impl<'a> Pruning<'a> {
+    fn new(prune: &'a Prune) -> Self {
+        Self {
+            prune,
+            pruned: Vec::new(),
+            hidden: Vec::new(),
+        }
+    }
 }
 
 /// Empties the group at `path` (relative names under `node`), after its parents' sums.
@@ -250,22 +326,15 @@ fn hide(node: &mut Node, names: &[Name]) {
     }
 }
 
-/// The structure of a sub-tree, copied under the lock and evaluated after it is released.
-enum Plan {
-    Group {
-        entries: Vec<(Name, Plan)>,
-        collapsed: bool,
-    },
-    Stat(StatCore),
-    /// An aggregation, with what its departed descendants had left when the plan was made.
-    Aggregation(Arc<stats::AggregationCore>, Box<stats::Retired>),
-}
-
 /// What a snapshot reads with: the clock, the gauges' values, evaluated up front, and how
 /// much of each distribution to keep.
 struct Reading<'a> {
     clock: &'a Clock,
+    /// By cell address; the cells are kept alive in `cells` so that no address is reused
+    /// by a gauge declared in the meantime.
     gauges: HashMap<*const stats::ValueCell, GaugeResult>,
+    /// Dropped with the reading, outside the tree lock (a gauge's closure may own scopes).
+    _cells: Vec<Arc<stats::ValueCell>>,
     detail: SketchDetail,
 }
 
@@ -338,19 +407,20 @@ impl SnapshotOptions {
 }
 
 impl<'a> Reading<'a> {
-    /// Runs the plan's gauges (time-boxed, see [`crate::gauges`]).
+    /// Runs the listed gauges (time-boxed, see [`crate::gauges`]).
     fn new(cells: Vec<Arc<stats::ValueCell>>, clock: &'a Clock, timeout: Duration) -> Self {
         let gauges = if cells.is_empty() {
             HashMap::new()
         } else {
             let keys: Vec<_> = cells.iter().map(Arc::as_ptr).collect();
             keys.into_iter()
-                .zip(gauges::evaluate(cells, timeout))
+                .zip(gauges::evaluate(cells.clone(), timeout))
                 .collect()
         };
         Self {
             clock,
             gauges,
+            _cells: cells,
             detail: SketchDetail::Buckets,
         }
     }
@@ -372,72 +442,23 @@ fn summarize(group: &mut Group) {
     }
 }
 
-fn evaluate(plan: Plan, reading: &mut Reading<'_>) -> Node {
-    match plan {
-        Plan::Stat(core) => Node::Stat(read_stat(&core, reading)),
-        // Alone (not inside a group), an aggregation has no descendants to add up.
-        Plan::Aggregation(agg, departed) => Node::Stat(StatSnapshot {
-            kind: agg.kind(),
-            value: agg.compute(&departed, &[]),
-        }),
-        Plan::Group { entries, collapsed } => {
-            Node::Group(evaluate_group(entries, collapsed, reading))
-        }
-    }
-}
-
-fn read_stat(core: &StatCore, reading: &mut Reading<'_>) -> StatSnapshot {
-    // Each gauge stands once in the plan, so its result is taken, not copied.
+/// One stat's snapshot; `None` for a gauge whose value `reading` lacks (declared after the
+/// snapshot ran its gauges: its closure must not run under the tree lock).
+fn read_stat(core: &StatCore, reading: &mut Reading<'_>) -> Option<StatSnapshot> {
+    // Each gauge stands once in the tree, so its result is taken, not copied.
     let value = match core {
         StatCore::Value(cell) => match reading.gauges.remove(&Arc::as_ptr(cell)) {
             Some(Ok(value)) => crate::StatValue::Value(value),
             Some(Err(message)) => crate::StatValue::Error(message),
+            None if cell.is_computed() => return None,
             None => core.read(reading.clock),
         },
         core => core.read_with(reading.clock, reading.detail),
     };
-    StatSnapshot {
+    Some(StatSnapshot {
         kind: core.kind(),
         value,
-    }
-}
-
-fn evaluate_group(entries: Vec<(Name, Plan)>, collapsed: bool, reading: &mut Reading<'_>) -> Group {
-    let mut group = Group {
-        entries: Vec::with_capacity(entries.len()),
-        collapsed,
-    };
-    let mut aggregations = Vec::new();
-    // A distribution aggregation merges its descendants' buckets: read them whole, then
-    // make summaries of everything once the sums are done.
-    let merges_sketches = reading.detail == SketchDetail::Summary
-        && entries.iter().any(|(_, plan)| {
-            matches!(plan, Plan::Aggregation(agg, _) if agg.kind() == crate::StatKind::PmfAggregation)
-        });
-    if merges_sketches {
-        reading.detail = SketchDetail::Buckets;
-    }
-    for (index, (name, plan)) in entries.into_iter().enumerate() {
-        let node = match plan {
-            Plan::Aggregation(agg, departed) => {
-                let kind = agg.kind();
-                aggregations.push((index, agg, departed));
-                Node::Stat(StatSnapshot {
-                    kind,
-                    value: crate::StatValue::Int(0),
-                })
-            }
-            plan => evaluate(plan, reading),
-        };
-        group.entries.push(snapshot::Entry { name, node });
-    }
-    // Children are complete (their own aggregations included), so parents can now add them up.
-    stats::aggregate(&mut group, aggregations);
-    if merges_sketches {
-        reading.detail = SketchDetail::Summary;
-        summarize(&mut group);
-    }
-    group
+    })
 }
 
 impl Default for Registry {
@@ -550,30 +571,29 @@ impl Registry {
     /// A snapshot of the whole tree as `options` ask, e.g. distributions as summaries only
     /// (much less memory and time on big trees; see [`SketchDetail`]).
     pub fn snapshot_with(&self, options: &SnapshotOptions) -> Snapshot {
+        let root_path = StatPath::root();
+        let prune = options.prune.as_deref();
+        // The gauges run first, outside the lock; then the tree is read in place under it
+        // (no copy of its structure, no reference count touched per stat).
         let mut gauges = Vec::new();
-        let (plan, pruned, hidden) = match &options.prune {
-            None => (self.lock().root.plan(&mut gauges), Vec::new(), Vec::new()),
-            Some(prune) => {
-                let mut pruning = Pruning {
-                    prune: prune.as_ref(),
-                    gauges: &mut gauges,
-                    pruned: Vec::new(),
-                    hidden: Vec::new(),
-                };
-                let plan = self
-                    .lock()
-                    .root
-                    .plan_pruned(&StatPath::root(), false, &mut pruning);
-                (plan, pruning.pruned, pruning.hidden)
-            }
-        };
+        self.lock()
+            .root
+            .gauges(&root_path, false, prune, &mut gauges);
         let mut reading = Reading::new(gauges, self.clock(), self.gauge_timeout());
         reading.detail = options.distributions;
-        let mut root = evaluate(plan, &mut reading);
-        for path in &hidden {
-            hide(&mut root, path.names());
-        }
-        let mut snapshot = Snapshot::new(StatPath::root(), root, self.clock().wall_time());
+        let mut pruning = prune.map(Pruning::new);
+        let group = self
+            .lock()
+            .root
+            .read(&root_path, false, &mut reading, pruning.as_mut());
+        let mut root = Node::Group(group);
+        let pruned = pruning.map_or_else(Vec::new, |pruning| {
+            for path in &pruning.hidden {
+                hide(&mut root, path.names());
+            }
+            pruning.pruned
+        });
+        let mut snapshot = Snapshot::new(root_path, root, self.clock().wall_time());
         snapshot.pruned = pruned;
         snapshot
     }
@@ -604,33 +624,38 @@ impl Registry {
         let Some((last, parent)) = path.split_last() else {
             return Some(self.snapshot_with(options));
         };
+        let prune = options.prune.as_deref();
         let mut gauges = Vec::new();
-        let tree = self.lock();
-        let parent_node = tree.root.node(parent)?;
-        let (mut pruned, mut hidden) = (Vec::new(), Vec::new());
-        let (plan, is_stat) = match (parent_node.entries.get(last.as_str())?, &options.prune) {
-            (Entry::Node(node), Some(prune)) => {
-                let mut pruning = Pruning {
-                    prune: prune.as_ref(),
-                    gauges: &mut gauges,
-                    pruned: Vec::new(),
-                    hidden: Vec::new(),
-                };
-                let plan = node.plan_pruned(&path, false, &mut pruning);
-                (pruned, hidden) = (pruning.pruned, pruning.hidden);
-                (plan, false)
+        {
+            let tree = self.lock();
+            let parent_node = tree.root.node(parent)?;
+            match parent_node.entries.get(last.as_str())? {
+                Entry::Node(node) => node.gauges(&path, false, prune, &mut gauges),
+                // A stat may be an aggregation of its siblings: its container is read.
+                Entry::Stat(_) => parent_node.gauges(&path, false, None, &mut gauges),
             }
-            (Entry::Node(node), None) => (node.plan(&mut gauges), false),
-            // A stat may be an aggregation of its siblings: evaluate its container.
-            (Entry::Stat(_), _) => (parent_node.plan(&mut gauges), true),
-        };
-        drop(tree);
+        }
         let mut reading = Reading::new(gauges, self.clock(), self.gauge_timeout());
         reading.detail = options.distributions;
-        let mut root = evaluate(plan, &mut reading);
-        for hide_at in &hidden {
-            hide(&mut root, &hide_at.names()[path.names().len()..]);
-        }
+        let mut pruning = prune.map(Pruning::new);
+        let (group, is_stat) = {
+            let tree = self.lock();
+            let parent_node = tree.root.node(parent)?;
+            match parent_node.entries.get(last.as_str())? {
+                Entry::Node(node) => (
+                    node.read(&path, false, &mut reading, pruning.as_mut()),
+                    false,
+                ),
+                Entry::Stat(_) => (parent_node.read(&path, false, &mut reading, None), true),
+            }
+        };
+        let mut root = Node::Group(group);
+        let pruned = pruning.map_or_else(Vec::new, |pruning| {
+            for hide_at in &pruning.hidden {
+                hide(&mut root, &hide_at.names()[path.names().len()..]);
+            }
+            pruning.pruned
+        });
         let node = match root {
             Node::Group(mut group) if is_stat => {
                 let index = group.entries.iter().position(|e| e.name == *last)?;

@@ -446,6 +446,27 @@ impl AtomicSketch {
         // pending rank is passed in one step, the others are read bucket by bucket (shared
         // and blocks added up).
         let (ranks, fractions) = percentile_ranks(snapshot.count);
+        {
+            // The octaves the ranks fall in, by their totals: their loads go out together.
+            let mut sorted = ranks;
+            sorted.sort_unstable();
+            let negative: u64 = snapshot.negative.iter().map(|&(_, c)| c).sum();
+            let below: u64 = snapshot.positive[..shared_start]
+                .iter()
+                .map(|&(_, c)| c)
+                .sum();
+            let mut seen = negative + snapshot.zeros + below;
+            let mut next = sorted.partition_point(|&rank| rank < seen);
+            for (octave, &total) in totals.iter().enumerate().take(hi).skip(lo) {
+                seen += total;
+                if next < sorted.len() && sorted[next] < seen {
+                    for buckets in blocks().filter_map(|block| block.octaves.get(octave)) {
+                        crate::cells::prefetch(buckets);
+                    }
+                    next = sorted.partition_point(|&rank| rank < seen);
+                }
+            }
+        }
         let mut walk = RankWalk::new(&ranks);
         snapshot.walk_below_positive(&mut walk);
         let shared = &snapshot.positive;

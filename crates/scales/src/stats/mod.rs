@@ -18,7 +18,7 @@ mod pmf;
 mod state_time;
 mod value;
 
-pub(crate) use aggregation::{aggregate, AggregationCore, Contribution, Retired};
+pub(crate) use aggregation::{aggregate, AggregationCore, Contribution};
 pub use aggregation::{
     HistogramAggregationStat, IntDictSumAggregationStat, PmfAggregationStat, SumAggregationStat,
 };
