@@ -105,12 +105,31 @@ fn config(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::Wall
         .measurement_time(Duration::from_secs(3));
 }
 
+/// What the status server's `?format=json` and Prometheus text take: distributions as
+/// summaries (no bucket lists).
+fn summaries() -> scales::SnapshotOptions {
+    scales::SnapshotOptions::default().with_distributions(scales::SketchDetail::Summary)
+}
+
 fn read_scaling(c: &mut Criterion) {
     let mut group = c.benchmark_group("read_scaling");
     config(&mut group);
+    let summaries = summaries();
     for stats in [1_000, 10_000, 100_000, 1_000_000] {
         let tree = build(stats);
         group.throughput(Throughput::Elements(stats as u64));
+        group.bench_with_input(
+            BenchmarkId::new("summary snapshot + json (compact)", stats),
+            &tree,
+            |b, tree| {
+                b.iter(|| {
+                    json::to_string(
+                        &black_box(&tree.registry).snapshot_with(&summaries),
+                        json::Style::Compact,
+                    )
+                })
+            },
+        );
         group.bench_with_input(
             BenchmarkId::new("snapshot + json (compact)", stats),
             &tree,
@@ -159,6 +178,26 @@ fn read_formats(c: &mut Criterion, stats: usize) {
     });
     group.bench_function("scales: snapshot + prometheus text", |b| {
         b.iter(|| prom_text::to_string(&black_box(registry).snapshot(), &prom_options))
+    });
+    let summaries = summaries();
+    group.bench_function("scales: summary snapshot", |b| {
+        b.iter(|| black_box(registry).snapshot_with(&summaries))
+    });
+    group.bench_function("scales: summary snapshot + json (compact)", |b| {
+        b.iter(|| {
+            json::to_string(
+                &black_box(registry).snapshot_with(&summaries),
+                json::Style::Compact,
+            )
+        })
+    });
+    group.bench_function("scales: summary snapshot + prometheus text", |b| {
+        b.iter(|| {
+            prom_text::to_string(
+                &black_box(registry).snapshot_with(&summaries),
+                &prom_options,
+            )
+        })
     });
     group.bench_function("scales: snapshot + graphite lines", |b| {
         b.iter(|| graphite::to_string(&black_box(registry).snapshot(), &graphite_options, 1))
