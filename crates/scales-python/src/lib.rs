@@ -197,8 +197,9 @@ enum IntTarget {
     /// The stat's handle, and the instance and descriptor it was read through (so that
     /// `__set__` recognises its own read without looking the handle up again).
     Stat(Py<IntStat>, Py<PyAny>, Py<PyAny>),
-    /// The dict's handle, the key as text and the key object it was read with.
-    Key(Py<IntDictStat>, String, Py<PyAny>),
+    /// The dict's handle, the key object it was read with, and the key as text when that
+    /// object is not a `str` (a `str` key is read in place, with no copy).
+    Key(Py<IntDictStat>, Py<PyAny>, Option<String>),
 }
 
 /// What an `IntStat` (or an `IntDictStat` key) reads as: an int-like value whose `+=`/`-=`,
@@ -442,6 +443,59 @@ impl ProxyDescriptor {
     }
 }
 
+/// A dict key as the original stores it: its `str()`.
+fn key_text(key: &Bound<'_, PyAny>) -> PyResult<String> {
+    Ok(key.str()?.to_cow()?.into_owned())
+}
+
+/// Runs `f` with the key's text, in place for a `str` key.
+fn with_key_text<R>(key: &Bound<'_, PyAny>, f: impl FnOnce(&str) -> PyResult<R>) -> PyResult<R> {
+    match key.downcast_exact::<PyString>() {
+        Ok(s) => match str_in_place(s) {
+            Some(text) => f(text),
+            None => f(&s.to_cow()?),
+        },
+        Err(_) => f(&key_text(key)?),
+    }
+}
+
+/// The UTF-8 a `str` keeps inside it, without a copy; `None` when it has none (lone
+/// surrogates) or on platforms where the call is not linked.
+///
+/// PyO3's `to_str` is not available to an abi3 build for Python 3.8 (the function joined the
+/// limited API in 3.10), and its `to_cow` then makes a bytes object and a copy per call:
+/// most of the cost of `d[key] += 1`. The function itself is in every CPython 3 (since
+/// 3.3); on Unix the module resolves it from the running interpreter.
+fn str_in_place<'a>(s: &'a Bound<'_, PyString>) -> Option<&'a str> {
+    #[cfg(unix)]
+    {
+        extern "C" {
+            fn PyUnicode_AsUTF8AndSize(
+                unicode: *mut pyo3::ffi::PyObject,
+                size: *mut pyo3::ffi::Py_ssize_t,
+            ) -> *const std::os::raw::c_char;
+        }
+        let mut size: pyo3::ffi::Py_ssize_t = 0;
+        // SAFETY: `s` is a live `str` (the GIL is held through the `Bound`); the function
+        // returns a pointer to its cached UTF-8, valid as long as the object, or null with
+        // an exception set (cleared below).
+        let data = unsafe { PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
+        if data.is_null() {
+            drop(PyErr::take(s.py()));
+            return None;
+        }
+        // SAFETY: `size` bytes at `data`, UTF-8 by the function's contract, owned by `s`,
+        // which outlives the returned borrow.
+        let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), size as usize) };
+        std::str::from_utf8(bytes).ok()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = s;
+        None
+    }
+}
+
 /// The base of Python's `IntDict` (an `IntDictStat`'s value): `d[key] += n` is one atomic add.
 #[pyclass(module = "greplin.scales._scales", subclass, frozen)]
 struct IntDictBase {
@@ -458,35 +512,61 @@ impl IntDictBase {
         }
     }
     fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<IntRef> {
-        let text = key.str()?.to_cow()?.into_owned();
-        let value = self.handle.get().0.get(&text);
+        let (value, text) = match key.downcast_exact::<PyString>() {
+            // The usual key: read in place (a `str` caches its UTF-8).
+            Ok(_) => (
+                with_key_text(key, |text| Ok(self.handle.get().0.get(text)))?,
+                None,
+            ),
+            Err(_) => {
+                let text = key_text(key)?;
+                (self.handle.get().0.get(&text), Some(text))
+            }
+        };
         Ok(IntRef {
-            target: IntTarget::Key(self.handle.clone_ref(py), text, key.clone().unbind()),
+            target: IntTarget::Key(self.handle.clone_ref(py), key.clone().unbind(), text),
             value,
             delta: 0,
         })
     }
     fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let stat = &self.handle.get().0;
-        if let Ok(r) = value.downcast::<IntRef>() {
-            let r = r.borrow();
-            if let IntTarget::Key(h, text, k) = &r.target {
-                // `d[key] += n` with the same key object: no second conversion of the key.
-                if h.as_ptr() == self.handle.as_ptr() && k.as_ptr() == key.as_ptr() {
-                    stat.add(text, r.delta);
-                    return Ok(());
+        let Ok(r) = value.downcast::<IntRef>() else {
+            return with_key_text(key, |text| {
+                stat.set(text, as_i64(value)?);
+                Ok(())
+            });
+        };
+        let r = r.borrow();
+        match &r.target {
+            // `d[key] += n` with the same key object: no second conversion of the key.
+            IntTarget::Key(h, k, text)
+                if h.as_ptr() == self.handle.as_ptr() && k.as_ptr() == key.as_ptr() =>
+            {
+                match text {
+                    Some(text) => stat.add(text, r.delta),
+                    None => with_key_text(key, |text| {
+                        stat.add(text, r.delta);
+                        Ok(())
+                    })?,
                 }
             }
-            let text = key.str()?.to_cow()?.into_owned();
-            match &r.target {
-                IntTarget::Key(h, k, _) if h.as_ptr() == self.handle.as_ptr() && *k == text => {
-                    stat.add(&text, r.delta)
-                }
-                _ => stat.set(&text, r.value),
+            IntTarget::Key(h, k, _) if h.as_ptr() == self.handle.as_ptr() => {
+                // The same key under another object (`d[k2] = d[k1] + 1` with k1 == k2 as text).
+                let read_with = key_text(k.bind(key.py()))?;
+                with_key_text(key, |text| {
+                    if text == read_with {
+                        stat.add(text, r.delta);
+                    } else {
+                        stat.set(text, r.value);
+                    }
+                    Ok(())
+                })?
             }
-        } else {
-            let text = key.str()?.to_cow()?.into_owned();
-            stat.set(&text, as_i64(value)?);
+            _ => with_key_text(key, |text| {
+                stat.set(text, r.value);
+                Ok(())
+            })?,
         }
         Ok(())
     }

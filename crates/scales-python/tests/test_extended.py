@@ -142,3 +142,27 @@ def test_timer_discard_and_logger():
     assert scales.getStats()['thing']['latency']['count'] == 1
     assert messages == ['Updated stat "name" with value: x', 'Updated stat "count" with value: 2']
     assert t.latency['count'] == 1
+
+
+def test_int_dict_keys_of_every_kind_count_by_their_text():
+    """str keys are read in place, other keys by their str(); equal text is one key."""
+
+    class Handler(object):
+        byKey = scales.IntDictStat("byKey")
+
+        def __init__(self):
+            scales.init(self, "/keyKinds")
+
+    h = Handler()
+    h.byKey["a"] += 1
+    h.byKey[404] += 2
+    h.byKey["404"] += 1
+    first, second = "".join(["x", "y"]), "".join(["x", "y"])
+    assert first is not second
+    h.byKey[first] += 1
+    h.byKey[second] = h.byKey[first] + 1  # the same key under another object: now 2
+    h.byKey["é€"] += 3
+    h.byKey["b"] = 5
+    h.byKey["b"] -= 1
+    assert dict(h.byKey._read()) == {"a": 1, "404": 3, "xy": 2, "é€": 3, "b": 4}
+    assert h.byKey["404"] == 3 and h.byKey[404] == 3
