@@ -137,7 +137,16 @@ impl GraphitePusher {
     /// Renders a snapshot into a batch and queues it; returns its points.
     fn render(&mut self, timestamp: u64) -> Result<usize, PushError> {
         let result = catch_unwind(AssertUnwindSafe(|| {
-            let snapshot = self.registry.snapshot();
+            // Interval distributions subtract bucket lists; otherwise summaries suffice (the
+            // same lines, without gathering every bucket).
+            let snapshot = if self.config.interval_distributions {
+                self.registry.snapshot()
+            } else {
+                self.registry.snapshot_with(
+                    &scales::SnapshotOptions::default()
+                        .with_distributions(scales::SketchDetail::Summary),
+                )
+            };
             let timed_out = snapshot.gauges_timed_out();
             if timed_out > 0 {
                 self.health.gauges_timed_out.add(timed_out as i64);

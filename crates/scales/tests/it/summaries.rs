@@ -136,6 +136,20 @@ fn prometheus_text_of_a_summary_is_that_of_the_buckets() {
     );
 }
 
+#[cfg(feature = "graphite")]
+#[test]
+fn graphite_lines_of_a_summary_are_those_of_the_buckets() {
+    use scales::format::graphite;
+    let (reg, _keep) = mixed_tree();
+    let options = graphite::Options::default();
+    let full = graphite::to_string(&reg.snapshot(), &options, 1);
+    assert!(full.contains("99percentile"), "{full}");
+    assert_eq!(
+        graphite::to_string(&reg.snapshot_with(&summaries()), &options, 1),
+        full
+    );
+}
+
 #[test]
 fn merges_and_deltas_with_a_summary_keep_exact_counts_and_lose_percentiles() {
     let full = SketchSnapshot::from_values((1..=100).map(f64::from));
