@@ -166,3 +166,26 @@ def test_int_dict_keys_of_every_kind_count_by_their_text():
     h.byKey["b"] -= 1
     assert dict(h.byKey._read()) == {"a": 1, "404": 3, "xy": 2, "é€": 3, "b": 4}
     assert h.byKey["404"] == 3 and h.byKey[404] == 3
+    kept = h.byKey["a"]
+    h.byKey["a"] += 10
+    h.byKey["a"] = kept  # an unchanged read assigned back sets its value
+    assert h.byKey["a"] == 1
+
+
+def test_int_stat_reads_the_caller_keeps_keep_their_value():
+    """`+=` reuses its int-like object only when nobody else holds it."""
+    stats = scales.collection("/reuse", scales.IntStat("n"))
+    stats.n += 1
+    kept = stats.n
+    stats.n += 1
+    kept_too = stats.n
+    stats.n += 5
+    assert (kept, kept_too, stats.n) == (1, 2, 7)
+    assert (int(kept), str(kept_too)) == (1, "2")
+    ids = set()
+    for _ in range(3):
+        stats.n += 1
+        ids.add(id(stats.n))
+    assert stats.n == 10
+    stats.n = kept_too  # a kept read assigned back sets its value
+    assert stats.n == 2
