@@ -200,8 +200,6 @@ enum IntTarget {
     /// The dict's handle, the key object it was read with, and the key as text when that
     /// object is not a `str` (a `str` key is read in place, with no copy).
     Key(Py<IntDictStat>, Py<PyAny>, Option<String>),
-    /// A read kept for reuse ([`IntDescriptor`]'s spare): no one else holds it.
-    Detached,
 }
 
 /// What an `IntStat` (or an `IntDictStat` key) reads as: an int-like value whose `+=`/`-=`,
@@ -312,15 +310,6 @@ struct IntDescriptor {
     key: Py<PyString>,
     /// Whether `_log` is called on each set (the Python side's `logger(fn)` turns it on).
     logged: AtomicBool,
-    /// The object of the last `+=` that nobody else held, detached, for the next read to
-    /// reuse (when it is still held by nobody): `x += 1` then allocates nothing.
-    spare: pyo3::sync::GILProtected<std::cell::RefCell<Option<Py<IntRef>>>>,
-}
-
-/// The reference count of `object`.
-fn reference_count(object: &Bound<'_, PyAny>) -> isize {
-    // SAFETY: `object` is a live object and the GIL is held (the `Bound`).
-    unsafe { pyo3::ffi::Py_REFCNT(object.as_ptr()) }
 }
 
 impl IntDescriptor {
@@ -350,7 +339,6 @@ impl IntDescriptor {
         IntDescriptor {
             key: PyString::intern(py, &format!("__scales_handle_{name}")).unbind(),
             logged: AtomicBool::new(false),
-            spare: pyo3::sync::GILProtected::new(std::cell::RefCell::new(None)),
         }
     }
     /// Calls `_log(value)` on each set from now on.
@@ -378,21 +366,6 @@ impl IntDescriptor {
             instance.clone().unbind(),
             slf.clone().into_any().unbind(),
         );
-        let spare = slf.get().spare.get(py).borrow_mut().take();
-        if let Some(spare) = spare.map(|spare| spare.into_bound(py)) {
-            // Ours alone (1): nobody kept it since its `+=`, so it can be this read.
-            if reference_count(spare.as_any()) == 1 {
-                if let Ok(mut read) = spare.try_borrow_mut() {
-                    *read = IntRef {
-                        target,
-                        value,
-                        delta: 0,
-                    };
-                    drop(read);
-                    return Ok(spare.into_any().unbind());
-                }
-            }
-        }
         Ok(Py::new(
             py,
             IntRef {
@@ -418,31 +391,10 @@ impl IntDescriptor {
                     && desc.as_ptr() == slf.as_ptr() =>
             {
                 h.get().0.add(delta);
-                // Held only by the caller's stack (1): after this set nobody can see it, so
-                // it is kept, detached (no references to the instance), for the next read.
-                if reference_count(value) == 1 && !slf.get().logged.load(Ordering::Relaxed) {
-                    drop(r);
-                    if let Ok(read) = value.downcast::<IntRef>() {
-                        if let Ok(mut detached) = read.try_borrow_mut() {
-                            detached.target = IntTarget::Detached;
-                            drop(detached);
-                            *slf.get().spare.get(slf.py()).borrow_mut() =
-                                Some(read.clone().unbind());
-                        }
-                    }
-                    return Ok(());
-                }
             }
             Some((_, _, v)) => Self::handle(slf, instance)?.get().0.set(v),
             None => Self::handle(slf, instance)?.get().0.set(as_i64(value)?),
         }
-        Self::logged_set(slf, value)
-    }
-}
-
-impl IntDescriptor {
-    /// Calls `_log(value)` when the Python side asked for it ([`_set_logged`](Self::_set_logged)).
-    fn logged_set(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         if slf.get().logged.load(Ordering::Relaxed) {
             slf.call_method1(pyo3::intern!(slf.py(), "_log"), (value,))?;
         }

@@ -173,7 +173,7 @@ def test_int_dict_keys_of_every_kind_count_by_their_text():
 
 
 def test_int_stat_reads_the_caller_keeps_keep_their_value():
-    """`+=` reuses its int-like object only when nobody else holds it."""
+    """Reads keep the value they read; an unchanged read assigned back sets it."""
     stats = scales.collection("/reuse", scales.IntStat("n"))
     stats.n += 1
     kept = stats.n
