@@ -446,32 +446,22 @@ impl AtomicSketch {
         // pending rank is passed in one step, the others are read bucket by bucket (shared
         // and blocks added up).
         let (ranks, fractions) = percentile_ranks(snapshot.count);
-        {
-            // The octaves the ranks fall in, by their totals: their loads go out together.
-            let mut sorted = ranks;
-            sorted.sort_unstable();
-            let negative: u64 = snapshot.negative.iter().map(|&(_, c)| c).sum();
-            let below: u64 = snapshot.positive[..shared_start]
-                .iter()
-                .map(|&(_, c)| c)
-                .sum();
-            let mut seen = negative + snapshot.zeros + below;
-            let mut next = sorted.partition_point(|&rank| rank < seen);
-            for (octave, &total) in totals.iter().enumerate().take(hi).skip(lo) {
-                seen += total;
-                if next < sorted.len() && sorted[next] < seen {
-                    for buckets in blocks().filter_map(|block| block.octaves.get(octave)) {
-                        crate::cells::prefetch(buckets);
-                    }
-                    next = sorted.partition_point(|&rank| rank < seen);
-                }
-            }
-        }
         let mut walk = RankWalk::new(&ranks);
         snapshot.walk_below_positive(&mut walk);
         let shared = &snapshot.positive;
         for &(index, count) in &shared[..shared_start] {
             walk.add(count, || bucket_estimate(index));
+        }
+        // The octaves the ranks fall in, found by a copy of the walk over the totals alone:
+        // their loads go out together, before the walk reads them.
+        let mut ahead = walk.clone();
+        for (octave, &total) in totals.iter().enumerate().take(hi).skip(lo) {
+            if !ahead.passes(total) {
+                for buckets in blocks().filter_map(|block| block.octaves.get(octave)) {
+                    crate::cells::prefetch(buckets);
+                }
+            }
+            ahead.add(total, || 0.0);
         }
         let mut shared_window = &shared[shared_start..shared_end];
         for (octave, total) in totals.iter_mut().enumerate().take(hi).skip(lo) {
@@ -482,7 +472,7 @@ impl AtomicSketch {
                 let end = shared_window.partition_point(|&(i, _)| i < base + SUBS as u32);
                 (shared_here, shared_window) = shared_window.split_at(end);
             }
-            if walk.done() || walk.passes(total) {
+            if walk.passes(total) {
                 walk.add(total, || unreachable!("no pending rank in this octave"));
                 continue;
             }
@@ -547,6 +537,7 @@ fn walk_octave(walk: &mut RankWalk<'_>, base: u32, total: u64, count: impl Fn(us
 /// A walk over a distribution's buckets in value order that gives each of up to 16 ranks
 /// (in any order) the estimate of the bucket it falls in. It only adds counts until a rank
 /// is reached; a bucket's estimate is computed only when a rank falls in it.
+#[derive(Clone)]
 struct RankWalk<'r> {
     ranks: &'r [u64],
     /// Indices into `ranks`, by increasing rank.
