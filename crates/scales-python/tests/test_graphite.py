@@ -105,9 +105,11 @@ def test_failing_rule_is_logged_and_matches_nothing(caplog):
 
 
 class _Sink(object):
-    """A carbon stand-in: accepts connections and keeps what they send until they close."""
+    """A carbon stand-in: accepts a connection and keeps what it sends until it closes (or,
+    with `until`, until what was received matches that pattern)."""
 
-    def __init__(self):
+    def __init__(self, until=None):
+        self.until = until
         self.server = socket.socket()
         self.server.bind(('127.0.0.1', 0))
         self.server.listen(5)
@@ -120,7 +122,7 @@ class _Sink(object):
     def _accept(self):
         conn, _ = self.server.accept()
         conn.settimeout(20)
-        while True:
+        while not (self.until and re.search(self.until, b''.join(self.received))):
             chunk = conn.recv(65536)
             if not chunk:
                 break
@@ -135,32 +137,14 @@ class _Sink(object):
 
 def test_periodic_pusher_runs_callable_rules():
     stats = _tree()
-    server = socket.socket()
-    server.bind(('127.0.0.1', 0))
-    server.listen(5)
-    server.settimeout(20)
-    received = []
-
-    def accept():
-        conn, _ = server.accept()
-        conn.settimeout(20)
-        while not re.search(rb'cb\.web\.success [^\n]*\n', b''.join(received)):
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            received.append(chunk)
-        conn.close()
-
-    thread = threading.Thread(target=accept)
-    thread.start()
+    sink = _Sink(until=rb'cb\.web\.success [^\n]*\n')
     calls = []
-    pusher = graphite.GraphitePeriodicPusher('127.0.0.1', server.getsockname()[1], 'cb', period=1)
+    pusher = graphite.GraphitePeriodicPusher('127.0.0.1', sink.port, 'cb', period=1)
     pusher.forbid(lambda path, value: calls.append(path) or path.startswith('web/latency'))
     pusher.start()
-    thread.join(25)
+    text = sink.text()
     pusher.stop()
-    server.close()
-    names = set(_parse(b''.join(received).decode().rsplit('\n', 1)[0] + '\n'))
+    names = set(_parse(text.rsplit('\n', 1)[0] + '\n'))
     assert 'cb.web.success' in names
     assert not any('.latency.' in name for name in names)
     assert 'web/latency/count' in calls  # called from the pusher's thread
@@ -200,31 +184,12 @@ def test_push_defaults_push_the_registry():
 
 def test_periodic_push_to_a_sink():
     stats = _tree()
-    server = socket.socket()
-    server.bind(('127.0.0.1', 0))
-    server.listen(5)
-    server.settimeout(20)
-    received = []
-
-    def accept():
-        conn, _ = server.accept()
-        conn.settimeout(20)
-        while not re.search(rb'sink\.web\.success [^\n]*\n', b''.join(received)):
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            received.append(chunk)
-        conn.close()
-
-    thread = threading.Thread(target=accept)
-    thread.start()
-    pusher = graphite.GraphitePeriodicPusher('127.0.0.1', server.getsockname()[1], 'sink', period=1)
+    sink = _Sink(until=rb'sink\.web\.success [^\n]*\n')
+    pusher = graphite.GraphitePeriodicPusher('127.0.0.1', sink.port, 'sink', period=1)
     pusher.allow('*')
     pusher.start()
-    thread.join(25)
+    text = sink.text()
     pusher.stop()
-    server.close()
-    text = b''.join(received).decode()
     lines = _parse(text[:text.rindex('\n')])
     assert lines['sink.web.success'][0] == 7
     del stats
