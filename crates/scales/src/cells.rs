@@ -363,19 +363,13 @@ impl Arena {
         init: impl FnOnce(&B::Sink) -> R,
         mut f: impl FnMut(&mut R, &B),
     ) -> R {
-        let state = self.lock();
-        let mut out = init(sink);
-        if slot != NO_SLOT {
-            for cell in state.cells(slot) {
-                // Acquire: pairs with the Release in `Arena::install` (the lock orders it too).
-                let word = cell.load(Ordering::Acquire);
-                if word != 0 {
-                    // SAFETY: a live block of this slot; blocks are freed only under the lock.
-                    f(&mut out, unsafe { &*block_ptr::<B>(word) });
-                }
+        self.read_live_blocks(slot, sink, |sink, blocks: &LiveBlocks<'_, B>| {
+            let mut out = init(sink);
+            for block in blocks.iter() {
+                f(&mut out, block);
             }
-        }
-        out
+            out
+        })
     }
 
     /// The counter total of `slot`: retired plus every live thread's cell plus `fallback`.
