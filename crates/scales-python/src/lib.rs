@@ -18,9 +18,12 @@ use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use scales::format::{graphite as gfmt, html, json};
 use scales::{StatOptions, Value};
+
+mod int_ref;
 
 fn err(e: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
@@ -192,112 +195,13 @@ impl IntStat {
     }
 }
 
-/// What `+=` on a read adds to: a plain stat or one key of a dict stat.
-enum IntTarget {
-    /// The stat's handle, and the instance and descriptor it was read through (so that
-    /// `__set__` recognises its own read without looking the handle up again).
-    Stat(Py<IntStat>, Py<PyAny>, Py<PyAny>),
-    /// The dict's handle, the key object it was read with, and the key as text when that
-    /// object is not a `str` (a `str` key is read in place, with no copy).
-    Key(Py<IntDictStat>, Py<PyAny>, Option<String>),
-}
-
-/// What an `IntStat` (or an `IntDictStat` key) reads as: an int-like value whose `+=`/`-=`,
-/// assigned back, the stat applies as one atomic add.
-#[pyclass(module = "greplin.scales._scales")]
-struct IntRef {
-    target: IntTarget,
-    value: i64,
-    delta: i64,
-}
-
-impl IntRef {
-    fn int<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(self.value.into_pyobject(py)?.into_any())
-    }
-}
-
-#[pymethods]
-impl IntRef {
-    fn __iadd__(&mut self, n: i64) {
-        self.value = self.value.wrapping_add(n);
-        self.delta = self.delta.wrapping_add(n);
-    }
-    fn __isub__(&mut self, n: i64) {
-        self.value = self.value.wrapping_sub(n);
-        self.delta = self.delta.wrapping_sub(n);
-    }
-    fn __int__(&self) -> i64 {
-        self.value
-    }
-    fn __index__(&self) -> i64 {
-        self.value
-    }
-    fn __float__(&self) -> f64 {
-        self.value as f64
-    }
-    fn __bool__(&self) -> bool {
-        self.value != 0
-    }
-    fn __repr__(&self) -> String {
-        self.value.to_string()
-    }
-    fn __str__(&self) -> String {
-        self.value.to_string()
-    }
-    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
-        self.int(py)?.hash()
-    }
-    fn __format__(&self, py: Python<'_>, spec: &str) -> PyResult<Py<PyAny>> {
-        Ok(self.int(py)?.call_method1("__format__", (spec,))?.unbind())
-    }
-    fn __richcmp__(
-        &self,
-        py: Python<'_>,
-        other: &Bound<'_, PyAny>,
-        op: pyo3::basic::CompareOp,
-    ) -> PyResult<Py<PyAny>> {
-        Ok(self.int(py)?.rich_compare(other, op)?.unbind())
-    }
-    fn __add__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        Ok(self.int(py)?.add(o)?.unbind())
-    }
-    fn __radd__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        Ok(o.add(self.int(py)?)?.unbind())
-    }
-    fn __sub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        Ok(self.int(py)?.sub(o)?.unbind())
-    }
-    fn __rsub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        Ok(o.sub(self.int(py)?)?.unbind())
-    }
-    fn __mul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        Ok(self.int(py)?.mul(o)?.unbind())
-    }
-    fn __rmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        Ok(o.mul(self.int(py)?)?.unbind())
-    }
-    fn __truediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        Ok(self.int(py)?.div(o)?.unbind())
-    }
-    fn __floordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        Ok(self.int(py)?.floor_div(o)?.unbind())
-    }
-    fn __mod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        Ok(self.int(py)?.rem(o)?.unbind())
-    }
-    fn __neg__(&self) -> i64 {
-        self.value.wrapping_neg()
-    }
-    fn __abs__(&self) -> i64 {
-        self.value.wrapping_abs()
-    }
-}
-
 /// A value assigned to an int stat as a number: an int, or a float truncated.
+/// An int outside the 64-bit range is refused with Python's `OverflowError` (a float would
+/// saturate it silently).
 fn as_i64(value: &Bound<'_, PyAny>) -> PyResult<i64> {
     match value.extract::<i64>() {
         Ok(v) => Ok(v),
+        Err(e) if value.is_instance_of::<PyInt>() => Err(e),
         Err(e) => value.extract::<f64>().map(|f| f as i64).map_err(|_| e),
     }
 }
@@ -318,11 +222,24 @@ impl IntDescriptor {
         instance: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, IntStat>> {
         let py = slf.py();
-        let found = match instance.getattr(slf.get().key.bind(py)) {
-            Ok(h) => h,
-            Err(_) => slf.call_method1(pyo3::intern!(py, "_cached"), (instance,))?,
+        let key = slf.get().key.bind(py);
+        let found = match instance_dict_get(instance, key) {
+            Some(h) => h,
+            None => match instance.getattr(key) {
+                Ok(h) => h,
+                Err(_) => slf.call_method1(pyo3::intern!(py, "_cached"), (instance,))?,
+            },
         };
-        Ok(found.downcast_into::<IntStat>()?)
+        static INT_STAT: GILOnceCell<Py<PyType>> = GILOnceCell::new();
+        let int_stat = INT_STAT.get_or_init(py, || py.get_type::<IntStat>().unbind());
+        if found.get_type().is(int_stat) {
+            // SAFETY: the object's type is exactly `IntStat` (which has no subclasses).
+            // PyO3's own check fetches the type through a lazy cell on every call: a third
+            // of what the rest of a read costs in Rust.
+            Ok(unsafe { found.downcast_into_unchecked::<IntStat>() })
+        } else {
+            Ok(found.downcast_into::<IntStat>()?)
+        }
     }
 }
 
@@ -361,38 +278,29 @@ impl IntDescriptor {
         };
         let handle = Self::handle(slf, instance)?;
         let value = handle.get().0.get();
-        let target = IntTarget::Stat(
-            handle.unbind(),
-            instance.clone().unbind(),
-            slf.clone().into_any().unbind(),
-        );
-        Ok(Py::new(
-            py,
-            IntRef {
-                target,
-                value,
-                delta: 0,
-            },
-        )?
-        .into_any())
+        Ok(int_ref::new(py, value, handle.as_any(), instance, Some(slf.as_any()))?.unbind())
     }
     fn __set__(
         slf: &Bound<'_, Self>,
         instance: &Bound<'_, PyAny>,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let r = value.downcast::<IntRef>().ok().map(|r| r.borrow());
-        match r.as_ref().map(|r| (&r.target, r.delta, r.value)) {
+        let py = slf.py();
+        match int_ref::view(value) {
             // `self.x += n`: the value read through this very descriptor and instance, changed
             // (an unchanged read assigned back, `self.x = kept`, sets its value).
-            Some((IntTarget::Stat(h, inst, desc), delta, _))
-                if delta != 0
-                    && inst.as_ptr() == instance.as_ptr()
-                    && desc.as_ptr() == slf.as_ptr() =>
+            Some(r)
+                if r.delta() != 0
+                    && r.context() == instance.as_ptr()
+                    && r.extra(py).is_some_and(|d| d.is(slf)) =>
             {
-                h.get().0.add(delta);
+                let handle = r.handle(py);
+                // SAFETY: a read through this descriptor holds the `IntStat` that `__get__`
+                // found (`handle` returns only `IntStat`s).
+                let stat = unsafe { handle.downcast_unchecked::<IntStat>() };
+                stat.get().0.add(r.delta());
             }
-            Some((_, _, v)) => Self::handle(slf, instance)?.get().0.set(v),
+            Some(r) => Self::handle(slf, instance)?.get().0.set(r.value()),
             None => Self::handle(slf, instance)?.get().0.set(as_i64(value)?),
         }
         if slf.get().logged.load(Ordering::Relaxed) {
@@ -438,7 +346,11 @@ impl ProxyDescriptor {
         let Some(instance) = instance.filter(|i| !i.is_none()) else {
             return Ok(slf.clone().into_any().unbind());
         };
-        match instance.getattr(slf.get().key.bind(py)) {
+        let key = slf.get().key.bind(py);
+        if let Some(proxy) = instance_dict_get(instance, key) {
+            return Ok(proxy.unbind());
+        }
+        match instance.getattr(key) {
             Ok(proxy) => Ok(proxy.unbind()),
             Err(_) => Ok(slf
                 .call_method1(pyo3::intern!(py, "_proxy"), (instance,))?
@@ -488,14 +400,60 @@ fn str_in_place<'a>(s: &'a Bound<'_, PyString>) -> Option<&'a str> {
             drop(PyErr::take(s.py()));
             return None;
         }
-        // SAFETY: `size` bytes at `data`, UTF-8 by the function's contract, owned by `s`,
-        // which outlives the returned borrow.
-        let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), size as usize) };
-        std::str::from_utf8(bytes).ok()
+        // SAFETY: `size` bytes at `data`, owned by `s`, which outlives the returned borrow;
+        // they are UTF-8 by the function's contract (CPython encodes the cache strictly and
+        // fails, above, on what does not encode), so they are not checked again.
+        unsafe {
+            let bytes = std::slice::from_raw_parts(data.cast::<u8>(), size as usize);
+            Some(std::str::from_utf8_unchecked(bytes))
+        }
     }
     #[cfg(not(unix))]
     {
         let _ = s;
+        None
+    }
+}
+
+/// `instance.__dict__[key]`, looked up directly: `None` when the instance has no `__dict__`
+/// or the key is not in it (the caller then asks `getattr`), or where the call is not linked.
+///
+/// `getattr` first searches the instance's type for a descriptor of that name, which costs
+/// as much again as the lookup itself. `PyObject_GenericGetDict` is in every CPython 3 (since
+/// 3.3) but joined the limited API in 3.10, so an abi3 build for 3.8 resolves it from the
+/// running interpreter, as `str_in_place` does `PyUnicode_AsUTF8AndSize`.
+fn instance_dict_get<'py>(
+    instance: &Bound<'py, PyAny>,
+    key: &Bound<'py, PyString>,
+) -> Option<Bound<'py, PyAny>> {
+    #[cfg(unix)]
+    {
+        extern "C" {
+            fn PyObject_GenericGetDict(
+                obj: *mut pyo3::ffi::PyObject,
+                context: *mut std::os::raw::c_void,
+            ) -> *mut pyo3::ffi::PyObject;
+        }
+        let py = instance.py();
+        // SAFETY: `instance` is live and the GIL is held (through the `Bound`). The call
+        // returns a new reference to the instance's dict, or null with an exception set
+        // (an object without one), which is cleared.
+        let dict = unsafe { PyObject_GenericGetDict(instance.as_ptr(), std::ptr::null_mut()) };
+        if dict.is_null() {
+            drop(PyErr::take(py));
+            return None;
+        }
+        // SAFETY: `dict` is the new reference just returned.
+        let dict = unsafe { Bound::from_owned_ptr(py, dict) };
+        dict.downcast_exact::<PyDict>()
+            .ok()?
+            .get_item(key)
+            .ok()
+            .flatten()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (instance, key);
         None
     }
 }
@@ -515,67 +473,63 @@ impl IntDictBase {
             handle: handle.unbind(),
         }
     }
-    fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<IntRef> {
-        let (value, text) = match key.downcast_exact::<PyString>() {
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let stat = &self.handle.get().0;
+        let handle = self.handle.bind(py).as_any();
+        match key.downcast_exact::<PyString>() {
             // The usual key: read in place (a `str` caches its UTF-8).
-            Ok(_) => (
-                with_key_text(key, |text| Ok(self.handle.get().0.get(text)))?,
-                None,
-            ),
-            Err(_) => {
-                let text = key_text(key)?;
-                (self.handle.get().0.get(&text), Some(text))
+            Ok(_) => {
+                let value = with_key_text(key, |text| Ok(stat.get(text)))?;
+                int_ref::new(py, value, handle, key, None)
             }
-        };
-        Ok(IntRef {
-            target: IntTarget::Key(self.handle.clone_ref(py), key.clone().unbind(), text),
-            value,
-            delta: 0,
-        })
+            Err(_) => {
+                let text = key.str()?;
+                let value = with_key_text(text.as_any(), |text| Ok(stat.get(text)))?;
+                int_ref::new(py, value, handle, key, Some(text.as_any()))
+            }
+        }
     }
     fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = key.py();
         let stat = &self.handle.get().0;
-        let Ok(r) = value.downcast::<IntRef>() else {
+        let Some(r) = int_ref::view(value) else {
             return with_key_text(key, |text| {
                 stat.set(text, as_i64(value)?);
                 Ok(())
             });
         };
-        let r = r.borrow();
-        match &r.target {
+        let (delta, read_here) = (r.delta(), r.handle(py).as_ptr() == self.handle.as_ptr());
+        if delta != 0 && read_here && r.context() == key.as_ptr() {
             // `d[key] += n` with the same key object: no second conversion of the key.
             // An unchanged read assigned back (`d[k] = kept`) sets its value, below.
-            IntTarget::Key(h, k, text)
-                if r.delta != 0
-                    && h.as_ptr() == self.handle.as_ptr()
-                    && k.as_ptr() == key.as_ptr() =>
-            {
-                match text {
-                    Some(text) => stat.add(text, r.delta),
-                    None => with_key_text(key, |text| {
-                        stat.add(text, r.delta);
-                        Ok(())
-                    })?,
-                }
-            }
-            IntTarget::Key(h, k, _) if r.delta != 0 && h.as_ptr() == self.handle.as_ptr() => {
-                // The same key under another object (`d[k2] = d[k1] + 1` with k1 == k2 as text).
-                let read_with = key_text(k.bind(key.py()))?;
-                with_key_text(key, |text| {
-                    if text == read_with {
-                        stat.add(text, r.delta);
-                    } else {
-                        stat.set(text, r.value);
-                    }
-                    Ok(())
-                })?
-            }
-            _ => with_key_text(key, |text| {
-                stat.set(text, r.value);
+            let text = r.extra(py);
+            return with_key_text(text.as_ref().unwrap_or(key), |text| {
+                stat.add(text, delta);
                 Ok(())
-            })?,
+            });
         }
-        Ok(())
+        if delta != 0 && read_here {
+            // The same key under another object (`d[k2] = d[k1] + 1` with k1 == k2 as text).
+            // SAFETY: a key's read holds its key object while it lives.
+            let read_with = unsafe { Bound::from_borrowed_ptr(py, r.context()) };
+            let read_with = key_text(&read_with)?;
+            return with_key_text(key, |text| {
+                if text == read_with {
+                    stat.add(text, delta);
+                } else {
+                    stat.set(text, r.value());
+                }
+                Ok(())
+            });
+        }
+        with_key_text(key, |text| {
+            stat.set(text, r.value());
+            Ok(())
+        })
     }
 }
 
@@ -1148,7 +1102,7 @@ fn graphite_start(
 fn _scales(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Scope>()?;
     m.add_class::<Timer>()?;
-    m.add_class::<IntRef>()?;
+    int_ref::register(m)?;
     m.add_class::<IntDescriptor>()?;
     m.add_class::<IntDictBase>()?;
     m.add_class::<ProxyDescriptor>()?;

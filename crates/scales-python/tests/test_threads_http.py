@@ -97,6 +97,40 @@ def test_reads_behave_like_ints():
     assert s.a == 2
 
 
+
+def test_reads_are_ints_in_every_operation_and_hold_no_reference_after():
+    """The read type is written against the C API: every slot answers as int would."""
+    import sys
+    from greplin.scales import _scales
+    s = scales.collection('/intslots', scales.IntStat('n'), scales.IntDictStat('d'))
+    s.n = 6
+    r = s.n
+    assert type(r) is _scales.IntRef and isinstance(r, _scales.IntRef)
+    assert (r - 1, 10 - r, r / 4, r // 4, r % 4, divmod(r, 4), r ** 2, 2 ** r, pow(r, 2, 5)) == \
+        (5, 4, 1.5, 1, 2, (1, 2), 36, 64, 1)
+    assert (r << 1, r >> 1, r & 3, r | 1, r ^ 2, ~r, +r, abs(-r), r > 5, r != 6, 6 == r) == \
+        (12, 3, 2, 7, 4, -7, 6, 6, True, False, True)
+    assert repr(r) == str(r) == '6' and format(r, 'x') == '6' and ([0] * 7)[r] == 0
+    assert r + s.n == 12 and s.n * s.n == 36 and max(r, 2) == 6
+    with pytest.raises(TypeError):
+        _scales.IntRef()
+    with pytest.raises(TypeError):
+        s.n += 'x'              # int's own error, and the stat is unchanged
+    assert s.n == 6
+    with pytest.raises(OverflowError):
+        s.n += 2 ** 70          # beyond 64 bits: refused, not saturated or wrapped
+    assert s.n == 6
+    s.n -= 4
+    s.n += s.n                  # another read as the increment
+    assert s.n == 4
+    before = sys.getrefcount(s), sys.getrefcount(s.d), sys.getrefcount('k')
+    for _ in range(1000):
+        s.n += 1
+        s.d['k'] += 1
+        s.d[7] += 1             # a key that is not a str: its str() is kept in the read
+    assert (sys.getrefcount(s), sys.getrefcount(s.d), sys.getrefcount('k')) == before
+    assert s.n == 1004 and s.d['k'] == 1000 and s.d['7'] == 1000
+
 def test_register_stats_handler_in_flask():
     flask = pytest.importorskip('flask')
     stats = scales.collection('/web', scales.IntStat('success'))
