@@ -5,9 +5,9 @@
 #   scripts/python-tests.sh              # venv, build, tests
 #   scripts/python-tests.sh -k threads   # extra arguments go to pytest
 #
-# The venv is target/python-venv (created once with `python3 -m venv`; maturin, pytest, and
-# bottle and tornado for the handler tests, from PyPI). The package is built with `maturin
-# develop --release` (an abi3 wheel for Python 3.8+, installed editable), then
+# The venv is target/python-venv (created once with `python3 -m venv`; maturin, pytest,
+# and flask, bottle, tornado and twisted for the handler tests, from PyPI). The package is
+# built with `maturin develop --release` (an abi3 wheel for Python 3.8+, installed editable), then
 # `python -m pytest crates/scales-python/tests`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,12 +19,12 @@ if ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
   rm -rf "$VENV"
   "$PYTHON" -m venv "$VENV"
 fi
-# bottle and tornado (pure Python, seconds to install) let the handler tests mount the page
-# in real apps; without them those tests skip.
+# flask, bottle, tornado and twisted (seconds to install) let the handler tests mount the
+# page in real apps; without them those tests skip.
 if ! { "$VENV/bin/maturin" --version && "$VENV/bin/python" -m pytest --version &&
-       "$VENV/bin/python" -c 'import bottle, tornado'; } >/dev/null 2>&1; then
+       "$VENV/bin/python" -c 'import bottle, flask, tornado, twisted.web'; } >/dev/null 2>&1; then
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7" \
-    "bottle>=0.12" "tornado>=6"
+    "bottle>=0.12" "flask>=2" "tornado>=6" "twisted>=22"
 fi
 
 export VIRTUAL_ENV=$VENV PATH="$VENV/bin:$PATH"
