@@ -1,5 +1,8 @@
 //! Number spelling shared by every format: JSON's, Python's `str(float)` (the HTML page,
-//! Prometheus quantile labels, queries) and Prometheus sample values.
+//! Prometheus quantile labels, queries), Prometheus sample values and Rust's `{:?}` (Graphite).
+//!
+//! Floats are spelled from ryu's shortest digits rather than through `core::fmt`, which costs
+//! several times as much; the tests check the text against `core::fmt`'s.
 
 use std::fmt::Write as _;
 #[cfg(feature = "json")]
@@ -48,40 +51,83 @@ pub(crate) fn push_python_float(out: &mut String, f: f64) {
     if f.is_infinite() {
         return out.push_str(if f > 0.0 { "inf" } else { "-inf" });
     }
-    if f == 0.0 {
-        return out.push_str(if f.is_sign_negative() { "-0.0" } else { "0.0" });
+    // Python switches notation where `{:?}` does (below 1e-4 and from 1e16 on) and finds the
+    // same digits; only its exponent differs, with a sign always and at least two digits
+    // (`1e+16`, `1.5e-07`).
+    let start = out.len();
+    push_debug_float(out, f);
+    if let Some(e) = out[start..].find('e') {
+        let mut digits = start + e + 1;
+        if out[digits..].starts_with('-') {
+            digits += 1;
+        } else {
+            out.insert(digits, '+');
+            digits += 1;
+        }
+        if out.len() - digits < 2 {
+            out.insert(digits, '0');
+        }
     }
-    let exponent = f.abs().log10().floor() as i32;
-    // `log10` may be off by one next to a power of ten; `{:e}` decides exactly.
-    let near_edge = matches!(exponent, -6..=-3 | 14..=17);
-    let exponent = if near_edge {
-        let scientific = format!("{f:e}");
-        let (_, e) = scientific
-            .split_once('e')
-            .expect("`{:e}` of a finite float has an exponent");
-        e.parse().expect("the exponent is an integer")
-    } else {
-        exponent
+}
+
+/// Whether `f` might lie exactly halfway between its two nearest shortest spellings, where
+/// ryu takes the even last digit and `core::fmt` the one away from zero (`1308548795726862.25`:
+/// ryu `...862.2`, `core::fmt` `...862.3`).
+///
+/// Halfway between two `n`-digit decimals is a decimal of `n + 1` digits ending in 5, so `f`'s
+/// exact decimal expansion must be that short. A float with `b` bits after the binary point
+/// has exactly `b` decimal places, so its expansion has `b + floor(log10 |f|) + 1`
+/// significant digits; and one of 15 or fewer is its own shortest spelling (two decimals of
+/// 15 digits never read as the same float), so only 16 to 18 digits can tie. This answers
+/// true for every such float and a few more around them (`log10` is estimated from the
+/// binary exponent), and false for integers and for the floats of full precision that
+/// measurements are.
+fn may_tie(f: f64) -> bool {
+    let bits = f.to_bits();
+    let exponent = ((bits >> 52) & 0x7ff) as i32;
+    let mantissa = bits & ((1 << 52) - 1);
+    if exponent == 0 {
+        // Subnormal (or zero): hundreds of decimal places, or none.
+        return false;
+    }
+    // f = (2^52 + mantissa) * 2^(exponent - 1075); the low zero bits shorten the fraction.
+    let fraction_bits = 1075 - exponent - ((1 << 52) | mantissa).trailing_zeros() as i32;
+    if fraction_bits <= 0 {
+        return false;
+    }
+    // log10 |f| is in [estimate, estimate + 0.302).
+    let estimate = f64::from(exponent - 1023) * std::f64::consts::LOG10_2;
+    let digits = f64::from(fraction_bits) + estimate;
+    (14.5..18.5).contains(&digits)
+}
+
+/// Appends a finite `f` as `{:?}` spells it, without `core::fmt`: the shortest text that
+/// reads back as the same float (ryu finds the same digits as `core::fmt`), in decimal from
+/// 1e-4 up to 1e16 (`0.0001`, `2.0`) and in exponent notation outside (`1.5e-7`, `1e16`).
+pub(crate) fn push_debug_float(out: &mut String, f: f64) {
+    if may_tie(f) {
+        return write!(out, "{f:?}").expect("writing to a String cannot fail");
+    }
+    let mut buffer = ryu::Buffer::new();
+    let text = buffer.format_finite(f);
+    // ryu lays its digits out as `{:?}` does, except from 1e-5 up to 1e-4: it writes those
+    // in decimal (`0.000015`, always with four zeros after the point, as it switches at
+    // 1e-5) where `{:?}` writes `1.5e-5`.
+    let (sign, unsigned) = match text.strip_prefix('-') {
+        Some(unsigned) => ("-", unsigned),
+        None => ("", text),
     };
-    if (-4..16).contains(&exponent) {
-        let start = out.len();
-        write!(out, "{f}").expect("writing to a String cannot fail");
-        if !out[start..].contains('.') {
-            out.push_str(".0");
-        }
-    } else {
-        let start = out.len();
-        write!(out, "{f:e}").expect("writing to a String cannot fail");
-        let e = out[start..].find('e').expect("`{:e}` has an exponent") + start;
-        let digits = out[e + 1..].trim_start_matches('-').to_owned();
-        let sign = if exponent < 0 { '-' } else { '+' };
-        out.truncate(e + 1);
-        out.push(sign);
-        if digits.len() < 2 {
-            out.push('0');
-        }
-        out.push_str(&digits);
+    let Some(digits) = unsigned.strip_prefix("0.0000") else {
+        return out.push_str(text);
+    };
+    let (first, rest) = digits.split_at(1);
+    out.push_str(sign);
+    out.push_str(first);
+    if !rest.is_empty() {
+        out.push('.');
+        out.push_str(rest);
     }
+    out.push_str("e-5");
 }
 
 #[cfg(feature = "prometheus")]
@@ -172,6 +218,81 @@ mod tests {
         ];
         for (value, text) in cases {
             assert_eq!(python_float(value), text, "{value:e}");
+        }
+    }
+
+    /// Floats of every magnitude and edge: random bit patterns, random values around each
+    /// power of ten, and the neighbours of the thresholds where the notation switches.
+    fn many_floats() -> Vec<f64> {
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move || {
+            // splitmix64
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let mut floats = vec![0.0, -0.0, f64::MAX, f64::MIN, f64::MIN_POSITIVE, 5e-324];
+        for _ in 0..100_000 {
+            floats.push(f64::from_bits(next()));
+        }
+        for exponent in -325..=309 {
+            let power: f64 = format!("1e{exponent}").parse().unwrap();
+            let below = f64::from_bits(power.to_bits().saturating_sub(1));
+            let above = f64::from_bits(power.to_bits() + 1);
+            floats.extend([
+                power,
+                below,
+                above,
+                -power,
+                power * 1.5,
+                power * 0.123_456_7,
+            ]);
+            for _ in 0..20 {
+                floats.push(power * (next() >> 11) as f64 / (1u64 << 53) as f64);
+            }
+        }
+        // Floats with few bits after the point, some of which tie (see `may_tie`).
+        for fraction_bits in 1..=30 {
+            for magnitude in 4..=17 {
+                for _ in 0..50 {
+                    let whole = next() % 10u64.pow(magnitude);
+                    let fraction = (next() % (1 << fraction_bits)) | 1;
+                    let f = whole as f64 + fraction as f64 / (1u64 << fraction_bits) as f64;
+                    floats.extend([f, -f]);
+                }
+            }
+        }
+        floats.retain(|f| f.is_finite());
+        floats
+    }
+
+    /// `python_float` as it was written with `core::fmt`, the reference.
+    fn python_float_by_fmt(f: f64) -> String {
+        let scientific = format!("{f:e}");
+        let (mantissa, exponent) = scientific.split_once('e').unwrap();
+        let exponent: i32 = exponent.parse().unwrap();
+        if f == 0.0 || (-4..16).contains(&exponent) {
+            let text = f.to_string();
+            if text.contains('.') {
+                text
+            } else {
+                text + ".0"
+            }
+        } else {
+            let sign = if exponent < 0 { '-' } else { '+' };
+            format!("{mantissa}e{sign}{:02}", exponent.abs())
+        }
+    }
+
+    #[test]
+    fn floats_spelled_as_core_fmt_spells_them() {
+        for f in many_floats() {
+            let mut debug = String::new();
+            push_debug_float(&mut debug, f);
+            assert_eq!(debug, format!("{f:?}"), "{f:e}");
+            assert_eq!(python_float(f), python_float_by_fmt(f), "{f:e}");
         }
     }
 

@@ -91,7 +91,7 @@ use std::io;
 use std::sync::Arc;
 
 use crate::format::chunked::{Chunked, InMemory, TextOut};
-use crate::number::push_int;
+use crate::number::{push_debug_float, push_int};
 use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
 use crate::snapshot::{Keyed, MeterSnapshot, Node, Snapshot, StatValue};
 use crate::value::Value;
@@ -562,13 +562,10 @@ impl<O: TextOut> Renderer<'_, O> {
         out.push_str(name);
         out.push_str(&self.suffix.0);
         out.push(' ');
-        let _ = match value {
-            Number::Int(i) => {
-                push_int(out, i);
-                Ok(())
-            }
-            Number::Float(f) => write!(out, "{f:?}"),
-        };
+        match value {
+            Number::Int(i) => push_int(out, i),
+            Number::Float(f) => push_debug_float(out, f),
+        }
         out.push_str(&self.suffix.1);
         out.item_done();
         self.rendered.points += 1;
