@@ -56,7 +56,7 @@ pub(crate) fn push_python_float(out: &mut String, f: f64) {
     // (`1e+16`, `1.5e-07`).
     let start = out.len();
     push_debug_float(out, f);
-    if let Some(e) = out[start..].find('e') {
+    if let Some(e) = out[start..].bytes().position(|b| b == b'e') {
         let mut digits = start + e + 1;
         if out[digits..].starts_with('-') {
             digits += 1;

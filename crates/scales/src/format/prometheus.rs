@@ -76,12 +76,13 @@
 //! # Ok::<(), scales::Error>(())
 //! ```
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher as _;
 use std::io;
 
 use crate::format::chunked::{Chunked, InMemory, TextOut};
 use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
-use crate::snapshot::{Keyed, MeterSnapshot, Snapshot, StatKind, StatValue};
+use crate::snapshot::{Keyed, MeterSnapshot, Node, Snapshot, StatKind, StatSnapshot, StatValue};
 use crate::value::Value;
 
 #[cfg(test)]
@@ -146,40 +147,108 @@ pub fn write<W: io::Write>(snapshot: &Snapshot, options: &Options, out: &mut W) 
 /// assert_eq!(metric_name("", &["db", "queryCount"]), "db_query_count_value");
 /// ```
 pub fn metric_name<S: AsRef<str>>(prefix: &str, segments: &[S]) -> String {
-    let mut name = String::new();
-    NameBuilder::default().build(&mut name, prefix, segments);
-    name
+    let mut name = Name::new(prefix);
+    for segment in segments {
+        name.push(segment.as_ref());
+    }
+    let mut out = String::new();
+    name.finish_into(&mut out);
+    out
 }
 
-/// Builds [`metric_name`]s into a caller's string, reusing its scratch space: no allocation
-/// per name once the buffers have grown.
+/// A [`metric_name`] being built one segment at a time, so that the writer, walking the tree,
+/// builds a group's part of its stats' names once and not once per stat: each step only looks
+/// at the new segment, and [`Name::pop`] goes back to a [`Mark`].
+///
+/// The name is `prefix` and the segments in snake case, joined by `_` (unless the text
+/// already ends with one), sanitised, and made lint safe word by word (words are the runs
+/// between `_`, see [`lint_word`]). The last word is pending: the next segment may extend it
+/// (after a `_` that is not followed by a separator).
 #[derive(Default)]
-struct NameBuilder {
-    raw: String,
+struct Name {
+    /// The sanitised text so far.
     clean: String,
+    /// Where the pending word starts in `clean`.
+    word_start: usize,
+    /// The lint-safe text of the words before the pending one.
+    safe: String,
+    /// How many words are in `safe`.
+    words: usize,
+    /// Whether the next word is glued to the one before (see [`lint_word`]).
+    glue_next: bool,
+    /// Whether the unsanitised text is empty (a leading digit gets a `_`), and whether it
+    /// ends in something other than `_` (the next segment gets a `_` before it).
+    raw_empty: bool,
+    raw_joinable: bool,
+    /// The segment in snake case, reused.
+    snake: String,
 }
 
-impl NameBuilder {
-    /// Sets `out` to the metric name of `prefix` and `segments`.
-    fn build<S: AsRef<str>>(&mut self, out: &mut String, prefix: &str, segments: &[S]) {
-        let raw = &mut self.raw;
-        raw.clear();
-        raw.push_str(prefix);
-        for segment in segments {
-            if !raw.is_empty() && !raw.ends_with('_') {
-                raw.push('_');
-            }
-            push_snake_case(raw, segment.as_ref());
+/// Where a [`Name`] was, to go back to after a group's children.
+#[derive(Clone, Copy)]
+struct Mark {
+    clean: usize,
+    word_start: usize,
+    safe: usize,
+    words: usize,
+    glue_next: bool,
+    raw_empty: bool,
+    raw_joinable: bool,
+}
+
+impl Name {
+    fn new(prefix: &str) -> Self {
+        let mut name = Self {
+            raw_empty: true,
+            ..Self::default()
+        };
+        name.push_raw(prefix, false);
+        name
+    }
+
+    fn mark(&self) -> Mark {
+        Mark {
+            clean: self.clean.len(),
+            word_start: self.word_start,
+            safe: self.safe.len(),
+            words: self.words,
+            glue_next: self.glue_next,
+            raw_empty: self.raw_empty,
+            raw_joinable: self.raw_joinable,
         }
-        let clean = &mut self.clean;
-        clean.clear();
-        if raw.starts_with(|c: char| c.is_ascii_digit()) {
-            clean.push('_');
+    }
+
+    fn pop(&mut self, mark: Mark) {
+        self.clean.truncate(mark.clean);
+        self.word_start = mark.word_start;
+        self.safe.truncate(mark.safe);
+        self.words = mark.words;
+        self.glue_next = mark.glue_next;
+        self.raw_empty = mark.raw_empty;
+        self.raw_joinable = mark.raw_joinable;
+    }
+
+    /// Appends a path segment; returns where the name was before.
+    fn push(&mut self, segment: &str) -> Mark {
+        let mark = self.mark();
+        let mut snake = std::mem::take(&mut self.snake);
+        snake.clear();
+        push_snake_case(&mut snake, segment);
+        self.push_raw(&snake, self.raw_joinable);
+        self.snake = snake;
+        mark
+    }
+
+    /// Appends unsanitised text, after a `_` if `separate`.
+    fn push_raw(&mut self, raw: &str, separate: bool) {
+        // A `_` between segments, or before a leading digit.
+        if separate || (self.raw_empty && raw.starts_with(|c: char| c.is_ascii_digit())) {
+            self.clean.push('_');
         }
         if raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            clean.push_str(raw);
+            self.clean.push_str(raw);
         } else {
-            clean.extend(raw.chars().map(|c| {
+            self.clean.extend(raw.chars().map(|c| {
                 if c.is_ascii_alphanumeric() || c == '_' {
                     c
                 } else {
@@ -187,8 +256,44 @@ impl NameBuilder {
                 }
             }));
         }
+        if !raw.is_empty() {
+            self.raw_empty = false;
+            self.raw_joinable = !raw.ends_with('_');
+        } else if separate {
+            self.raw_joinable = false;
+        }
+        // Every word that a `_` now ends is complete.
+        while let Some(at) = self.clean[self.word_start..]
+            .bytes()
+            .position(|b| b == b'_')
+        {
+            let end = self.word_start + at;
+            lint_word(
+                &mut self.safe,
+                &mut self.glue_next,
+                self.words,
+                &self.clean[self.word_start..end],
+            );
+            self.words += 1;
+            self.word_start = end + 1;
+        }
+    }
+
+    /// Sets `out` to the name: the pending word made lint safe too, and `_value` after a
+    /// reserved suffix.
+    fn finish_into(&self, out: &mut String) {
         out.clear();
-        lint_safe_into(out, clean);
+        out.push_str(&self.safe);
+        let mut glue_next = self.glue_next;
+        lint_word(
+            out,
+            &mut glue_next,
+            self.words,
+            &self.clean[self.word_start..],
+        );
+        if RESERVED_SUFFIXES.iter().any(|suffix| out.ends_with(suffix)) {
+            out.push_str("_value");
+        }
     }
 }
 
@@ -225,37 +330,16 @@ fn is_unit_word(word: &str) -> bool {
     }
 }
 
-/// Appends `name` with unit words joined to the word before them (or after, when first) and
-/// `_value` after a reserved suffix.
-fn lint_safe_into(out: &mut String, name: &str) {
-    let mut glue_next = false;
-    // Split at `_` by hand: `str::split` searches with a general char searcher, which costs
-    // more than the rest of this function on names this short.
-    let mut rest = Some(name);
-    let words = std::iter::from_fn(|| {
-        let text = rest?;
-        match text.bytes().position(|b| b == b'_') {
-            Some(at) => {
-                rest = Some(&text[at + 1..]);
-                Some(&text[..at])
-            }
-            None => {
-                rest = None;
-                Some(text)
-            }
-        }
-    });
-    for (i, word) in words.enumerate() {
-        let unit = is_unit_word(word);
-        if i > 0 && !(unit && !out.is_empty() && !out.ends_with('_')) && !glue_next {
-            out.push('_');
-        }
-        glue_next = unit && (out.is_empty() || out.ends_with('_'));
-        out.push_str(word);
+/// Appends the `index`th word of a name to the lint-safe text `out` of the words before it: a
+/// unit word is joined to the word before it (or, when first, to the word after), words are
+/// otherwise separated by `_`.
+fn lint_word(out: &mut String, glue_next: &mut bool, index: usize, word: &str) {
+    let unit = is_unit_word(word);
+    if index > 0 && !(unit && !out.is_empty() && !out.ends_with('_')) && !*glue_next {
+        out.push('_');
     }
-    if RESERVED_SUFFIXES.iter().any(|suffix| out.ends_with(suffix)) {
-        out.push_str("_value");
-    }
+    *glue_next = unit && (out.is_empty() || out.ends_with('_'));
+    out.push_str(word);
 }
 
 /// Appends `segment` with camelCase word boundaries turned into `_` and letters lowercased
@@ -264,11 +348,13 @@ fn push_snake_case(out: &mut String, segment: &str) {
     if !segment.bytes().any(|b| b.is_ascii_uppercase()) {
         return out.push_str(segment);
     }
-    let chars: Vec<char> = segment.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
+    // Neighbours are looked at as bytes: a byte of a non-ASCII character is no ASCII letter
+    // or digit, as the character is not.
+    let bytes = segment.as_bytes();
+    for (i, c) in segment.char_indices() {
         if c.is_ascii_uppercase() && i > 0 {
-            let previous = chars[i - 1];
-            let next_is_lower = chars.get(i + 1).is_some_and(char::is_ascii_lowercase);
+            let previous = bytes[i - 1];
+            let next_is_lower = bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase);
             let boundary = previous.is_ascii_lowercase()
                 || previous.is_ascii_digit()
                 || (previous.is_ascii_uppercase() && next_is_lower);
@@ -326,9 +412,115 @@ struct Writer<'s, O> {
     /// Where the text goes: a string, or pieces handed to an `io::Write`.
     out: O,
     /// Metric names already used, so a clash can be left out (see the module docs).
-    taken: FastSet<String>,
+    taken: Taken,
     /// Keys of the current family's samples, so a repeated key keeps its first series.
     seen: FastSet<&'s str>,
+}
+
+/// The metric names already used, without a `String` for each (a family claims one to three
+/// names, and allocating them cost more than writing the family): the names' text is
+/// appended to one string, and a map from a name's hash leads to the names with that hash,
+/// chained, as different names can share a hash.
+#[derive(Default)]
+struct Taken {
+    /// Every name, one after the other.
+    text: String,
+    /// Each name's end in `text` (it starts where the one before ends) and the previous name
+    /// with the same hash.
+    names: Vec<(usize, Option<usize>)>,
+    /// The last name of each hash.
+    by_hash: HashMap<u64, usize, foldhash::fast::RandomState>,
+    hasher: foldhash::fast::RandomState,
+    /// The name looked up, put together from its parts.
+    wanted: String,
+}
+
+impl Taken {
+    /// Whether the name made of `parts` is taken.
+    fn contains<const N: usize>(&mut self, parts: [&str; N]) -> bool {
+        let hash = self.want(parts);
+        self.find(hash)
+    }
+
+    /// Takes the name made of `parts`.
+    fn insert<const N: usize>(&mut self, parts: [&str; N]) {
+        let hash = self.want(parts);
+        if !self.find(hash) {
+            self.text.push_str(&self.wanted);
+            let previous = self.by_hash.insert(hash, self.names.len());
+            self.names.push((self.text.len(), previous));
+        }
+    }
+
+    /// Sets `wanted` to the name made of `parts`; its hash.
+    fn want<const N: usize>(&mut self, parts: [&str; N]) -> u64 {
+        self.wanted.clear();
+        for part in parts {
+            self.wanted.push_str(part);
+        }
+        self.hasher.hash_one(self.wanted.as_str())
+    }
+
+    /// Whether `wanted`, of this hash, is taken.
+    fn find(&self, hash: u64) -> bool {
+        let mut next = self.by_hash.get(&hash).copied();
+        while let Some(i) = next {
+            let start = i.checked_sub(1).map_or(0, |before| self.names[before].0);
+            if self.text[start..self.names[i].0] == self.wanted {
+                return true;
+            }
+            next = self.names[i].1;
+        }
+        false
+    }
+}
+
+/// Where the walk is: the stat's name so far, and its path as written in comments and as
+/// escaped for `# HELP` lines.
+#[derive(Default)]
+struct Place {
+    name: Name,
+    path: String,
+    help_path: String,
+    /// The current stat's metric name, reused.
+    metric_name: String,
+}
+
+/// Where a [`Place`] was, to go back to.
+struct PlaceMark {
+    name: Mark,
+    path: usize,
+    help_path: usize,
+}
+
+impl Place {
+    fn push(&mut self, segment: &str) -> PlaceMark {
+        let mark = PlaceMark {
+            name: self.name.push(segment),
+            path: self.path.len(),
+            help_path: self.help_path.len(),
+        };
+        self.path.push('/');
+        self.path.push_str(segment);
+        self.help_path.push('/');
+        escape_help_into(&mut self.help_path, segment);
+        mark
+    }
+
+    fn pop(&mut self, mark: PlaceMark) {
+        self.name.pop(mark.name);
+        self.path.truncate(mark.path);
+        self.help_path.truncate(mark.help_path);
+    }
+}
+
+/// The stat a family comes from, for its `# HELP` line and comments.
+#[derive(Clone, Copy)]
+struct About<'f> {
+    path: &'f str,
+    /// `path` escaped for `# HELP`.
+    help_path: &'f str,
+    kind: &'static str,
 }
 
 /// One family being written.
@@ -338,6 +530,7 @@ struct Family<'f> {
     suffix: &'static str,
     ty: Type,
     path: &'f str,
+    help_path: &'f str,
     kind: &'static str,
     /// Appended to the `# HELP` text after the path and kind.
     help: &'static str,
@@ -346,13 +539,14 @@ struct Family<'f> {
 }
 
 impl<'f> Family<'f> {
-    fn new(name: &'f str, suffix: &'static str, ty: Type, stat: (&'f str, &'static str)) -> Self {
+    fn new(name: &'f str, suffix: &'static str, ty: Type, stat: About<'f>) -> Self {
         Self {
             name,
             suffix,
             ty,
-            path: stat.0,
-            kind: stat.1,
+            path: stat.path,
+            help_path: stat.help_path,
+            kind: stat.kind,
             help: "",
             state: None,
         }
@@ -368,38 +562,58 @@ impl<'s, O: TextOut> Writer<'s, O> {
     fn new(out: O) -> Self {
         Self {
             out,
-            taken: FastSet::default(),
+            taken: Taken::default(),
             seen: FastSet::default(),
         }
     }
 
     fn snapshot(&mut self, snapshot: &'s Snapshot, options: &Options) {
-        let mut path = String::new();
-        let mut name = String::new();
-        let mut names = NameBuilder::default();
-        snapshot.for_each_stat(|stat_path, stat| {
-            if self.out.failed() {
-                return;
+        let mut at = Place {
+            name: Name::new(&options.prefix),
+            ..Place::default()
+        };
+        for segment in snapshot.path() {
+            at.push(segment);
+        }
+        self.node(snapshot.root(), &mut at);
+    }
+
+    /// Writes the stats at and below `node`, which is at `at`.
+    fn node(&mut self, node: &'s Node, at: &mut Place) {
+        match node {
+            Node::Stat(stat) => self.stat_at(stat, at),
+            Node::Group(group) => {
+                for entry in &group.entries {
+                    let mark = at.push(&entry.name);
+                    self.node(&entry.node, at);
+                    at.pop(mark);
+                }
             }
-            path.clear();
-            for segment in stat_path {
-                path.push('/');
-                path.push_str(segment);
-            }
-            names.build(&mut name, &options.prefix, stat_path);
-            if name.is_empty() {
-                self.comment(&path, "not exported: it has no name (give a prefix)");
-            } else if let StatValue::Error(message) = &stat.value {
-                self.comment(&path, &format!("not exported: {message}"));
-            } else if let (StatKind::Counter, StatValue::Int(n)) = (stat.kind, &stat.value) {
-                let family =
-                    &mut Family::new(&name, "_total", Type::Counter, (&path, "CounterStat"));
-                self.sample(family, &[], Number::Int(*n));
-            } else {
-                self.stat(&name, (&path, stat.kind.name()), &stat.value);
-            }
-            self.out.item_done();
-        });
+        }
+    }
+
+    fn stat_at(&mut self, stat: &'s StatSnapshot, at: &mut Place) {
+        if self.out.failed() {
+            return;
+        }
+        at.name.finish_into(&mut at.metric_name);
+        let (name, path) = (&at.metric_name, &at.path);
+        let about = |kind| About {
+            path,
+            help_path: &at.help_path,
+            kind,
+        };
+        if name.is_empty() {
+            self.comment(path, "not exported: it has no name (give a prefix)");
+        } else if let StatValue::Error(message) = &stat.value {
+            self.comment(path, &format!("not exported: {message}"));
+        } else if let (StatKind::Counter, StatValue::Int(n)) = (stat.kind, &stat.value) {
+            let family = &mut Family::new(name, "_total", Type::Counter, about("CounterStat"));
+            self.sample(family, &[], Number::Int(*n));
+        } else {
+            self.stat(name, about(stat.kind.name()), &stat.value);
+        }
+        self.out.item_done();
     }
 
     fn comment(&mut self, path: &str, text: &str) {
@@ -420,7 +634,7 @@ impl<'s, O: TextOut> Writer<'s, O> {
     }
 
     /// The families one stat becomes (see the module docs' table).
-    fn stat(&mut self, name: &str, stat: (&str, &'static str), value: &'s StatValue) {
+    fn stat(&mut self, name: &str, stat: About<'_>, value: &'s StatValue) {
         let gauge = |suffix| Family::new(name, suffix, Type::Gauge, stat);
         match value {
             StatValue::Int(i) => self.sample(&mut gauge(""), &[], Number::Int(*i)),
@@ -539,7 +753,7 @@ impl<'s, O: TextOut> Writer<'s, O> {
     fn meters(
         &mut self,
         name: &str,
-        stat: (&str, &'static str),
+        stat: About<'_>,
         by_key: &'static str,
         meters: impl Iterator<Item = (Option<&'s str>, &'s MeterSnapshot)> + Clone,
     ) {
@@ -635,43 +849,45 @@ impl<'s, O: TextOut> Writer<'s, O> {
     /// Claims the family's names and writes its header; false (and a comment) if a name is
     /// taken already.
     fn start(&mut self, header: Header<'_>) -> bool {
-        let mut full = String::with_capacity(header.name.len() + header.suffix.len());
-        full.push_str(header.name);
-        full.push_str(header.suffix);
+        let full = [header.name, header.suffix];
         let summary = header.ty == Type::Summary;
-        let summary_names = || ["_sum", "_count"].map(|suffix| format!("{full}{suffix}"));
-        let used = if self.taken.contains(full.as_str()) {
-            Some(full.clone())
+        let used = if self.taken.contains(full) {
+            Some("")
         } else if summary {
-            summary_names()
+            ["_sum", "_count"]
                 .into_iter()
-                .find(|name| self.taken.contains(name.as_str()))
+                .find(|suffix| self.taken.contains([header.name, header.suffix, suffix]))
         } else {
             None
         };
         if let Some(used) = used {
-            let text = format!("not exported as {full}: the name {used} is already used");
+            let full = full.concat();
+            let text = format!("not exported as {full}: the name {full}{used} is already used");
             self.comment(header.path, &text);
             return false;
         }
+        self.taken.insert(full);
         if summary {
-            self.taken.extend(summary_names());
+            for suffix in ["_sum", "_count"] {
+                self.taken.insert([header.name, header.suffix, suffix]);
+            }
         }
         let out = &mut *self.out;
         out.push_str("# HELP ");
-        out.push_str(&full);
+        out.push_str(header.name);
+        out.push_str(header.suffix);
         out.push(' ');
-        escape_help_into(out, header.path);
+        out.push_str(header.help_path);
         out.push_str(" (");
         out.push_str(header.kind);
         out.push(')');
         out.push_str(header.help);
         out.push_str("\n# TYPE ");
-        out.push_str(&full);
+        out.push_str(header.name);
+        out.push_str(header.suffix);
         out.push(' ');
         out.push_str(header.ty.as_str());
         out.push('\n');
-        self.taken.insert(full);
         true
     }
 }
@@ -682,6 +898,7 @@ struct Header<'h> {
     suffix: &'static str,
     ty: Type,
     path: &'h str,
+    help_path: &'h str,
     kind: &'static str,
     help: &'static str,
 }
@@ -692,6 +909,7 @@ fn family_header<'h>(family: &Family<'h>) -> Header<'h> {
         suffix: family.suffix,
         ty: family.ty,
         path: family.path,
+        help_path: family.help_path,
         kind: family.kind,
         help: family.help,
     }
