@@ -517,19 +517,49 @@ impl AtomicSketch {
 /// are made to add up to the total (they differ only when they were read after it and
 /// recording went on in between): a bucket past it is cut, and what they lack goes to the
 /// highest bucket with values.
+///
+/// Buckets are taken [`GROUP`] at a time: a group whose values hold no pending rank (and
+/// fit in what is left of the total) is passed in one step, and only the groups a rank falls
+/// in are walked bucket by bucket. The estimates are those of a walk bucket by bucket.
 #[inline]
 fn walk_octave(walk: &mut RankWalk<'_>, base: u32, total: u64, count: impl Fn(usize) -> u64) {
-    let (mut remaining, mut highest) = (total, SUBS / 2);
-    for sub in 0..SUBS {
+    /// Buckets summed before the walk decides whether it must look at them one by one.
+    const GROUP: usize = 8;
+    const _: () = assert!(SUBS % GROUP == 0);
+    let mut remaining = total;
+    // The highest bucket with values so far, or the highest group with values passed in
+    // one step (its bucket is found only if it is needed, below).
+    let (mut highest, mut highest_in_group) = (SUBS / 2, false);
+    'groups: for start in (0..SUBS).step_by(GROUP) {
         if walk.passes(remaining) {
             break;
         }
-        let values = count(sub).min(remaining);
-        if values > 0 {
-            walk.add(values, || bucket_estimate(base + sub as u32));
-            remaining -= values;
-            highest = sub;
+        let values: u64 = (start..start + GROUP).map(&count).sum();
+        if values <= remaining && walk.passes(values) {
+            if values > 0 {
+                walk.add(values, || unreachable!("no pending rank in this group"));
+                remaining -= values;
+                (highest, highest_in_group) = (start, true);
+            }
+            continue;
         }
+        for sub in start..start + GROUP {
+            if walk.passes(remaining) {
+                break 'groups;
+            }
+            let values = count(sub).min(remaining);
+            if values > 0 {
+                walk.add(values, || bucket_estimate(base + sub as u32));
+                remaining -= values;
+                (highest, highest_in_group) = (sub, false);
+            }
+        }
+    }
+    if highest_in_group && !walk.passes(remaining) {
+        highest = (highest..highest + GROUP)
+            .rev()
+            .find(|&sub| count(sub) > 0)
+            .unwrap_or(highest);
     }
     walk.add(remaining, || bucket_estimate(base + highest as u32));
 }
