@@ -525,7 +525,7 @@ impl AtomicSketch {
 fn walk_octave(walk: &mut RankWalk<'_>, base: u32, total: u64, count: impl Fn(usize) -> u64) {
     /// Buckets summed before the walk decides whether it must look at them one by one.
     const GROUP: usize = 8;
-    const _: () = assert!(SUBS % GROUP == 0);
+    const _: () = assert!(SUBS.is_multiple_of(GROUP));
     let mut remaining = total;
     // The highest bucket with values so far, or the highest group with values passed in
     // one step (its bucket is found only if it is needed, below).
