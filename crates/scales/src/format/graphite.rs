@@ -377,7 +377,7 @@ pub fn write<W: io::Write>(
 
 /// The lines for `snapshot` as a string (see [`write()`]).
 pub fn to_string(snapshot: &Snapshot, options: &Options, timestamp: u64) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(1 << 16);
     render(snapshot, options, timestamp, &mut InMemory(&mut out));
     out
 }
@@ -456,14 +456,19 @@ fn safe_char(c: char) -> char {
 
 /// Appends `.segment` (sanitised) to `name` and `/segment` (raw) to `path`.
 fn push_segment(name: &mut String, path: &mut String, segment: &str) {
-    if !path.is_empty() {
-        path.push('/');
-    }
+    push_path_segment(path, segment);
     if name_has_segment(name) {
         name.push('.');
     }
-    path.push_str(segment);
     sanitize_into(name, segment);
+}
+
+/// Appends `/segment` to a rules path (no `/` first at the top).
+fn push_path_segment(path: &mut String, segment: &str) {
+    if !path.is_empty() {
+        path.push('/');
+    }
+    path.push_str(segment);
 }
 
 fn name_has_segment(name: &str) -> bool {
@@ -481,10 +486,7 @@ pub fn sanitize(segment: &str) -> String {
 fn sanitize_into(out: &mut String, segment: &str) {
     let start = out.len();
     // Most names need no change: copied whole, not char by char.
-    if segment
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
+    if segment.bytes().all(|b| PLAIN[usize::from(b)]) {
         out.push_str(segment);
     } else {
         for c in segment.trim().chars() {
@@ -508,6 +510,19 @@ fn sanitize_into(out: &mut String, segment: &str) {
         let _ = write!(out, "~{hash:016x}");
     }
 }
+
+/// The bytes that a segment keeps as they are, whatever surrounds them: ASCII letters,
+/// digits, `_` and `-`. A table, as one look-up per byte costs less than the comparisons.
+const PLAIN: [bool; 256] = {
+    let mut plain = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        plain[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+        b += 1;
+    }
+    plain
+};
 
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
@@ -541,8 +556,32 @@ impl<O: TextOut> Renderer<'_, O> {
         segment: &str,
         f: impl FnOnce(&mut Self, &mut String, &mut String),
     ) {
+        self.descend(name, path, segment, false, f);
+    }
+
+    /// [`child`](Self::child), for a segment that is known to need no sanitising (`safe`)
+    /// or not. The path is only kept when there are rules to match it against.
+    fn descend(
+        &mut self,
+        name: &mut String,
+        path: &mut String,
+        segment: &str,
+        safe: bool,
+        f: impl FnOnce(&mut Self, &mut String, &mut String),
+    ) {
         let (name_len, path_len) = (name.len(), path.len());
-        push_segment(name, path, segment);
+        if self.check_rules {
+            push_path_segment(path, segment);
+        }
+        if name_has_segment(name) {
+            name.push('.');
+        }
+        if safe {
+            debug_assert_eq!(sanitize(segment), segment);
+            name.push_str(segment);
+        } else {
+            sanitize_into(name, segment);
+        }
         if !(self.check_rules && self.rules.is_pruned(path)) {
             f(self, name, path);
         }
@@ -627,8 +666,12 @@ impl<O: TextOut> Renderer<'_, O> {
         }
     }
 
+    /// A leaf of a distribution or a meter: its keys (`count`, `99percentile`, ...) need
+    /// no sanitising.
     fn field(&mut self, name: &mut String, path: &mut String, key: &str, value: Number) {
-        self.child(name, path, key, |r, name, path| r.leaf(name, path, value));
+        self.descend(name, path, key, true, |r, name, path| {
+            r.leaf(name, path, value)
+        });
     }
 
     fn distribution(&mut self, d: &SketchSnapshot, name: &mut String, path: &mut String) {
