@@ -149,7 +149,8 @@ pub fn write<W: io::Write>(snapshot: &Snapshot, options: &Options, out: &mut W) 
 pub fn metric_name<S: AsRef<str>>(prefix: &str, segments: &[S]) -> String {
     let mut name = Name::new(prefix);
     for segment in segments {
-        name.push(segment.as_ref());
+        let segment = segment.as_ref();
+        name.push(segment, classify(segment));
     }
     let mut out = String::new();
     name.finish_into(&mut out);
@@ -162,90 +163,95 @@ pub fn metric_name<S: AsRef<str>>(prefix: &str, segments: &[S]) -> String {
 ///
 /// The name is `prefix` and the segments in snake case, joined by `_` (unless the text
 /// already ends with one), sanitised, and made lint safe word by word (words are the runs
-/// between `_`, see [`lint_word`]). The last word is pending: the next segment may extend it
-/// (after a `_` that is not followed by a separator).
+/// between `_`, see [`lint_word`]). A word is made lint safe as soon as it is seen whole.
+/// Only an empty last word may still grow (a segment after a `_` gets no separator), so a
+/// non-empty one is seen whole at once: the next segment, if any, starts after a `_`.
 #[derive(Default)]
 struct Name {
     /// The sanitised text so far.
     clean: String,
-    /// Where the pending word starts in `clean`.
-    word_start: usize,
-    /// The lint-safe text of the words before the pending one.
+    /// The lint-safe text of the words seen whole.
     safe: String,
+    state: NameState,
+    /// The segment in snake case, reused.
+    snake: String,
+}
+
+#[derive(Clone, Copy, Default)]
+struct NameState {
+    /// Where the words not yet in `safe` start in `clean`.
+    word_start: usize,
     /// How many words are in `safe`.
     words: usize,
     /// Whether the next word is glued to the one before (see [`lint_word`]).
     glue_next: bool,
+    /// Whether the last word is in `safe` already (it is not empty).
+    last_word_done: bool,
     /// Whether the unsanitised text is empty (a leading digit gets a `_`), and whether it
     /// ends in something other than `_` (the next segment gets a `_` before it).
     raw_empty: bool,
     raw_joinable: bool,
-    /// The segment in snake case, reused.
-    snake: String,
 }
 
 /// Where a [`Name`] was, to go back to after a group's children.
 #[derive(Clone, Copy)]
 struct Mark {
     clean: usize,
-    word_start: usize,
     safe: usize,
-    words: usize,
-    glue_next: bool,
-    raw_empty: bool,
-    raw_joinable: bool,
+    state: NameState,
 }
 
 impl Name {
     fn new(prefix: &str) -> Self {
-        let mut name = Self {
-            raw_empty: true,
-            ..Self::default()
-        };
-        name.push_raw(prefix, false);
+        let mut name = Self::default();
+        name.state.raw_empty = true;
+        name.push_raw(prefix, classify(prefix), false);
         name
-    }
-
-    fn mark(&self) -> Mark {
-        Mark {
-            clean: self.clean.len(),
-            word_start: self.word_start,
-            safe: self.safe.len(),
-            words: self.words,
-            glue_next: self.glue_next,
-            raw_empty: self.raw_empty,
-            raw_joinable: self.raw_joinable,
-        }
     }
 
     fn pop(&mut self, mark: Mark) {
         self.clean.truncate(mark.clean);
-        self.word_start = mark.word_start;
         self.safe.truncate(mark.safe);
-        self.words = mark.words;
-        self.glue_next = mark.glue_next;
-        self.raw_empty = mark.raw_empty;
-        self.raw_joinable = mark.raw_joinable;
+        self.state = mark.state;
     }
 
-    /// Appends a path segment; returns where the name was before.
-    fn push(&mut self, segment: &str) -> Mark {
-        let mark = self.mark();
-        let mut snake = std::mem::take(&mut self.snake);
-        snake.clear();
-        push_snake_case(&mut snake, segment);
-        self.push_raw(&snake, self.raw_joinable);
-        self.snake = snake;
+    /// Appends a path segment, whose bytes are of `classes` (see [`classify`]); returns where
+    /// the name was before.
+    fn push(&mut self, segment: &str, classes: u8) -> Mark {
+        let mark = Mark {
+            clean: self.clean.len(),
+            safe: self.safe.len(),
+            state: self.state,
+        };
+        let separate = self.state.raw_joinable;
+        if classes & UPPER == 0 {
+            self.push_raw(segment, classes, separate);
+        } else {
+            let mut snake = std::mem::take(&mut self.snake);
+            snake.clear();
+            push_snake_case(&mut snake, segment);
+            self.push_raw(&snake, classify(&snake), separate);
+            self.snake = snake;
+        }
         mark
     }
 
-    /// Appends unsanitised text, after a `_` if `separate`.
-    fn push_raw(&mut self, raw: &str, separate: bool) {
-        // A `_` between segments, or before a leading digit.
-        if separate || (self.raw_empty && raw.starts_with(|c: char| c.is_ascii_digit())) {
+    /// Appends unsanitised text whose bytes are of `classes`, after a `_` if `separate`.
+    fn push_raw(&mut self, raw: &str, classes: u8, separate: bool) {
+        let state = &mut self.state;
+        // A last word in `safe` is not empty, so the text is joinable and this is a segment.
+        debug_assert!(separate || !state.last_word_done);
+        if separate {
+            self.clean.push('_');
+            if state.last_word_done {
+                // The `_` ends a word that is in `safe` already.
+                state.word_start = self.clean.len();
+                state.last_word_done = false;
+            }
+        } else if state.raw_empty && raw.starts_with(|c: char| c.is_ascii_digit()) {
             self.clean.push('_');
         }
-        if raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if classes & NOT_WORD == 0 {
             self.clean.push_str(raw);
         } else {
             self.clean.extend(raw.chars().map(|c| {
@@ -257,44 +263,73 @@ impl Name {
             }));
         }
         if !raw.is_empty() {
-            self.raw_empty = false;
-            self.raw_joinable = !raw.ends_with('_');
+            state.raw_empty = false;
+            state.raw_joinable = !raw.ends_with('_');
         } else if separate {
-            self.raw_joinable = false;
+            state.raw_joinable = false;
         }
-        // Every word that a `_` now ends is complete.
-        while let Some(at) = self.clean[self.word_start..]
-            .bytes()
-            .position(|b| b == b'_')
-        {
-            let end = self.word_start + at;
+        // Every word that a `_` ends is whole, and so is a last word that is not empty.
+        while state.word_start < self.clean.len() {
+            let rest = &self.clean[state.word_start..];
+            let end = rest.bytes().position(|b| b == b'_').unwrap_or_else(|| {
+                state.last_word_done = true;
+                rest.len()
+            });
             lint_word(
                 &mut self.safe,
-                &mut self.glue_next,
-                self.words,
-                &self.clean[self.word_start..end],
+                &mut state.glue_next,
+                state.words,
+                &rest[..end],
             );
-            self.words += 1;
-            self.word_start = end + 1;
+            state.words += 1;
+            // Past the `_`, or at the end.
+            state.word_start = (state.word_start + end + 1).min(self.clean.len());
         }
     }
 
-    /// Sets `out` to the name: the pending word made lint safe too, and `_value` after a
+    /// Sets `out` to the name: an empty last word made lint safe too, and `_value` after a
     /// reserved suffix.
     fn finish_into(&self, out: &mut String) {
         out.clear();
         out.push_str(&self.safe);
-        let mut glue_next = self.glue_next;
-        lint_word(
-            out,
-            &mut glue_next,
-            self.words,
-            &self.clean[self.word_start..],
-        );
+        if !self.state.last_word_done {
+            let mut glue_next = self.state.glue_next;
+            lint_word(out, &mut glue_next, self.state.words, "");
+        }
         if RESERVED_SUFFIXES.iter().any(|suffix| out.ends_with(suffix)) {
             out.push_str("_value");
         }
     }
+}
+
+/// Byte classes, so that one pass over a segment tells what it needs ([`classify`]): an ASCII
+/// capital (camelCase to split), a byte that is not an ASCII letter, digit or `_` (to
+/// sanitise), and `\` or a newline (to escape in `# HELP`).
+const UPPER: u8 = 1;
+const NOT_WORD: u8 = 2;
+const HELP_ESCAPE: u8 = 4;
+const CLASSES: [u8; 256] = {
+    let mut classes = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_uppercase() {
+            classes[b] |= UPPER;
+        }
+        if !(c.is_ascii_alphanumeric() || c == b'_') {
+            classes[b] |= NOT_WORD;
+        }
+        if c == b'\\' || c == b'\n' {
+            classes[b] |= HELP_ESCAPE;
+        }
+        b += 1;
+    }
+    classes
+};
+
+/// The classes of `text`'s bytes, together.
+fn classify(text: &str) -> u8 {
+    text.bytes().fold(0, |all, b| all | CLASSES[usize::from(b)])
 }
 
 /// Words `promtool check metrics` reads as abbreviated units.
@@ -436,24 +471,28 @@ struct Taken {
 }
 
 impl Taken {
-    /// Whether the name made of `parts` is taken.
-    fn contains<const N: usize>(&mut self, parts: [&str; N]) -> bool {
-        let hash = self.want(parts);
-        self.find(hash)
-    }
-
-    /// Takes the name made of `parts`.
-    fn insert<const N: usize>(&mut self, parts: [&str; N]) {
-        let hash = self.want(parts);
-        if !self.find(hash) {
-            self.text.push_str(&self.wanted);
+    /// Takes every name of `names` (each made of parts), unless one is taken already: then
+    /// the first such, and none is taken. Each name is hashed once.
+    fn claim<'a, const N: usize>(&mut self, names: [[&'a str; 3]; N]) -> Option<[&'a str; 3]> {
+        let mut hashes = [0; N];
+        for (parts, hash) in names.iter().zip(&mut hashes) {
+            *hash = self.want(parts);
+            if self.find(*hash) {
+                return Some(*parts);
+            }
+        }
+        for (parts, hash) in names.iter().zip(hashes) {
+            for part in parts {
+                self.text.push_str(part);
+            }
             let previous = self.by_hash.insert(hash, self.names.len());
             self.names.push((self.text.len(), previous));
         }
+        None
     }
 
     /// Sets `wanted` to the name made of `parts`; its hash.
-    fn want<const N: usize>(&mut self, parts: [&str; N]) -> u64 {
+    fn want(&mut self, parts: &[&str]) -> u64 {
         self.wanted.clear();
         for part in parts {
             self.wanted.push_str(part);
@@ -495,15 +534,20 @@ struct PlaceMark {
 
 impl Place {
     fn push(&mut self, segment: &str) -> PlaceMark {
+        let classes = classify(segment);
         let mark = PlaceMark {
-            name: self.name.push(segment),
+            name: self.name.push(segment, classes),
             path: self.path.len(),
             help_path: self.help_path.len(),
         };
         self.path.push('/');
         self.path.push_str(segment);
         self.help_path.push('/');
-        escape_help_into(&mut self.help_path, segment);
+        if classes & HELP_ESCAPE == 0 {
+            self.help_path.push_str(segment);
+        } else {
+            escape_help_into(&mut self.help_path, segment);
+        }
         mark
     }
 
@@ -849,28 +893,23 @@ impl<'s, O: TextOut> Writer<'s, O> {
     /// Claims the family's names and writes its header; false (and a comment) if a name is
     /// taken already.
     fn start(&mut self, header: Header<'_>) -> bool {
-        let full = [header.name, header.suffix];
-        let summary = header.ty == Type::Summary;
-        let used = if self.taken.contains(full) {
-            Some("")
-        } else if summary {
-            ["_sum", "_count"]
-                .into_iter()
-                .find(|suffix| self.taken.contains([header.name, header.suffix, suffix]))
+        let [name, suffix] = [header.name, header.suffix];
+        let used = if header.ty == Type::Summary {
+            self.taken.claim([
+                [name, suffix, ""],
+                [name, suffix, "_sum"],
+                [name, suffix, "_count"],
+            ])
         } else {
-            None
+            self.taken.claim([[name, suffix, ""]])
         };
         if let Some(used) = used {
-            let full = full.concat();
-            let text = format!("not exported as {full}: the name {full}{used} is already used");
+            let text = format!(
+                "not exported as {name}{suffix}: the name {} is already used",
+                used.concat()
+            );
             self.comment(header.path, &text);
             return false;
-        }
-        self.taken.insert(full);
-        if summary {
-            for suffix in ["_sum", "_count"] {
-                self.taken.insert([header.name, header.suffix, suffix]);
-            }
         }
         let out = &mut *self.out;
         out.push_str("# HELP ");
