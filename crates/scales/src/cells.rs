@@ -550,6 +550,47 @@ impl Default for Counter {
     }
 }
 
+/// Reads counters one after another under one hold of the arena lock: taken at the first
+/// read, given back after [`BATCH`](Self::BATCH) reads and on [`release`](Self::release) or
+/// drop. A snapshot reads a group's runs of counters this way instead of locking once per
+/// counter (two locked instructions each), and a thread that needs the lock meanwhile (its
+/// first record into a chunk, its exit) waits for at most one batch of reads.
+///
+/// While it holds the lock, its thread must not touch any other arena-backed stat (every
+/// other arena operation takes the lock, which is not reentrant): release it first.
+pub(crate) struct CounterReader {
+    guard: Option<MutexGuard<'static, State>>,
+    reads: usize,
+}
+
+impl CounterReader {
+    /// Reads per hold of the lock.
+    const BATCH: usize = 64;
+
+    pub(crate) fn new() -> Self {
+        Self {
+            guard: None,
+            reads: 0,
+        }
+    }
+
+    /// [`Counter::get`], under the reader's hold of the lock.
+    pub(crate) fn get(&mut self, counter: &Counter) -> u64 {
+        if self.reads == Self::BATCH {
+            self.release();
+        }
+        self.reads += 1;
+        let state = self.guard.get_or_insert_with(|| ARENA.lock());
+        Arena::counter_locked(state, counter.slot, &counter.fallback)
+    }
+
+    /// Gives the lock back (the next [`get`](Self::get) takes it again).
+    pub(crate) fn release(&mut self) {
+        self.guard = None;
+        self.reads = 0;
+    }
+}
+
 impl Drop for Counter {
     fn drop(&mut self) {
         ARENA.release(self.slot);

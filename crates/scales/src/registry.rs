@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+use crate::cells::CounterReader;
 use crate::clock::Clock;
 use crate::gauges::{self, GaugeResult};
 use crate::path::{validate_name, DisplayPath, Name, PathError, StatPath};
@@ -205,6 +206,20 @@ impl TreeNode {
             reading.detail = SketchDetail::Buckets;
         }
         for (name, entry) in &self.entries {
+            // Runs of counters are read under one hold of the arena lock...
+            if let Entry::Stat(core @ (StatCore::Int(cell) | StatCore::Counter(cell))) = entry {
+                let value = cell.get_with(&mut reading.counters);
+                group.entries.push(snapshot::Entry {
+                    name: name.clone(),
+                    node: Node::Stat(StatSnapshot {
+                        kind: core.kind(),
+                        value: crate::StatValue::Int(value),
+                    }),
+                });
+                continue;
+            }
+            // ... which is given back before anything else is read.
+            reading.counters.release();
             let node = match entry {
                 Entry::Node(node) => {
                     let prune = pruning.as_deref().map(|p| p.prune);
@@ -250,6 +265,7 @@ impl TreeNode {
                 node,
             });
         }
+        reading.counters.release();
         // Children are complete (their own aggregations included), so parents can now add them up.
         stats::aggregate(&mut group, aggregations);
         if merges_sketches {
@@ -336,6 +352,9 @@ struct Reading<'a> {
     /// Dropped with the reading, outside the tree lock (a gauge's closure may own scopes).
     _cells: Vec<Arc<stats::ValueCell>>,
     detail: SketchDetail,
+    /// Reads runs of counters under one hold of the arena lock; released before anything
+    /// else is read.
+    counters: CounterReader,
 }
 
 /// What a [`Registry::snapshot_with`] snapshot holds.
@@ -422,6 +441,7 @@ impl<'a> Reading<'a> {
             gauges,
             _cells: cells,
             detail: SketchDetail::Buckets,
+            counters: CounterReader::new(),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::atomic_f64::AtomicF64;
-use crate::cells::{Counter, Slot};
+use crate::cells::{Counter, CounterReader, Slot};
 
 use super::{Lease, Place, StatCore, StatOptions, StatType};
 use crate::snapshot::StatKind;
@@ -34,6 +34,11 @@ impl IntCell {
 
     pub(crate) fn get(&self) -> i64 {
         self.value.get() as i64
+    }
+
+    /// [`get`](Self::get) through a reader that holds the arena lock across reads.
+    pub(crate) fn get_with(&self, reader: &mut CounterReader) -> i64 {
+        reader.get(&self.value) as i64
     }
 }
 

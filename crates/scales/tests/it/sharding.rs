@@ -446,3 +446,58 @@ fn magnitudes_outside_the_octaves_are_still_recorded_exactly() {
     // Within the sketch's bucket bound (0.78 %), with a little slack for rounding.
     assert!((p50 - 0.5).abs() <= 0.5 * 0.01, "{p50}");
 }
+
+/// A snapshot reads runs of counters under one hold of the arena lock, given back every
+/// batch and before any other kind of stat (which takes that lock itself): long runs mixed
+/// with distributions, dicts, meters and groups read exactly, while new threads, whose
+/// first record needs the lock, keep recording.
+#[test]
+fn long_runs_of_counters_mixed_with_other_stats_read_exactly_while_threads_start() {
+    let (reg, scope) = scope();
+    let inner = scope.child("inner").unwrap();
+    let mut counters = Vec::new();
+    for i in 0..1_000u32 {
+        let counter = scope.int_stat(&format!("c{i:04}")).unwrap();
+        counter.add(i64::from(i));
+        counters.push(counter);
+        if i % 150 == 0 {
+            scope
+                .pmf_stat(&format!("p{i:04}"))
+                .unwrap()
+                .record(f64::from(i));
+            scope
+                .int_dict_stat(&format!("d{i:04}"))
+                .unwrap()
+                .add("k", 2);
+            scope.meter_stat(&format!("m{i:04}")).unwrap().mark();
+            inner.int_stat(&format!("c{i:04}")).unwrap().inc();
+        }
+    }
+    let fresh = scope.int_stat("fresh").unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let starter = {
+        let (fresh, stop) = (fresh.clone(), stop.clone());
+        thread::spawn(move || {
+            let mut started = 0;
+            while !stop.load(Ordering::Relaxed) && started < 2_000 {
+                let fresh = fresh.clone();
+                thread::spawn(move || fresh.inc()).join().unwrap();
+                started += 1;
+            }
+            started
+        })
+    };
+    for _ in 0..20 {
+        let snapshot = reg.snapshot();
+        for i in (0..1_000u32).step_by(37) {
+            let stat = snapshot.stat(&format!("/sharding/c{i:04}")).unwrap();
+            assert_eq!(stat.value, scales::StatValue::Int(i64::from(i)));
+        }
+        let inner = snapshot.stat("/sharding/inner/c0150").unwrap();
+        assert_eq!(inner.value, scales::StatValue::Int(1));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let started = starter.join().unwrap();
+    assert_eq!(fresh.get(), started);
+    assert_eq!(counters[999].get(), 999);
+}
