@@ -14,7 +14,8 @@
 //! * **Counters** keep their per-thread delta in the cell. A read takes the arena lock and
 //!   sums the slot's **retired** total, every live thread's cell and a shared fallback
 //!   atomic. `set(v)` computes that sum under the lock and moves the retired total by
-//!   `v − sum`.
+//!   `v − sum`. A snapshot reads runs of counters under one hold of the lock
+//!   ([`CounterReader`], at most 64 reads per hold).
 //! * **Blocks** (per-thread distributions): the cell holds the address of a heap block the
 //!   thread allocated for that stat (see [`Block`]); a read visits every live block under
 //!   the lock.
