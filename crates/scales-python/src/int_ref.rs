@@ -259,7 +259,7 @@ unsafe fn unary(
 unsafe fn binary(
     a: *mut ffi::PyObject,
     b: *mut ffi::PyObject,
-    op: unsafe extern "C" fn(*mut ffi::PyObject, *mut ffi::PyObject) -> *mut ffi::PyObject,
+    op: impl FnOnce(*mut ffi::PyObject, *mut ffi::PyObject) -> *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     // SAFETY: the caller's contract; `as_int` returns a new reference or null.
     unsafe {
@@ -327,7 +327,7 @@ macro_rules! binary_slots {
             b: *mut ffi::PyObject,
         ) -> *mut ffi::PyObject {
             // SAFETY: called by CPython as a binary number slot, with the GIL.
-            unsafe { binary(a, b, $op) }
+            unsafe { binary(a, b, |a, b| $op(a, b)) }
         }
     )*};
 }
@@ -372,23 +372,8 @@ unsafe extern "C" fn power(
     b: *mut ffi::PyObject,
     modulus: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: called by CPython as the power slot, with the GIL; `as_int` returns a new
-    // reference or null.
-    unsafe {
-        let a = as_int(a);
-        if a.is_null() {
-            return a;
-        }
-        let b2 = as_int(b);
-        if b2.is_null() {
-            ffi::Py_DecRef(a);
-            return b2;
-        }
-        let out = ffi::PyNumber_Power(a, b2, modulus);
-        ffi::Py_DecRef(a);
-        ffi::Py_DecRef(b2);
-        out
-    }
+    // SAFETY: called by CPython as the power slot, with the GIL.
+    unsafe { binary(a, b, |a, b| ffi::PyNumber_Power(a, b, modulus)) }
 }
 
 unsafe extern "C" fn format(
@@ -404,23 +389,8 @@ unsafe extern "C" fn richcompare(
     b: *mut ffi::PyObject,
     op: c_int,
 ) -> *mut ffi::PyObject {
-    // SAFETY: called by CPython as the rich comparison slot, with the GIL; `as_int` returns
-    // a new reference or null.
-    unsafe {
-        let a = as_int(a);
-        if a.is_null() {
-            return a;
-        }
-        let b2 = as_int(b);
-        if b2.is_null() {
-            ffi::Py_DecRef(a);
-            return b2;
-        }
-        let out = ffi::PyObject_RichCompare(a, b2, op);
-        ffi::Py_DecRef(a);
-        ffi::Py_DecRef(b2);
-        out
-    }
+    // SAFETY: called by CPython as the rich comparison slot, with the GIL.
+    unsafe { binary(a, b, |a, b| ffi::PyObject_RichCompare(a, b, op)) }
 }
 
 unsafe extern "C" fn hash_slot(slf: *mut ffi::PyObject) -> ffi::Py_hash_t {
