@@ -466,46 +466,43 @@ struct Taken {
     /// The last name of each hash.
     by_hash: HashMap<u64, usize, foldhash::fast::RandomState>,
     hasher: foldhash::fast::RandomState,
-    /// The name looked up, put together from its parts.
-    wanted: String,
 }
 
 impl Taken {
     /// Takes every name of `names` (each made of parts), unless one is taken already: then
     /// the first such, and none is taken. Each name is hashed once.
     fn claim<'a, const N: usize>(&mut self, names: [[&'a str; 3]; N]) -> Option<[&'a str; 3]> {
+        // The names are written after the taken ones, and kept there if none is taken.
+        let (text_len, names_len) = (self.text.len(), self.names.len());
         let mut hashes = [0; N];
         for (parts, hash) in names.iter().zip(&mut hashes) {
-            *hash = self.want(parts);
-            if self.find(*hash) {
-                return Some(*parts);
-            }
-        }
-        for (parts, hash) in names.iter().zip(hashes) {
+            let start = self.text.len();
             for part in parts {
                 self.text.push_str(part);
             }
-            let previous = self.by_hash.insert(hash, self.names.len());
-            self.names.push((self.text.len(), previous));
+            *hash = self.hasher.hash_one(&self.text[start..]);
+            if self.find(*hash, start) {
+                self.text.truncate(text_len);
+                self.names.truncate(names_len);
+                return Some(*parts);
+            }
+            // Its end, for now in the place of its chain.
+            self.names.push((self.text.len(), None));
+        }
+        for (i, hash) in (names_len..).zip(hashes) {
+            self.names[i].1 = self.by_hash.insert(hash, i);
         }
         None
     }
 
-    /// Sets `wanted` to the name made of `parts`; its hash.
-    fn want(&mut self, parts: &[&str]) -> u64 {
-        self.wanted.clear();
-        for part in parts {
-            self.wanted.push_str(part);
-        }
-        self.hasher.hash_one(self.wanted.as_str())
-    }
-
-    /// Whether `wanted`, of this hash, is taken.
-    fn find(&self, hash: u64) -> bool {
+    /// Whether the name written at `start` in `text` (up to its end), of this hash, is
+    /// among the taken ones.
+    fn find(&self, hash: u64, start: usize) -> bool {
+        let wanted = &self.text[start..];
         let mut next = self.by_hash.get(&hash).copied();
         while let Some(i) = next {
             let start = i.checked_sub(1).map_or(0, |before| self.names[before].0);
-            if self.text[start..self.names[i].0] == self.wanted {
+            if &self.text[start..self.names[i].0] == wanted {
                 return true;
             }
             next = self.names[i].1;
@@ -865,8 +862,8 @@ impl<'s, O: TextOut> Writer<'s, O> {
         }
         let out = &mut *self.out;
         out.push_str(family.name);
-        out.push_str(family.suffix);
-        out.push_str(suffix);
+        push_short(out, family.suffix);
+        push_short(out, suffix);
         if !labels.is_empty() {
             out.push('{');
             for (i, (label, text)) in labels.iter().enumerate() {
@@ -914,16 +911,16 @@ impl<'s, O: TextOut> Writer<'s, O> {
         let out = &mut *self.out;
         out.push_str("# HELP ");
         out.push_str(header.name);
-        out.push_str(header.suffix);
+        push_short(out, header.suffix);
         out.push(' ');
         out.push_str(header.help_path);
         out.push_str(" (");
         out.push_str(header.kind);
         out.push(')');
-        out.push_str(header.help);
+        push_short(out, header.help);
         out.push_str("\n# TYPE ");
         out.push_str(header.name);
-        out.push_str(header.suffix);
+        push_short(out, header.suffix);
         out.push(' ');
         out.push_str(header.ty.as_str());
         out.push('\n');
@@ -960,6 +957,14 @@ fn float(f: f64) -> String {
     let mut out = String::new();
     push_prometheus_float(&mut out, f);
     out
+}
+
+/// Appends a suffix or other short text that is often empty: `push_str` calls `memcpy`
+/// even for nothing, which costs more than the test.
+fn push_short(out: &mut String, text: &str) {
+    if !text.is_empty() {
+        out.push_str(text);
+    }
 }
 
 /// HELP text escaping: `\` and newline.
@@ -1010,6 +1015,27 @@ mod tests {
         assert_eq!(name(&["x_sum"]), "x_sum_value");
         assert_eq!(name(&["x", "buckets"]), "x_buckets");
         assert_eq!(name(&["_404"]), "_404");
+    }
+
+    #[test]
+    fn names_are_claimed_all_or_none() {
+        let mut taken = Taken::default();
+        assert_eq!(taken.claim([["x", "_sum", ""]]), None);
+        let summary = [["x", "", ""], ["x", "", "_sum"], ["x", "", "_count"]];
+        assert_eq!(taken.claim(summary), Some(["x", "", "_sum"]));
+        // Nothing of the refused claim was kept, and what follows is found.
+        assert_eq!(taken.claim([["x", "", ""]]), None);
+        assert_eq!(taken.claim([["y", "", ""]]), None);
+        for name in ["x_sum", "x", "y"] {
+            assert!(taken.claim([[name, "", ""]]).is_some(), "{name}");
+        }
+        let names: Vec<String> = (0..10_000).map(|i| format!("n{i}")).collect();
+        for name in &names {
+            assert_eq!(taken.claim([[name, "", ""]]), None);
+        }
+        for name in &names {
+            assert!(taken.claim([["", name, ""]]).is_some(), "{name}");
+        }
     }
 
     #[test]
