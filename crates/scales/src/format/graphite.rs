@@ -599,7 +599,10 @@ impl<O: TextOut> Renderer<'_, O> {
         }
         let out = &mut *self.out;
         out.push_str(name);
-        out.push_str(&self.suffix.0);
+        // Usually there are no tags; `push_str` would call `memcpy` even for nothing.
+        if !self.suffix.0.is_empty() {
+            out.push_str(&self.suffix.0);
+        }
         out.push(' ');
         match value {
             Number::Int(i) => push_int(out, i),
