@@ -56,6 +56,10 @@ pub(crate) fn push_python_float(out: &mut String, f: f64) {
     // (`1e+16`, `1.5e-07`).
     let start = out.len();
     push_debug_float(out, f);
+    // `{:?}`'s decimal range, which has no exponent to respell.
+    if (1e-4..1e16).contains(&f.abs()) {
+        return;
+    }
     if let Some(e) = out[start..].bytes().position(|b| b == b'e') {
         let mut digits = start + e + 1;
         if out[digits..].starts_with('-') {
