@@ -228,15 +228,9 @@ mod tests {
     /// Floats of every magnitude and edge: random bit patterns, random values around each
     /// power of ten, and the neighbours of the thresholds where the notation switches.
     fn many_floats() -> Vec<f64> {
-        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = move || {
-            // splitmix64
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        };
+        use rand::{rngs::SmallRng, RngCore, SeedableRng};
+        let mut rng = SmallRng::seed_from_u64(0x9E37_79B9_7F4A_7C15);
+        let mut next = move || rng.next_u64();
         let mut floats = vec![0.0, -0.0, f64::MAX, f64::MIN, f64::MIN_POSITIVE, 5e-324];
         for _ in 0..100_000 {
             floats.push(f64::from_bits(next()));
