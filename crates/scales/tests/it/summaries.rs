@@ -42,22 +42,30 @@ fn mixed_tree() -> (Registry, Vec<Box<dyn std::any::Any>>) {
     let latency = web.pmf_stat("latency").unwrap();
     let by_route = web.named_pmf_dict_stat("byRoute").unwrap();
     let parent = reg.init::<Parent>("/pool").unwrap();
-    let children: Vec<_> = (0..3)
+    let children: std::sync::Arc<Vec<_>> = (0..3)
         .map(|i| parent.init_child::<Child>(&format!("worker{i}")).unwrap())
-        .collect();
-    std::thread::scope(|s| {
-        for t in 0..4u32 {
-            let (latency, by_route, children) = (&latency, &by_route, &children);
-            s.spawn(move || {
+        .collect::<Vec<_>>()
+        .into();
+    // Spawned and joined, not scoped: a scope can return before its threads' thread-local
+    // destructors fold their blocks into the shared sketch, and a fold between the two
+    // snapshots of a test would change the order in which sums are added.
+    let threads: Vec<_> = (0..4u32)
+        .map(|t| {
+            let (latency, by_route, children) =
+                (latency.clone(), by_route.clone(), children.clone());
+            std::thread::spawn(move || {
                 for i in 0..2_000u32 {
                     let v = f64::from(i % 997 + 1) * 1e-4 * f64::from(t + 1);
                     latency.record(v);
                     by_route.record(["/a", "/b"][(i % 2) as usize], v * 3.0);
                     children[(i % 3) as usize].latency.record(v);
                 }
-            });
-        }
-    });
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
     for v in [0.0, -0.5, -2.0, 1e30, 3.0] {
         latency.record(v);
     }
