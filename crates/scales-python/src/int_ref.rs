@@ -232,19 +232,20 @@ unsafe fn as_int(obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
     }
 }
 
-/// `op(int(obj))`.
+/// `op(int(obj))`, or `failed` when `obj` cannot be made an int (an exception is set).
 ///
 /// # Safety
 /// `obj` is a live object and the GIL is held.
-unsafe fn unary(
+unsafe fn unary<R>(
     obj: *mut ffi::PyObject,
-    op: unsafe extern "C" fn(*mut ffi::PyObject) -> *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
+    failed: R,
+    op: impl FnOnce(*mut ffi::PyObject) -> R,
+) -> R {
     // SAFETY: the caller's contract; `as_int` returns a new reference or null.
     unsafe {
         let v = as_int(obj);
         if v.is_null() {
-            return v;
+            return failed;
         }
         let out = op(v);
         ffi::Py_DecRef(v);
@@ -353,7 +354,7 @@ macro_rules! unary_slots {
     ($($slot:ident => $op:path,)*) => {$(
         unsafe extern "C" fn $slot(obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
             // SAFETY: called by CPython as a unary slot, with the GIL.
-            unsafe { unary(obj, $op) }
+            unsafe { unary(obj, ptr::null_mut(), |v| $op(v)) }
         }
     )*};
 }
@@ -395,15 +396,7 @@ unsafe extern "C" fn richcompare(
 
 unsafe extern "C" fn hash_slot(slf: *mut ffi::PyObject) -> ffi::Py_hash_t {
     // SAFETY: called by CPython as the hash slot, with the GIL.
-    unsafe {
-        let v = as_int(slf);
-        if v.is_null() {
-            return -1;
-        }
-        let out = ffi::PyObject_Hash(v);
-        ffi::Py_DecRef(v);
-        out
-    }
+    unsafe { unary(slf, -1, |v| ffi::PyObject_Hash(v)) }
 }
 
 unsafe extern "C" fn to_bool(slf: *mut ffi::PyObject) -> c_int {
