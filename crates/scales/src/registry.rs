@@ -69,6 +69,12 @@ struct TreeNode {
     owners: usize,
     /// A global collection lives here: its stats stay for the life of the registry.
     pinned: bool,
+    /// How many `Stat`s (held values and gauges) are at any depth below: listing the
+    /// gauges skips the groups without one instead of walking every stat twice.
+    values_below: usize,
+    /// How many of `entries` are aggregations, and how many of those merge distributions.
+    aggregations: usize,
+    distribution_aggregations: usize,
 }
 
 enum Entry {
@@ -150,9 +156,63 @@ impl TreeNode {
 
     /// Whether this group holds an aggregation (which adds up everything below it).
     fn has_aggregation(&self) -> bool {
-        self.entries
-            .values()
-            .any(|e| matches!(e, Entry::Stat(StatCore::Aggregation(_))))
+        self.aggregations > 0
+    }
+
+    /// Counts `core` in the census of the group at `path` and of the groups above it
+    /// (`added`), or takes it out (`!added`).
+    fn census(&mut self, path: &[Name], core: &StatCore, added: bool) {
+        let step = |count: usize| if added { count + 1 } else { count - 1 };
+        let is_value = matches!(core, StatCore::Value(_));
+        let mut node = self;
+        for segment in path {
+            if is_value {
+                node.values_below = step(node.values_below);
+            }
+            node = match node.entries.get_mut(segment.as_str()) {
+                Some(Entry::Node(child)) => child,
+                _ => unreachable!("the census follows a path to a group"),
+            };
+        }
+        if is_value {
+            node.values_below = step(node.values_below);
+        }
+        if let StatCore::Aggregation(agg) = core {
+            node.aggregations = step(node.aggregations);
+            if agg.kind() == crate::StatKind::PmfAggregation {
+                node.distribution_aggregations = step(node.distribution_aggregations);
+            }
+        }
+    }
+
+    /// Checks the census against a count of the tree (tests).
+    #[cfg(test)]
+    fn check_census(&self) -> usize {
+        let mut values = 0;
+        let (mut aggregations, mut distribution_aggregations) = (0, 0);
+        for entry in self.entries.values() {
+            match entry {
+                Entry::Node(node) => values += node.check_census(),
+                Entry::Stat(StatCore::Value(_)) => values += 1,
+                Entry::Stat(StatCore::Aggregation(agg)) => {
+                    aggregations += 1;
+                    if agg.kind() == crate::StatKind::PmfAggregation {
+                        distribution_aggregations += 1;
+                    }
+                }
+                Entry::Stat(_) => {}
+            }
+        }
+        assert_eq!(
+            (
+                self.values_below,
+                self.aggregations,
+                self.distribution_aggregations
+            ),
+            (values, aggregations, distribution_aggregations),
+            "the census is out of date"
+        );
+        values
     }
 
     /// Lists the gauge closures a read of this group ([`read`](Self::read), same `path`,
@@ -164,6 +224,9 @@ impl TreeNode {
         prune: Option<&Prune>,
         out: &mut Vec<Arc<stats::ValueCell>>,
     ) {
+        if self.values_below == 0 {
+            return;
+        }
         let needed = needed || self.has_aggregation();
         for (name, entry) in &self.entries {
             match entry {
@@ -198,10 +261,8 @@ impl TreeNode {
         let mut aggregations = Vec::new();
         // A distribution aggregation merges its descendants' buckets: read them whole, then
         // make summaries of everything once the sums are done.
-        let merges_sketches = reading.detail == SketchDetail::Summary
-            && self.entries.values().any(|e| {
-                matches!(e, Entry::Stat(StatCore::Aggregation(agg)) if agg.kind() == crate::StatKind::PmfAggregation)
-            });
+        let merges_sketches =
+            reading.detail == SketchDetail::Summary && self.distribution_aggregations > 0;
         if merges_sketches {
             reading.detail = SketchDetail::Buckets;
         }
@@ -730,6 +791,9 @@ impl Registry {
                         }
                     }
                 }
+                for (_, core) in &removed {
+                    tree.root.census(&owner.path, core, false);
+                }
                 for (name, core) in &removed {
                     if let Some(contribution) = core.final_contribution() {
                         if let Some(agg) = tree.root.aggregation_above(&owner.path, name) {
@@ -840,6 +904,7 @@ impl Scope {
                 let core = make(registry.clock());
                 node.entries
                     .insert(Name::from(name), Entry::Stat(core.clone()));
+                tree.root.census(&self.owner.path, &core, true);
                 Ok(core)
             }
         }
@@ -1116,5 +1181,61 @@ impl<T: fmt::Debug> fmt::Debug for StatSet<T> {
             .field("scope", &self.scope)
             .field("stats", &self.stats)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    /// The census (held values and gauges below each group, aggregations in it) stays equal
+    /// to a count of the tree through random declarations and releases.
+    #[test]
+    fn census_follows_declarations_and_releases() {
+        let mut rng = SmallRng::seed_from_u64(11);
+        let registry = Registry::new();
+        let paths = ["/a", "/a/b", "/a/b/c", "/d", "/a/e"];
+        let mut held: Vec<Box<dyn std::any::Any>> = Vec::new();
+        for step in 0..2_000 {
+            if rng.random_bool(0.3) && !held.is_empty() {
+                let index = rng.random_range(0..held.len());
+                drop(held.swap_remove(index));
+            } else {
+                let scope = registry
+                    .scope(paths[rng.random_range(0..paths.len())])
+                    .expect("valid path");
+                let name = format!("s{}", rng.random_range(0..6));
+                // A name already declared as another kind is refused, which is fine here.
+                let handle: Option<Box<dyn std::any::Any>> = match rng.random_range(0..6) {
+                    0 => scope.int_stat(&name).ok().map(|s| Box::new(s) as _),
+                    1 => scope.stat(&name).ok().map(|s| Box::new(s) as _),
+                    2 => scope
+                        .gauge(&name, move || step)
+                        .ok()
+                        .map(|s| Box::new(s) as _),
+                    3 => scope
+                        .sum_aggregation_stat(&name)
+                        .ok()
+                        .map(|s| Box::new(s) as _),
+                    4 => scope
+                        .pmf_aggregation_stat(&name)
+                        .ok()
+                        .map(|s| Box::new(s) as _),
+                    _ => scope.pmf_stat(&name).ok().map(|s| Box::new(s) as _),
+                };
+                held.extend(handle);
+                if rng.random_bool(0.5) {
+                    held.push(Box::new(scope));
+                }
+            }
+            registry.lock().root.check_census();
+        }
+        let declared = registry.lock().root.check_census();
+        assert!(declared > 0, "the walk left some values declared");
+        drop(held);
+        assert_eq!(registry.lock().root.check_census(), 0);
     }
 }
