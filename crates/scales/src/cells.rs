@@ -12,8 +12,7 @@
 //! cache line.
 //!
 //! * **Counters** keep their per-thread delta in the cell. A read takes the arena lock and
-//!   sums the slot's **retired** total, every live thread's cell and a shared fallback
-//!   atomic. `set(v)` computes that sum under the lock and moves the retired total by
+//!   sums the slot's **retired** total and every live thread's cell. `set(v)` computes that sum under the lock and moves the retired total by
 //!   `v − sum`. A snapshot reads runs of counters under one hold of the lock
 //!   ([`CounterReader`], at most 64 reads per hold).
 //! * **Blocks** (per-thread distributions): the cell holds the address of a heap block the
@@ -25,8 +24,8 @@
 //!   blocks and chunks and forgets the thread. A read therefore sees each update exactly once:
 //!   either in the live cell or in the retired total, never both, never neither.
 //! * **After the guard is gone** (an update from another thread-local's destructor that runs
-//!   later), `try_with` fails and the update goes to the stat's shared fallback: a
-//!   `fetch_add` on an atomic (counters) or the shared sketch (blocks). Nothing is lost.
+//!   later), `try_with` fails and the update goes, under the lock, into the slot's retired
+//!   total (counters) or into the stat's shared sketch (blocks). Nothing is lost.
 //! * **Slot reuse**: dropping a stat zeroes its cell in every live thread (freeing blocks)
 //!   under the lock and puts the slot on a free list.
 //!
@@ -48,11 +47,13 @@
 //!   that happened-before it and any subset of the concurrent ones. A monotonic counter
 //!   never appears to go backwards to one reader (each cell and the retired total only grow,
 //!   and a fold moves a value from a cell to the retired total atomically under the lock).
-//! * At most [`MAX_CHUNKS`] × [`CHUNK`] sharded stats exist at once (523 264: the last chunk is reserved); further
-//!   stats use only their shared fallback atomic, as before sharding.
+//! * At most [`MAX_CHUNKS`] × [`CHUNK`] sharded stats exist at once (2 096 128: the last
+//!   chunk is reserved; a tree of a million stats with dictionaries takes about 1.15
+//!   million); further stats use only their shared fallback atomic or sketch, which is
+//!   slower to record into and to read.
 //! * Memory: 8 bytes per live stat per thread that touched its chunk (chunks of 8 KiB) and a
-//!   4 KiB record per thread that records anything, both freed when the thread exits; plus
-//!   the 4 KiB directory in every thread's static thread-local storage.
+//!   16 KiB record per thread that records anything, both freed when the thread exits; plus
+//!   the 16 KiB directory in every thread's static thread-local storage.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -71,7 +72,7 @@ const CHUNK_BITS: u32 = 1;
 pub(crate) const CHUNK: usize = 1 << CHUNK_BITS;
 /// Chunks per thread.
 #[cfg(not(loom))]
-pub(crate) const MAX_CHUNKS: usize = 512;
+pub(crate) const MAX_CHUNKS: usize = 2048;
 #[cfg(loom)]
 pub(crate) const MAX_CHUNKS: usize = 2;
 const MAX_SLOTS: usize = CHUNK * MAX_CHUNKS;
@@ -373,22 +374,31 @@ impl Arena {
         })
     }
 
-    /// The counter total of `slot`: retired plus every live thread's cell plus `fallback`.
+    /// The counter total of `slot`: retired plus every live thread's cell, or `fallback`
+    /// for a counter without a slot.
     pub(crate) fn read_counter(&self, slot: u32, fallback: &AtomicU64) -> u64 {
         let state = self.lock();
         Self::counter_locked(&state, slot, fallback)
     }
 
     fn counter_locked(state: &State, slot: u32, fallback: &AtomicU64) -> u64 {
-        // Relaxed: see the module docs; the lock orders this against folds.
-        let mut sum = fallback.load(Ordering::Relaxed);
-        if slot != NO_SLOT {
-            sum = sum.wrapping_add(state.retired[slot as usize]);
-            for cell in state.cells(slot) {
-                sum = sum.wrapping_add(cell.load(Ordering::Relaxed));
-            }
+        if slot == NO_SLOT {
+            // Relaxed: an independent tally.
+            return fallback.load(Ordering::Relaxed);
         }
-        sum
+        // Relaxed: see the module docs; the lock orders this against folds.
+        state
+            .cells(slot)
+            .fold(state.retired[slot as usize], |sum, cell| {
+                sum.wrapping_add(cell.load(Ordering::Relaxed))
+            })
+    }
+
+    /// Adds `n` to the retired total of `slot` (an update from a thread whose cells are gone).
+    pub(crate) fn add_retired(&self, slot: u32, n: u64) {
+        let mut state = self.lock();
+        let retired = &mut state.retired[slot as usize];
+        *retired = retired.wrapping_add(n);
     }
 
     /// Makes the counter total of `slot` equal to `value`.
@@ -528,9 +538,15 @@ impl Counter {
             let value = cell.load(Ordering::Relaxed);
             cell.store(value.wrapping_add(n), Ordering::Relaxed);
         });
-        if done.is_none() {
-            // Relaxed: an independent tally; reads sum it under the arena lock.
+        if done.is_some() {
+            return;
+        }
+        if self.slot == NO_SLOT {
+            // Relaxed: an independent tally.
             self.fallback.fetch_add(n, Ordering::Relaxed);
+        } else {
+            // This thread's cells are gone (it is exiting): into the retired total.
+            ARENA.add_retired(self.slot, n);
         }
     }
 
@@ -575,14 +591,16 @@ impl CounterReader {
         }
     }
 
-    /// [`Counter::get`], under the reader's hold of the lock.
-    pub(crate) fn get(&mut self, counter: &Counter) -> u64 {
+    /// [`Counter::get`] of the counter whose [`slot`](Counter::slot) is `slot`, under the
+    /// reader's hold of the lock. The counter itself is loaded only when it has no slot.
+    pub(crate) fn get_at(&mut self, Slot(slot): Slot, counter: &Counter) -> u64 {
+        debug_assert_eq!(slot, counter.slot, "the slot of another counter");
         if self.reads == Self::BATCH {
             self.release();
         }
         self.reads += 1;
         let state = self.guard.get_or_insert_with(|| ARENA.lock());
-        Arena::counter_locked(state, counter.slot, &counter.fallback)
+        Arena::counter_locked(state, slot, &counter.fallback)
     }
 
     /// Gives the lock back (the next [`get`](Self::get) takes it again).

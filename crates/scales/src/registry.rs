@@ -268,8 +268,10 @@ impl TreeNode {
         }
         for (name, entry) in &self.entries {
             // Runs of counters are read under one hold of the arena lock...
-            if let Entry::Stat(core @ (StatCore::Int(cell) | StatCore::Counter(cell))) = entry {
-                let value = cell.get_with(&mut reading.counters);
+            if let Entry::Stat(core @ (StatCore::Int(slot, cell) | StatCore::Counter(slot, cell))) =
+                entry
+            {
+                let value = cell.get_with(*slot, &mut reading.counters);
                 group.entries.push(snapshot::Entry {
                     name: name.clone(),
                     node: Node::Stat(StatSnapshot {

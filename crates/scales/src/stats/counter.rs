@@ -19,7 +19,7 @@ pub(crate) struct IntCell {
 
 impl IntCell {
     /// The slot its handles keep, for [`add_at`](Self::add_at).
-    fn slot(&self) -> Slot {
+    pub(crate) fn slot(&self) -> Slot {
         self.value.slot()
     }
 
@@ -36,9 +36,11 @@ impl IntCell {
         self.value.get() as i64
     }
 
-    /// [`get`](Self::get) through a reader that holds the arena lock across reads.
-    pub(crate) fn get_with(&self, reader: &mut CounterReader) -> i64 {
-        reader.get(&self.value) as i64
+    /// [`get`](Self::get) through a reader that holds the arena lock across reads, given
+    /// this cell's [`slot`](Self::slot) (the tree keeps a copy, so that a read of the
+    /// counter loads nothing from the cell itself).
+    pub(crate) fn get_with(&self, slot: Slot, reader: &mut CounterReader) -> i64 {
+        reader.get_at(slot, &self.value) as i64
     }
 }
 
@@ -95,11 +97,12 @@ impl StatType for IntStat {
     }
 
     fn new_core(_: &Place<'_>, _: StatOptions) -> StatCore {
-        StatCore::Int(Arc::default())
+        let cell = Arc::<IntCell>::default();
+        StatCore::Int(cell.slot(), cell)
     }
 
     fn handle(core: StatCore, lease: Lease) -> Option<Self> {
-        let StatCore::Int(cell) = core else {
+        let StatCore::Int(_, cell) = core else {
             return None;
         };
         Some(Self {
@@ -165,11 +168,12 @@ impl StatType for CounterStat {
     }
 
     fn new_core(_: &Place<'_>, _: StatOptions) -> StatCore {
-        StatCore::Counter(Arc::default())
+        let cell = Arc::<IntCell>::default();
+        StatCore::Counter(cell.slot(), cell)
     }
 
     fn handle(core: StatCore, lease: Lease) -> Option<Self> {
-        let StatCore::Counter(cell) = core else {
+        let StatCore::Counter(_, cell) = core else {
             return None;
         };
         Some(Self {

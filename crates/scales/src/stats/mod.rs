@@ -42,6 +42,7 @@ pub(crate) use value::ValueCell;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cells::Slot;
 use crate::clock::Clock;
 use crate::sketch::SketchDetail;
 use crate::snapshot::{StatKind, StatValue};
@@ -160,8 +161,10 @@ pub(crate) trait StatType: Sized {
 /// The shared storage of one declared stat, as the tree holds it.
 #[derive(Clone)]
 pub(crate) enum StatCore {
-    Int(Arc<IntCell>),
-    Counter(Arc<IntCell>),
+    // With a copy of the cell's slot, so that a snapshot reads the counter without loading
+    // the cell (it fits beside the tag: `StatCore` stays 16 bytes).
+    Int(Slot, Arc<IntCell>),
+    Counter(Slot, Arc<IntCell>),
     Double(Arc<DoubleCell>),
     Value(Arc<ValueCell>),
     IntDict(Arc<IntDictCore>),
@@ -177,8 +180,8 @@ pub(crate) enum StatCore {
 impl StatCore {
     pub(crate) fn kind(&self) -> StatKind {
         match self {
-            StatCore::Int(_) => StatKind::IntStat,
-            StatCore::Counter(_) => StatKind::Counter,
+            StatCore::Int(..) => StatKind::IntStat,
+            StatCore::Counter(..) => StatKind::Counter,
             StatCore::Double(_) => StatKind::DoubleStat,
             StatCore::Value(_) => StatKind::Stat,
             StatCore::IntDict(_) => StatKind::IntDict,
@@ -201,7 +204,7 @@ impl StatCore {
     /// [`read`](Self::read), distributions in as much `detail` as asked.
     pub(crate) fn read_with(&self, clock: &Clock, detail: SketchDetail) -> StatValue {
         match self {
-            StatCore::Int(cell) | StatCore::Counter(cell) => StatValue::Int(cell.get()),
+            StatCore::Int(_, cell) | StatCore::Counter(_, cell) => StatValue::Int(cell.get()),
             StatCore::Double(cell) => StatValue::Float(cell.get()),
             StatCore::Value(cell) => match cell.evaluate() {
                 Ok(value) => StatValue::Value(value),
@@ -221,7 +224,9 @@ impl StatCore {
     /// What this stat hands to an ancestor's aggregation when its scope is dropped.
     pub(crate) fn final_contribution(&self) -> Option<Contribution> {
         match self {
-            StatCore::Int(cell) | StatCore::Counter(cell) => Some(Contribution::Int(cell.get())),
+            StatCore::Int(_, cell) | StatCore::Counter(_, cell) => {
+                Some(Contribution::Int(cell.get()))
+            }
             StatCore::Double(cell) => Some(Contribution::Float(cell.get())),
             StatCore::IntDict(dict) => Some(Contribution::Counts(dict.entries())),
             StatCore::Pmf(pmf) => Some(Contribution::Distribution(pmf.snapshot())),
@@ -230,3 +235,6 @@ impl StatCore {
         }
     }
 }
+
+// The copy of a counter's slot fits beside `StatCore`'s tag (the tree's entries stay small).
+const _: () = assert!(std::mem::size_of::<StatCore>() == 16);
