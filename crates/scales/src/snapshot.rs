@@ -428,7 +428,7 @@ pub enum StatValue {
     /// Distributions by key (NamedPmfDictStat).
     Distributions(Vec<Keyed<SketchSnapshot>>),
     /// Event rates (MeterStat).
-    Meter(MeterSnapshot),
+    Meter(Box<MeterSnapshot>),
     /// Rates by key (MeterDictStat).
     Meters(Vec<Keyed<MeterSnapshot>>),
     /// Seconds spent in each state, including the current one (StateTimeStat).
@@ -490,3 +490,8 @@ pub struct MeterSnapshot {
     /// Mean rate since creation.
     pub mean: f64,
 }
+
+// A snapshot entry is one cache line (a stat's name, kind and value): the rare big values
+// (meters, distributions, keyed stats) are behind a pointer.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Entry>() == 64);

@@ -723,7 +723,7 @@ impl<'s, O: TextOut> Writer<'s, O> {
                     self.summary(family, Some(key), value);
                 }
             }
-            StatValue::Meter(m) => self.meters(name, stat, "", std::iter::once((None, m))),
+            StatValue::Meter(m) => self.meters(name, stat, "", std::iter::once((None, &**m))),
             StatValue::Meters(ms) => self.meters(
                 name,
                 stat,

@@ -214,7 +214,7 @@ impl StatCore {
             StatCore::StringDict(dict) => StatValue::Strings(dict.entries()),
             StatCore::Pmf(pmf) => StatValue::Distribution(Box::new(pmf.snapshot_with(detail))),
             StatCore::NamedPmfDict(dict) => StatValue::Distributions(dict.entries(detail)),
-            StatCore::Meter(meter) => StatValue::Meter(meter.read(clock.now_nanos())),
+            StatCore::Meter(meter) => StatValue::Meter(Box::new(meter.read(clock.now_nanos()))),
             StatCore::MeterDict(dict) => StatValue::Meters(dict.entries(clock.now_nanos())),
             StatCore::StateTime(states) => StatValue::Durations(states.durations()),
             StatCore::Aggregation(_) => StatValue::Value(crate::Value::Null),

@@ -639,7 +639,7 @@ fn example_tree() -> Node {
                 "hits",
                 stat(
                     StatKind::Meter,
-                    StatValue::Meter(meter(10, 2.0, 1.5, 1.0, 0.5)),
+                    StatValue::Meter(Box::new(meter(10, 2.0, 1.5, 1.0, 0.5))),
                 ),
             ),
             (
@@ -830,10 +830,7 @@ fn prometheus_summary_names_are_reserved() {
         ("y_total", int(1)),
         ("dash-name", int(1)),
         ("dash_name", int(2)),
-        (
-            "y",
-            stat(StatKind::Meter, StatValue::Meter(MeterSnapshot::default())),
-        ),
+        ("y", stat(StatKind::Meter, StatValue::Meter(Box::default()))),
         (
             "dup",
             gauge(map(&[
@@ -1157,7 +1154,7 @@ fn stat_strategy() -> impl Strategy<Value = StatSnapshot> {
         sketch_strategy().prop_map(|d| (StatKind::Pmf, StatValue::Distribution(Box::new(d)))),
         keyed(sketch_strategy().boxed())
             .prop_map(|d| (StatKind::NamedPmfDict, StatValue::Distributions(d))),
-        meter_strategy().prop_map(|m| (StatKind::Meter, StatValue::Meter(m))),
+        meter_strategy().prop_map(|m| (StatKind::Meter, StatValue::Meter(Box::new(m)))),
         keyed(meter_strategy().boxed()).prop_map(|m| (StatKind::MeterDict, StatValue::Meters(m))),
         keyed(float_strategy().boxed())
             .prop_map(|d| (StatKind::StateTime, StatValue::Durations(d))),
@@ -1317,13 +1314,13 @@ fn promtool_accepts_the_output() {
                 "hits",
                 stat(
                     StatKind::Meter,
-                    StatValue::Meter(MeterSnapshot {
+                    StatValue::Meter(Box::new(MeterSnapshot {
                         count: 10,
                         m1: 2.0,
                         m5: 1.5,
                         m15: f64::INFINITY,
                         mean: 0.5,
-                    }),
+                    })),
                 ),
             ),
             (

@@ -150,13 +150,13 @@ pub(crate) fn readme_tree(real: bool) -> Vec<(&'static str, Node)> {
     let hits = if real {
         stat(
             StatKind::Meter,
-            StatValue::Meter(MeterSnapshot {
+            StatValue::Meter(Box::new(MeterSnapshot {
                 count: 10,
                 m1: 2.0,
                 m5: 2.0,
                 m15: 2.0,
                 mean: 0.5,
-            }),
+            })),
         )
     } else {
         stat(StatKind::Meter, StatValue::Value(meter_dict(10, Some(2.0))))
