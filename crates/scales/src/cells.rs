@@ -12,9 +12,10 @@
 //! cache line.
 //!
 //! * **Counters** keep their per-thread delta in the cell. A read takes the arena lock and
-//!   sums the slot's **retired** total and every live thread's cell. `set(v)` computes that sum under the lock and moves the retired total by
-//!   `v − sum`. A snapshot reads runs of counters under one hold of the lock
-//!   ([`CounterReader`], at most 64 reads per hold).
+//!   sums the slot's **retired** total and every live thread's cell. `set(v)` computes
+//!   that sum under the lock and moves the retired total by `v − sum`. A snapshot reads
+//!   runs of counters under one hold of the lock ([`CounterReader`], at most 64 reads per
+//!   hold).
 //! * **Blocks** (per-thread distributions): the cell holds the address of a heap block the
 //!   thread allocated for that stat (see [`Block`]); a read visits every live block under
 //!   the lock.
@@ -603,7 +604,7 @@ impl CounterReader {
         Arena::counter_locked(state, slot, &counter.fallback)
     }
 
-    /// Gives the lock back (the next [`get`](Self::get) takes it again).
+    /// Gives the lock back (the next [`get_at`](Self::get_at) takes it again).
     pub(crate) fn release(&mut self) {
         self.guard = None;
         self.reads = 0;
