@@ -16,6 +16,7 @@ use super::key_limit::{KeyLimit, OVERFLOW_KEY};
 use super::{Lease, Place, StatCore, StatOptions, StatType};
 use crate::cells::{Counter, Slot};
 use crate::clock::Clock;
+use crate::path::Name;
 use crate::snapshot::{Keyed, StatKind};
 
 /// Marks a removed entry. Adders that see a value this low know they hit a removed entry.
@@ -81,7 +82,7 @@ impl Tally {
 /// A key of a [`CounterMap`]. Hashes its bytes in one `write` (a `str` also writes a
 /// terminator byte, a second round of the hasher), and is looked up by [`KeyRef`].
 #[derive(Clone, PartialEq, Eq)]
-struct Key(Arc<str>);
+struct Key(Name);
 
 impl Hash for Key {
     fn hash<H: Hasher>(&self, state: &mut H) {
@@ -235,7 +236,7 @@ pub(crate) struct IntDictCore {
 struct Expiry {
     idle_nanos: u64,
     clock: Clock,
-    seen: Mutex<HashMap<Arc<str>, (i64, u64), foldhash::fast::RandomState>>,
+    seen: Mutex<HashMap<Name, (i64, u64), foldhash::fast::RandomState>>,
 }
 
 impl IntDictCore {
@@ -370,7 +371,7 @@ impl IntDictCore {
         }
         let tally = Arc::new(Tally::new(self.removable(), n));
         let mut next = CounterMap::clone(&current);
-        next.insert(Key(Arc::from(key)), tally.clone());
+        next.insert(Key(Name::from(key)), tally.clone());
         self.map.store(Arc::new(next));
         tally
     }
@@ -390,7 +391,7 @@ impl IntDictCore {
         }
         let mut next = CounterMap::clone(&current);
         next.insert(
-            Key(Arc::from(key)),
+            Key(Name::from(key)),
             Arc::new(Tally::new(self.removable(), value)),
         );
         self.map.store(Arc::new(next));

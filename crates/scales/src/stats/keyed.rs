@@ -7,8 +7,9 @@ use arc_swap::{ArcSwap, Guard};
 use indexmap::IndexMap;
 
 use super::key_limit::{KeyLimit, OVERFLOW_KEY};
+use crate::path::Name;
 
-type Map<V> = IndexMap<Arc<str>, Arc<V>, foldhash::fast::RandomState>;
+type Map<V> = IndexMap<Name, Arc<V>, foldhash::fast::RandomState>;
 
 /// Per-key values in insertion order. Readers and lookups of existing keys load an
 /// immutable map without locking; inserting a key (rare) copies the map under `write`.
@@ -66,7 +67,7 @@ impl<V> KeyedMap<V> {
         };
         let value = Arc::new(make());
         let mut next = Map::clone(&current);
-        next.insert(Arc::from(key), value.clone());
+        next.insert(Name::from(key), value.clone());
         self.map.store(Arc::new(next));
         value
     }
