@@ -337,8 +337,9 @@ impl From<&String> for Name {
 }
 
 impl From<Arc<str>> for Name {
+    /// Inline when short; a long name keeps the `Arc` (its bytes are not copied).
     fn from(name: Arc<str>) -> Self {
-        Self(SmolStr::new(&*name))
+        Self(SmolStr::from(name))
     }
 }
 

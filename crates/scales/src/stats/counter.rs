@@ -19,7 +19,7 @@ pub(crate) struct IntCell {
 
 impl IntCell {
     /// The slot its handles keep, for [`add_at`](Self::add_at).
-    pub(crate) fn slot(&self) -> Slot {
+    fn slot(&self) -> Slot {
         self.value.slot()
     }
 
@@ -102,11 +102,11 @@ impl StatType for IntStat {
     }
 
     fn handle(core: StatCore, lease: Lease) -> Option<Self> {
-        let StatCore::Int(_, cell) = core else {
+        let StatCore::Int(slot, cell) = core else {
             return None;
         };
         Some(Self {
-            slot: cell.slot(),
+            slot,
             cell,
             _lease: lease,
         })
@@ -173,11 +173,11 @@ impl StatType for CounterStat {
     }
 
     fn handle(core: StatCore, lease: Lease) -> Option<Self> {
-        let StatCore::Counter(_, cell) = core else {
+        let StatCore::Counter(slot, cell) = core else {
             return None;
         };
         Some(Self {
-            slot: cell.slot(),
+            slot,
             cell,
             _lease: lease,
         })
