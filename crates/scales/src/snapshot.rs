@@ -236,6 +236,17 @@ pub enum Node {
     Stat(StatSnapshot),
 }
 
+impl Node {
+    /// How many stats are at and below this node (a writer sizes its buffers by it).
+    #[cfg(any(feature = "prometheus", feature = "graphite"))]
+    pub(crate) fn count_stats(&self) -> usize {
+        match self {
+            Node::Stat(_) => 1,
+            Node::Group(group) => group.entries.iter().map(|e| e.node.count_stats()).sum(),
+        }
+    }
+}
+
 /// A container in a snapshot.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Group {

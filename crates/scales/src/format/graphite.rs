@@ -90,6 +90,7 @@ use std::fmt::{self, Write as _};
 use std::io;
 use std::sync::Arc;
 
+use crate::format::append;
 use crate::format::chunked::{Chunked, InMemory, TextOut};
 use crate::number::{push_debug_float, push_int};
 use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
@@ -377,7 +378,9 @@ pub fn write<W: io::Write>(
 
 /// The lines for `snapshot` as a string (see [`write()`]).
 pub fn to_string(snapshot: &Snapshot, options: &Options, timestamp: u64) -> String {
-    let mut out = String::with_capacity(1 << 16);
+    // Room for a line of each stat up front, rather than growing by copies (the memory is
+    // only touched as the text is written).
+    let mut out = String::with_capacity(snapshot.root().count_stats().max(512) * 64);
     render(snapshot, options, timestamp, &mut InMemory(&mut out));
     out
 }
@@ -468,7 +471,7 @@ fn push_path_segment(path: &mut String, segment: &str) {
     if !path.is_empty() {
         path.push('/');
     }
-    path.push_str(segment);
+    append::push(path, segment);
 }
 
 fn name_has_segment(name: &str) -> bool {
@@ -487,7 +490,7 @@ fn sanitize_into(out: &mut String, segment: &str) {
     let start = out.len();
     // Most names need no change: copied whole, not char by char.
     if segment.bytes().all(|b| PLAIN[usize::from(b)]) {
-        out.push_str(segment);
+        append::push(out, segment);
     } else {
         for c in segment.trim().chars() {
             out.push(match c {
@@ -578,7 +581,7 @@ impl<O: TextOut> Renderer<'_, O> {
         }
         if safe {
             debug_assert_eq!(sanitize(segment), segment);
-            name.push_str(segment);
+            append::push(name, segment);
         } else {
             sanitize_into(name, segment);
         }
@@ -598,17 +601,17 @@ impl<O: TextOut> Renderer<'_, O> {
             return;
         }
         let out = &mut *self.out;
-        out.push_str(name);
+        append::push(out, name);
         // Usually there are no tags; `push_str` would call `memcpy` even for nothing.
         if !self.suffix.0.is_empty() {
-            out.push_str(&self.suffix.0);
+            append::push(out, &self.suffix.0);
         }
         out.push(' ');
         match value {
             Number::Int(i) => push_int(out, i),
             Number::Float(f) => push_debug_float(out, f),
         }
-        out.push_str(&self.suffix.1);
+        append::push(out, &self.suffix.1);
         out.item_done();
         self.rendered.points += 1;
     }

@@ -76,10 +76,13 @@
 //! # Ok::<(), scales::Error>(())
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::hash::BuildHasher as _;
 use std::io;
 
+use hashbrown::HashTable;
+
+use crate::format::append;
 use crate::format::chunked::{Chunked, InMemory, TextOut};
 use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
 use crate::snapshot::{Keyed, MeterSnapshot, Node, Snapshot, StatKind, StatSnapshot, StatValue};
@@ -115,8 +118,11 @@ impl Options {
 
 /// Renders every stat of the snapshot (named by its absolute path) in the text format.
 pub fn to_string(snapshot: &Snapshot, options: &Options) -> String {
-    let mut text = String::with_capacity(1 << 16);
-    Writer::new(InMemory(&mut text)).snapshot(snapshot, options);
+    // Room for short names' families up front, rather than growing by copies (the memory
+    // is only touched as the text is written).
+    let stats = snapshot.root().count_stats();
+    let mut text = String::with_capacity(stats.max(512) * 128);
+    Writer::new(InMemory(&mut text)).snapshot(snapshot, options, stats);
     text
 }
 
@@ -127,7 +133,7 @@ pub fn to_string(snapshot: &Snapshot, options: &Options) -> String {
 /// Only those of `out`; writing stops at the first.
 pub fn write<W: io::Write>(snapshot: &Snapshot, options: &Options, out: &mut W) -> io::Result<()> {
     let mut writer = Writer::new(Chunked::new(out));
-    writer.snapshot(snapshot, options);
+    writer.snapshot(snapshot, options, snapshot.root().count_stats());
     writer.out.finish()
 }
 
@@ -152,9 +158,8 @@ pub fn metric_name<S: AsRef<str>>(prefix: &str, segments: &[S]) -> String {
         let segment = segment.as_ref();
         name.push(segment, classify(segment));
     }
-    let mut out = String::new();
-    name.finish_into(&mut out);
-    out
+    let mut scratch = String::new();
+    name.finish(&mut scratch).to_owned()
 }
 
 /// A [`metric_name`] being built one segment at a time, so that the writer, walking the tree,
@@ -241,6 +246,22 @@ impl Name {
         let state = &mut self.state;
         // A last word in `safe` is not empty, so the text is joinable and this is a segment.
         debug_assert!(separate || !state.last_word_done);
+        if separate
+            && state.last_word_done
+            && !raw.is_empty()
+            && classes & (NOT_WORD | UNDERSCORE) == 0
+        {
+            // The usual segment: one whole word of letters and digits after a whole word.
+            // What the general steps below come to for it.
+            self.clean.push('_');
+            append::push(&mut self.clean, raw);
+            lint_word(&mut self.safe, &mut state.glue_next, state.words, raw);
+            state.words += 1;
+            state.word_start = self.clean.len();
+            state.raw_empty = false;
+            state.raw_joinable = true;
+            return;
+        }
         if separate {
             self.clean.push('_');
             if state.last_word_done {
@@ -252,7 +273,7 @@ impl Name {
             self.clean.push('_');
         }
         if classes & NOT_WORD == 0 {
-            self.clean.push_str(raw);
+            append::push(&mut self.clean, raw);
         } else {
             self.clean.extend(raw.chars().map(|c| {
                 if c.is_ascii_alphanumeric() || c == '_' {
@@ -287,27 +308,32 @@ impl Name {
         }
     }
 
-    /// Sets `out` to the name: an empty last word made lint safe too, and `_value` after a
-    /// reserved suffix.
-    fn finish_into(&self, out: &mut String) {
-        out.clear();
-        out.push_str(&self.safe);
+    /// The name: the words in `safe`, or in `scratch` when an empty last word is to be made
+    /// lint safe too, or `_value` goes after a reserved suffix.
+    fn finish<'a>(&'a self, scratch: &'a mut String) -> &'a str {
+        if self.state.last_word_done && !has_reserved_suffix(&self.safe) {
+            return &self.safe;
+        }
+        scratch.clear();
+        append::push(scratch, &self.safe);
         if !self.state.last_word_done {
             let mut glue_next = self.state.glue_next;
-            lint_word(out, &mut glue_next, self.state.words, "");
+            lint_word(scratch, &mut glue_next, self.state.words, "");
         }
-        if RESERVED_SUFFIXES.iter().any(|suffix| out.ends_with(suffix)) {
-            out.push_str("_value");
+        if has_reserved_suffix(scratch) {
+            scratch.push_str("_value");
         }
+        scratch
     }
 }
 
 /// Byte classes, so that one pass over a segment tells what it needs ([`classify`]): an ASCII
 /// capital (camelCase to split), a byte that is not an ASCII letter, digit or `_` (to
-/// sanitise), and `\` or a newline (to escape in `# HELP`).
+/// sanitise), `_`, and `\` or a newline (to escape in `# HELP`).
 const UPPER: u8 = 1;
 const NOT_WORD: u8 = 2;
 const HELP_ESCAPE: u8 = 4;
+const UNDERSCORE: u8 = 8;
 const CLASSES: [u8; 256] = {
     let mut classes = [0; 256];
     let mut b = 0;
@@ -321,6 +347,9 @@ const CLASSES: [u8; 256] = {
         }
         if c == b'\\' || c == b'\n' {
             classes[b] |= HELP_ESCAPE;
+        }
+        if c == b'_' {
+            classes[b] |= UNDERSCORE;
         }
         b += 1;
     }
@@ -348,6 +377,12 @@ const UNIT_PREFIXES: &[&str] = &[
 /// Suffixes Prometheus gives to counters, summaries and histograms.
 const RESERVED_SUFFIXES: &[&str] = &["_total", "_count", "_sum", "_bucket"];
 
+fn has_reserved_suffix(name: &str) -> bool {
+    RESERVED_SUFFIXES
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
+}
+
 fn is_unit_word(word: &str) -> bool {
     // Most words are no unit: the lists are only searched for words that could be in them
     // (abbreviations have 1 to 3 letters; every longer unit ends in `s`, but `fahrenheit`).
@@ -370,18 +405,20 @@ fn is_unit_word(word: &str) -> bool {
 /// otherwise separated by `_`.
 fn lint_word(out: &mut String, glue_next: &mut bool, index: usize, word: &str) {
     let unit = is_unit_word(word);
-    if index > 0 && !(unit && !out.is_empty() && !out.ends_with('_')) && !*glue_next {
+    // Whether the text so far is empty or ends in `_`: no word to glue a unit to.
+    let open = |out: &String| out.as_bytes().last().is_none_or(|&b| b == b'_');
+    if index > 0 && (!unit || open(out)) && !*glue_next {
         out.push('_');
     }
-    *glue_next = unit && (out.is_empty() || out.ends_with('_'));
-    out.push_str(word);
+    *glue_next = unit && open(out);
+    append::push(out, word);
 }
 
 /// Appends `segment` with camelCase word boundaries turned into `_` and letters lowercased
 /// (`byPath` → `by_path`, `HTTPErrors` → `http_errors`, `p99Latency` → `p99_latency`).
 fn push_snake_case(out: &mut String, segment: &str) {
     if !segment.bytes().any(|b| b.is_ascii_uppercase()) {
-        return out.push_str(segment);
+        return append::push(out, segment);
     }
     // Neighbours are looked at as bytes: a byte of a non-ASCII character is no ASCII letter
     // or digit, as the character is not.
@@ -454,60 +491,57 @@ struct Writer<'s, O> {
 
 /// The metric names already used, without a `String` for each (a family claims one to three
 /// names, and allocating them cost more than writing the family): the names' text is
-/// appended to one string, and a map from a name's hash leads to the names with that hash,
-/// chained, as different names can share a hash.
+/// appended to one string, and a table of the names' hashes leads to their place in it, so
+/// that a name is hashed once and looked up with one probe.
 #[derive(Default)]
 struct Taken {
     /// Every name, one after the other.
     text: String,
-    /// Each name's end in `text` (it starts where the one before ends) and the previous name
-    /// with the same hash.
-    names: Vec<(usize, Option<usize>)>,
-    /// The last name of each hash.
-    by_hash: HashMap<u64, usize, foldhash::fast::RandomState>,
+    /// Each name's end in `text` (it starts where the one before ends).
+    ends: Vec<usize>,
+    /// Each name's hash and index in `ends`.
+    table: HashTable<(u64, usize)>,
     hasher: foldhash::fast::RandomState,
 }
 
 impl Taken {
+    /// Room for about `names` names.
+    fn reserve(&mut self, names: usize) {
+        self.text.reserve(names * 32);
+        self.ends.reserve(names);
+        self.table.reserve(names, |&(hash, _)| hash);
+    }
+
     /// Takes every name of `names` (each made of parts), unless one is taken already: then
     /// the first such, and none is taken. Each name is hashed once.
     fn claim<'a, const N: usize>(&mut self, names: [[&'a str; 3]; N]) -> Option<[&'a str; 3]> {
         // The names are written after the taken ones, and kept there if none is taken.
-        let (text_len, names_len) = (self.text.len(), self.names.len());
+        let (text_len, names_len) = (self.text.len(), self.ends.len());
         let mut hashes = [0; N];
         for (parts, hash) in names.iter().zip(&mut hashes) {
             let start = self.text.len();
             for part in parts {
-                self.text.push_str(part);
+                push_short(&mut self.text, part);
             }
-            *hash = self.hasher.hash_one(&self.text[start..]);
-            if self.find(*hash, start) {
+            let wanted = &self.text[start..];
+            *hash = self.hasher.hash_one(wanted);
+            let (text, ends) = (&self.text, &self.ends);
+            let name = |i: usize| &text[i.checked_sub(1).map_or(0, |before| ends[before])..ends[i]];
+            if self
+                .table
+                .find(*hash, |&(h, i)| h == *hash && name(i) == wanted)
+                .is_some()
+            {
                 self.text.truncate(text_len);
-                self.names.truncate(names_len);
+                self.ends.truncate(names_len);
                 return Some(*parts);
             }
-            // Its end, for now in the place of its chain.
-            self.names.push((self.text.len(), None));
+            self.ends.push(self.text.len());
         }
         for (i, hash) in (names_len..).zip(hashes) {
-            self.names[i].1 = self.by_hash.insert(hash, i);
+            self.table.insert_unique(hash, (hash, i), |&(h, _)| h);
         }
         None
-    }
-
-    /// Whether the name written at `start` in `text` (up to its end), of this hash, is
-    /// among the taken ones.
-    fn find(&self, hash: u64, start: usize) -> bool {
-        let wanted = &self.text[start..];
-        let mut next = self.by_hash.get(&hash).copied();
-        while let Some(i) = next {
-            let start = i.checked_sub(1).map_or(0, |before| self.names[before].0);
-            if &self.text[start..self.names[i].0] == wanted {
-                return true;
-            }
-            next = self.names[i].1;
-        }
-        false
     }
 }
 
@@ -538,10 +572,10 @@ impl Place {
             help_path: self.help_path.len(),
         };
         self.path.push('/');
-        self.path.push_str(segment);
+        append::push(&mut self.path, segment);
         self.help_path.push('/');
         if classes & HELP_ESCAPE == 0 {
-            self.help_path.push_str(segment);
+            append::push(&mut self.help_path, segment);
         } else {
             escape_help_into(&mut self.help_path, segment);
         }
@@ -552,6 +586,37 @@ impl Place {
         self.name.pop(mark.name);
         self.path.truncate(mark.path);
         self.help_path.truncate(mark.help_path);
+    }
+
+    /// For a stat named by one plain word (letters and digits, as most are) after a name
+    /// whose words are whole: goes to it, with its metric name in `metric_name`, and returns
+    /// where the paths were; `None` (and nothing changed) for other names. What
+    /// [`push`](Self::push) and [`Name::finish`] come to for such a name, without the steps
+    /// that only other names need.
+    fn push_plain_stat(&mut self, segment: &str) -> Option<(usize, usize)> {
+        let state = &self.name.state;
+        let plain = classify(segment) & (UPPER | NOT_WORD | UNDERSCORE) == 0;
+        if !plain || segment.is_empty() || !state.last_word_done {
+            return None;
+        }
+        let name = &mut self.metric_name;
+        name.clear();
+        append::push(name, &self.name.safe);
+        lint_word(name, &mut state.glue_next.clone(), state.words, segment);
+        if has_reserved_suffix(name) {
+            name.push_str("_value");
+        }
+        let mark = (self.path.len(), self.help_path.len());
+        for path in [&mut self.path, &mut self.help_path] {
+            path.push('/');
+            append::push(path, segment);
+        }
+        Some(mark)
+    }
+
+    fn pop_plain_stat(&mut self, (path, help_path): (usize, usize)) {
+        self.path.truncate(path);
+        self.help_path.truncate(help_path);
     }
 }
 
@@ -608,7 +673,8 @@ impl<'s, O: TextOut> Writer<'s, O> {
         }
     }
 
-    fn snapshot(&mut self, snapshot: &'s Snapshot, options: &Options) {
+    /// Writes the snapshot, which holds `stats` stats.
+    fn snapshot(&mut self, snapshot: &'s Snapshot, options: &Options, stats: usize) {
         let mut at = Place {
             name: Name::new(&options.prefix),
             ..Place::default()
@@ -616,15 +682,27 @@ impl<'s, O: TextOut> Writer<'s, O> {
         for segment in snapshot.path() {
             at.push(segment);
         }
+        // Most stats are one family of one name; meters and summaries have more.
+        self.taken.reserve(stats + stats / 4);
         self.node(snapshot.root(), &mut at);
     }
 
     /// Writes the stats at and below `node`, which is at `at`.
     fn node(&mut self, node: &'s Node, at: &mut Place) {
         match node {
-            Node::Stat(stat) => self.stat_at(stat, at),
+            Node::Stat(stat) => {
+                let name = at.name.finish(&mut at.metric_name);
+                self.stat_at(stat, name, &at.path, &at.help_path);
+            }
             Node::Group(group) => {
                 for entry in &group.entries {
+                    if let Node::Stat(stat) = &entry.node {
+                        if let Some(mark) = at.push_plain_stat(&entry.name) {
+                            self.stat_at(stat, &at.metric_name, &at.path, &at.help_path);
+                            at.pop_plain_stat(mark);
+                            continue;
+                        }
+                    }
                     let mark = at.push(&entry.name);
                     self.node(&entry.node, at);
                     at.pop(mark);
@@ -633,15 +711,15 @@ impl<'s, O: TextOut> Writer<'s, O> {
         }
     }
 
-    fn stat_at(&mut self, stat: &'s StatSnapshot, at: &mut Place) {
+    /// Writes the families of `stat`, whose metric name is `name` and path `path` (escaped
+    /// for `# HELP`: `help_path`).
+    fn stat_at(&mut self, stat: &'s StatSnapshot, name: &str, path: &str, help_path: &str) {
         if self.out.failed() {
             return;
         }
-        at.name.finish_into(&mut at.metric_name);
-        let (name, path) = (&at.metric_name, &at.path);
         let about = |kind| About {
             path,
-            help_path: &at.help_path,
+            help_path,
             kind,
         };
         if name.is_empty() {
@@ -861,7 +939,7 @@ impl<'s, O: TextOut> Writer<'s, O> {
             return;
         }
         let out = &mut *self.out;
-        out.push_str(family.name);
+        append::push(out, family.name);
         push_short(out, family.suffix);
         push_short(out, suffix);
         if !labels.is_empty() {
@@ -870,7 +948,7 @@ impl<'s, O: TextOut> Writer<'s, O> {
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str(label);
+                append::push(out, label);
                 out.push_str("=\"");
                 escape_label_into(out, text);
                 out.push('"');
@@ -910,19 +988,19 @@ impl<'s, O: TextOut> Writer<'s, O> {
         }
         let out = &mut *self.out;
         out.push_str("# HELP ");
-        out.push_str(header.name);
+        append::push(out, header.name);
         push_short(out, header.suffix);
         out.push(' ');
-        out.push_str(header.help_path);
+        append::push(out, header.help_path);
         out.push_str(" (");
-        out.push_str(header.kind);
+        append::push(out, header.kind);
         out.push(')');
         push_short(out, header.help);
         out.push_str("\n# TYPE ");
-        out.push_str(header.name);
+        append::push(out, header.name);
         push_short(out, header.suffix);
         out.push(' ');
-        out.push_str(header.ty.as_str());
+        append::push(out, header.ty.as_str());
         out.push('\n');
         true
     }
@@ -961,16 +1039,17 @@ fn float(f: f64) -> String {
 
 /// Appends a suffix or other short text that is often empty: `push_str` calls `memcpy`
 /// even for nothing, which costs more than the test.
+#[inline(always)]
 fn push_short(out: &mut String, text: &str) {
     if !text.is_empty() {
-        out.push_str(text);
+        append::push(out, text);
     }
 }
 
 /// HELP text escaping: `\` and newline.
 fn escape_help_into(out: &mut String, text: &str) {
     if !text.bytes().any(|b| matches!(b, b'\\' | b'\n')) {
-        return out.push_str(text);
+        return append::push(out, text);
     }
     for c in text.chars() {
         match c {
@@ -984,7 +1063,7 @@ fn escape_help_into(out: &mut String, text: &str) {
 /// Label value escaping: `\`, `"` and newline.
 fn escape_label_into(out: &mut String, text: &str) {
     if !text.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
-        return out.push_str(text);
+        return append::push(out, text);
     }
     for c in text.chars() {
         match c {
