@@ -60,6 +60,9 @@
 
 #![deny(unsafe_code)]
 
+#[cfg(any(feature = "graphite", feature = "prometheus"))]
+#[allow(unsafe_code)]
+mod append;
 mod atomic_f64;
 #[allow(unsafe_code)]
 mod cells;

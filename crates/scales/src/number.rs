@@ -31,7 +31,7 @@ pub(crate) fn write_json_float(w: &mut (impl io::Write + ?Sized), f: f64) -> io:
 /// Appends an integer (the same text as `write_int`'s, without going through `core::fmt`).
 #[cfg(any(feature = "prometheus", feature = "graphite"))]
 pub(crate) fn push_int(out: &mut String, i: i64) {
-    crate::format::append::push(out, itoa::Buffer::new().format(i));
+    crate::append::push(out, itoa::Buffer::new().format(i));
 }
 
 /// A float as Python 3's `str(float)`: the shortest text that reads back as the same float,
@@ -123,7 +123,7 @@ pub(crate) fn push_debug_float(out: &mut String, f: f64) {
     };
     let Some(digits) = unsigned.strip_prefix("0.0000") else {
         #[cfg(any(feature = "prometheus", feature = "graphite"))]
-        return crate::format::append::push(out, text);
+        return crate::append::push(out, text);
         #[cfg(not(any(feature = "prometheus", feature = "graphite")))]
         return out.push_str(text);
     };

@@ -90,7 +90,7 @@ use std::fmt::{self, Write as _};
 use std::io;
 use std::sync::Arc;
 
-use crate::format::append;
+use crate::append;
 use crate::format::chunked::{Chunked, InMemory, TextOut};
 use crate::number::{push_debug_float, push_int};
 use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};

@@ -5,9 +5,6 @@
 //! Each format is behind the cargo feature of its name: `json` (default), `html`,
 //! `prometheus`, `graphite`.
 
-#[cfg(any(feature = "graphite", feature = "prometheus"))]
-#[allow(unsafe_code)]
-pub(crate) mod append;
 #[cfg(any(feature = "html", feature = "graphite", feature = "prometheus"))]
 mod chunked;
 #[cfg(feature = "graphite")]

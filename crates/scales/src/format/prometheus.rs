@@ -82,7 +82,7 @@ use std::io;
 
 use hashbrown::HashTable;
 
-use crate::format::append;
+use crate::append;
 use crate::format::chunked::{Chunked, InMemory, TextOut};
 use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
 use crate::snapshot::{Keyed, MeterSnapshot, Node, Snapshot, StatKind, StatSnapshot, StatValue};
