@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use axum::body::Body;
 use axum::extract::{OriginalUri, Request};
@@ -62,6 +62,8 @@ struct Inner {
     max_body_bytes: u64,
     credentials: Credentials,
     sampler_started: AtomicBool,
+    /// Writes the Prometheus text of an unchanged tree faster, scrape after scrape.
+    prometheus: Mutex<prometheus::Encoder>,
 }
 
 impl State {
@@ -76,6 +78,7 @@ impl State {
                 max_body_bytes: config.limits.max_body_bytes,
                 credentials: config.credentials.clone(),
                 sampler_started: AtomicBool::new(false),
+                prometheus: Mutex::default(),
             }),
         }
     }
@@ -653,11 +656,21 @@ fn respond(inner: &Inner, asked: &Asked) -> Response {
     match format {
         Format::Json => reply(StatusCode::OK, JSON, json_text(json::Style::Compact)),
         Format::PrettyJson => reply(StatusCode::OK, JSON, json_text(json::Style::Pretty)),
-        Format::Prometheus => reply(
-            StatusCode::OK,
-            prometheus::CONTENT_TYPE,
-            prometheus::to_string(&snapshot, &prometheus::Options::default()),
-        ),
+        Format::Prometheus => {
+            // Scrapes of the whole tree use the encoder, one at a time; a scrape at the same
+            // time, of a sub-tree or of a query's result renders in full (the same text,
+            // without waiting, and without making the encoder's kept text that one's).
+            let encoder = if segments.is_empty() && parsed_query.is_none() {
+                inner.prometheus.try_lock().ok()
+            } else {
+                None
+            };
+            let body = match encoder {
+                Some(mut encoder) => encoder.to_string(&snapshot),
+                None => prometheus::to_string(&snapshot, &prometheus::Options::default()),
+            };
+            reply(StatusCode::OK, prometheus::CONTENT_TYPE, body)
+        }
         Format::Page | Format::Html | Format::History => {
             let request = PageRequest {
                 node: snapshot.root(),

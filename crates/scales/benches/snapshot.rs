@@ -130,6 +130,14 @@ fn read_scaling(c: &mut Criterion) {
                 })
             },
         );
+        let mut encoder = prom_text::Encoder::default();
+        group.bench_with_input(
+            BenchmarkId::new("summary snapshot + prometheus text (encoder)", stats),
+            &tree,
+            |b, tree| {
+                b.iter(|| encoder.to_string(&black_box(&tree.registry).snapshot_with(&summaries)))
+            },
+        );
         group.bench_with_input(
             BenchmarkId::new("snapshot + json (compact)", stats),
             &tree,
@@ -199,6 +207,18 @@ fn read_formats(c: &mut Criterion, stats: usize) {
             )
         })
     });
+    // An endpoint scraped again and again keeps an encoder: the tree is the same each time,
+    // so after the first render only the numbers are written.
+    let mut encoder = prom_text::Encoder::new(prom_options.clone());
+    group.bench_function(
+        "scales: snapshot + prometheus text (encoder, same tree)",
+        |b| b.iter(|| encoder.to_string(&black_box(registry).snapshot())),
+    );
+    let mut encoder = prom_text::Encoder::new(prom_options.clone());
+    group.bench_function(
+        "scales: summary snapshot + prometheus text (encoder, same tree)",
+        |b| b.iter(|| encoder.to_string(&black_box(registry).snapshot_with(&summaries))),
+    );
     group.bench_function("scales: snapshot + graphite lines", |b| {
         b.iter(|| graphite::to_string(&black_box(registry).snapshot(), &graphite_options, 1))
     });

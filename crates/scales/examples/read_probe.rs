@@ -9,7 +9,9 @@
 //! callgrind_annotate --inclusive=yes /tmp/read.cg | grep _phase
 //! ```
 //!
-//! `--format prometheus` or `--format graphite` renders that format instead of JSON;
+//! `--format prometheus` or `--format graphite` renders that format instead of JSON,
+//! `--format prometheus-encoder` renders it with one `prometheus::Encoder` for every round
+//! (the first round renders in full, the others reuse its text);
 //! `--summaries` takes distributions as summaries (`SketchDetail::Summary`), as the status
 //! page does, instead of with their buckets.
 //! Without valgrind it prints the time per stat of each phase.
@@ -30,7 +32,12 @@ fn snapshot_phase(
 
 /// Renders `snapshot` in `format` (JSON into `out`); returns the text's length.
 #[inline(never)]
-fn render_phase(format: &str, snapshot: &scales::Snapshot, out: &mut Vec<u8>) -> usize {
+fn render_phase(
+    format: &str,
+    snapshot: &scales::Snapshot,
+    encoder: &mut scales::format::prometheus::Encoder,
+    out: &mut Vec<u8>,
+) -> usize {
     use scales::format::{graphite, json, prometheus};
     out.clear();
     match format {
@@ -43,6 +50,7 @@ fn render_phase(format: &str, snapshot: &scales::Snapshot, out: &mut Vec<u8>) ->
             let text = prometheus::to_string(snapshot, &prometheus::Options::default());
             black_box(text).len()
         }
+        "prometheus-encoder" => black_box(encoder.to_string(snapshot)).len(),
         "graphite" => {
             let text = graphite::to_string(snapshot, &graphite::Options::default(), 1);
             black_box(text).len()
@@ -67,19 +75,20 @@ fn main() {
             ("--rounds", Some(n)) => rounds = n,
             ("--format", _) if text.is_some() => format = text.unwrap_or_default(),
             _ => {
-                eprintln!("usage: read_probe [--stats N] [--rounds N] [--format json|prometheus|graphite] [--summaries]");
+                eprintln!("usage: read_probe [--stats N] [--rounds N] [--format json|prometheus|prometheus-encoder|graphite] [--summaries]");
                 std::process::exit(2);
             }
         }
     }
     let tree = support::tree::build(stats);
     let mut out = Vec::new();
+    let mut encoder = scales::format::prometheus::Encoder::default();
     let (mut snapshot_time, mut json_time, mut bytes) = (0.0, 0.0, 0);
     for _ in 0..rounds {
         let start = Instant::now();
         let snapshot = snapshot_phase(black_box(&tree.registry), &options);
         let taken = Instant::now();
-        bytes = render_phase(&format, &snapshot, &mut out);
+        bytes = render_phase(&format, &snapshot, &mut encoder, &mut out);
         json_time += taken.elapsed().as_secs_f64();
         snapshot_time += (taken - start).as_secs_f64();
         black_box(&out);

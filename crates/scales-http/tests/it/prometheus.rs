@@ -77,7 +77,8 @@ fn prometheus_scrapes_the_recorded_values() {
     }
     let registry = scales::Registry::new();
     let scope = registry.scope("/e2e").unwrap();
-    scope.int_stat("requests").unwrap().add(42);
+    let requests = scope.int_stat("requests").unwrap();
+    requests.add(42);
     scope.counter_stat("served").unwrap().add(9);
     let latency = scope.pmf_stat("latency_seconds").unwrap();
     for v in [0.1, 0.2, 0.3] {
@@ -162,4 +163,18 @@ fn prometheus_scrapes_the_recorded_values() {
     .parse()
     .unwrap();
     assert!((median - 0.2).abs() < 0.2 * 0.01, "median {median}");
+
+    // Later scrapes of the same tree (its text kept from the last one, with the numbers
+    // written anew) carry the new values, and a stat declared since is scraped too.
+    requests.add(1);
+    responses.inc("500");
+    latency.record(0.4);
+    wait(ours("e2e_requests", ""), "43");
+    wait(ours("e2e_responses", ",key=\"500\""), "2");
+    wait(ours("e2e_latency_seconds_count", ""), "4");
+    let late = scope.int_stat("late").unwrap();
+    late.add(5);
+    wait(ours("e2e_late", ""), "5");
+    requests.add(1);
+    wait(ours("e2e_requests", ""), "44");
 }

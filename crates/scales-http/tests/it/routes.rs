@@ -169,6 +169,37 @@ fn prometheus_formats() {
     assert_eq!(sub.header("content-type"), Some(PROM));
     assert!(sub.body.contains("web_success 3\n"));
     assert!(!sub.body.contains("handler_"));
+
+    // Scrape after scrape, the same text as a full render of the tree as it is now: with
+    // new values, with a stat more, with one fewer and with new values again.
+    let full = || {
+        let text = scales::format::prometheus::to_string(
+            &f.registry.snapshot(),
+            &scales::format::prometheus::Options::default(),
+        );
+        // The meter's rates decay between the two renders: compare what does not.
+        let steady = |text: &str| {
+            text.lines()
+                .filter(|l| !l.starts_with("web_hits_rate"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let metrics = get(&format!("http://{}/metrics", server.local_addr())).body;
+        assert_eq!(steady(&metrics), steady(&text));
+        metrics
+    };
+    full();
+    f.success.add(4);
+    assert!(full().contains("\nweb_success 7\n"));
+    let late = f.registry.scope("/late").unwrap();
+    let count = late.int_stat("arrivals").unwrap();
+    count.add(2);
+    let text = full();
+    assert!(text.contains("\nlate_arrivals 2\n"), "{text}");
+    drop((late, count));
+    assert!(!full().contains("late_arrivals"));
+    f.success.add(1);
+    assert!(full().contains("\nweb_success 8\n"));
 }
 
 #[test]

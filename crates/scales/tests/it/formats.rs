@@ -754,6 +754,70 @@ app_hidden_thread_0_state_info{value="busy"} 1
 # scales: /app/thread_0/state not exported as app_thread_0_state_info: the name app_thread_0_state_info is already used
 "#;
 
+/// A tree with one stat of each kind, and a string gauge whose value is `label`.
+fn encoder_tree(label: &str, n: i64) -> Snapshot {
+    let stat = |kind, value| Node::Stat(StatSnapshot { kind, value });
+    let root = Node::Group(Group {
+        entries: vec![
+            scales::Entry::new(
+                "label",
+                stat(StatKind::Stat, StatValue::Value(Value::Str(label.into()))),
+            ),
+            scales::Entry::new("count", stat(StatKind::IntStat, StatValue::Int(n))),
+        ],
+        collapsed: false,
+    });
+    Snapshot::new(StatPath::root(), root, UNIX_EPOCH)
+}
+
+#[test]
+fn prometheus_encoder_recovers_after_a_changing_shape() {
+    let options = prometheus::Options::default();
+    let mut encoder = prometheus::Encoder::new(options.clone());
+    // A string gauge that changes at every scrape: the text cannot be reused.
+    for n in 0..10 {
+        let snap = encoder_tree(&format!("v{n}"), n);
+        assert_eq!(
+            encoder.to_string(&snap),
+            prometheus::to_string(&snap, &options)
+        );
+    }
+    assert_eq!(encoder.reused(), 0);
+    // Then it stays: within 16 renders the encoder keeps a text again and reuses it.
+    for n in 0..20 {
+        let snap = encoder_tree("steady", n);
+        assert_eq!(
+            encoder.to_string(&snap),
+            prometheus::to_string(&snap, &options)
+        );
+    }
+    assert!(encoder.reused() >= 4, "reused {} of 20", encoder.reused());
+    assert_eq!(encoder.renders(), 30);
+}
+
+#[test]
+fn prometheus_encoder_keeps_no_text_over_its_limit() {
+    let options = prometheus::Options::default();
+    let mut encoder = prometheus::Encoder::new(options.clone()).keep_at_most(40);
+    for n in 0..5 {
+        let snap = encoder_tree("steady", n);
+        assert_eq!(
+            encoder.to_string(&snap),
+            prometheus::to_string(&snap, &options)
+        );
+    }
+    assert_eq!((encoder.renders(), encoder.reused()), (5, 0));
+    let mut encoder = encoder.keep_at_most(4096);
+    for n in 0..40 {
+        let snap = encoder_tree("steady", n);
+        assert_eq!(
+            encoder.to_string(&snap),
+            prometheus::to_string(&snap, &options)
+        );
+    }
+    assert!(encoder.reused() >= 24, "reused {} of 40", encoder.reused());
+}
+
 #[test]
 fn prometheus_full_example() {
     let text = prometheus::to_string(&snapshot(example_tree()), &prometheus::Options::default());
@@ -1181,6 +1245,91 @@ fn node_strategy() -> impl Strategy<Value = Node> {
         })
 }
 
+/// `node` with other numbers from `numbers` wherever the Prometheus text has a number (the
+/// same shape: names, keys, strings and which summaries are empty stay).
+fn renumber(node: Node, numbers: &mut impl Iterator<Item = (i64, f64)>) -> Node {
+    let mut next = || numbers.next().unwrap();
+    fn value(v: Value, next: &mut impl FnMut() -> (i64, f64)) -> Value {
+        let (i, f) = next();
+        match v {
+            // A number may become a number of another type, or a boolean.
+            Value::Int(_) if i % 3 == 0 => Value::Float(f),
+            Value::Int(_) | Value::Float(_) if i % 3 == 1 => Value::Bool(i % 2 == 0),
+            Value::Int(_) | Value::Float(_) | Value::Bool(_) => Value::Int(i),
+            Value::Map(entries) => Value::Map(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, value(v, next)))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+    let sketch = |d: &SketchSnapshot, next: &mut dyn FnMut() -> (i64, f64)| {
+        if d.count() == 0 {
+            d.clone()
+        } else {
+            let n = 1 + (next().0.unsigned_abs() % 5) as usize;
+            // Finite values: a sketch leaves out the others, and would be empty.
+            let mut finite = || {
+                let (i, f) = next();
+                if f.is_finite() {
+                    f
+                } else {
+                    (i % 1000) as f64
+                }
+            };
+            SketchSnapshot::from_values((0..n).map(|_| finite()))
+        }
+    };
+    let meter = |next: &mut dyn FnMut() -> (i64, f64)| MeterSnapshot {
+        count: next().0.unsigned_abs(),
+        m1: next().1,
+        m5: next().1,
+        m15: next().1,
+        mean: next().1,
+    };
+    match node {
+        Node::Group(group) => Node::Group(Group {
+            entries: group
+                .entries
+                .into_iter()
+                .map(|e| scales::Entry::new(e.name, renumber(e.node, &mut *numbers)))
+                .collect(),
+            collapsed: group.collapsed,
+        }),
+        Node::Stat(StatSnapshot { kind, value: v }) => {
+            let v = match v {
+                StatValue::Int(_) => StatValue::Int(next().0),
+                StatValue::Float(_) => StatValue::Float(next().1),
+                StatValue::Value(v) => StatValue::Value(value(v, &mut next)),
+                StatValue::Counts(c) => {
+                    StatValue::Counts(c.into_iter().map(|k| Keyed::new(k.key, next().0)).collect())
+                }
+                StatValue::Durations(d) => StatValue::Durations(
+                    d.into_iter().map(|k| Keyed::new(k.key, next().1)).collect(),
+                ),
+                StatValue::Distribution(d) => {
+                    StatValue::Distribution(Box::new(sketch(&d, &mut next)))
+                }
+                StatValue::Distributions(ds) => StatValue::Distributions(
+                    ds.into_iter()
+                        .map(|k| Keyed::new(k.key, sketch(&k.value, &mut next)))
+                        .collect(),
+                ),
+                StatValue::Meter(_) => StatValue::Meter(Box::new(meter(&mut next))),
+                StatValue::Meters(ms) => StatValue::Meters(
+                    ms.into_iter()
+                        .map(|k| Keyed::new(k.key, meter(&mut next)))
+                        .collect(),
+                ),
+                other => other,
+            };
+            Node::Stat(StatSnapshot { kind, value: v })
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -1199,6 +1348,60 @@ proptest! {
         if let Err(why) = validate_exposition(&text) {
             prop_assert!(false, "{}\n{}", why, text);
         }
+    }
+
+    #[test]
+    fn prometheus_encoder_writes_what_a_full_render_writes(
+        root in node_strategy(),
+        other in node_strategy(),
+        numbers in prop::collection::vec((any::<i64>(), float_strategy()), 1..16),
+        path in prop::collection::vec(key_strategy(), 0..2),
+        prefix in prop_oneof![Just(String::new()), key_strategy()],
+    ) {
+        let Ok(path) = StatPath::from_names(&path) else {
+            return Ok(());
+        };
+        let options = prometheus::Options::with_prefix(prefix);
+        let snapshot = |root: Node| Snapshot::new(path.clone(), root, UNIX_EPOCH);
+        let full = |snap: &Snapshot| prometheus::to_string(snap, &options);
+        let streamed = |encoder: &mut prometheus::Encoder, snap: &Snapshot| {
+            let mut out = Vec::new();
+            encoder.write(snap, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let mut encoder = prometheus::Encoder::new(options.clone());
+
+        // The first render is a full one.
+        let first = snapshot(root.clone());
+        prop_assert_eq!(encoder.to_string(&first), full(&first));
+        prop_assert_eq!((encoder.renders(), encoder.reused()), (1, 0));
+
+        // The same tree with other numbers: the kept text with the new numbers.
+        let mut numbers = numbers.iter().copied().cycle();
+        let renumbered = snapshot(renumber(root.clone(), &mut numbers));
+        prop_assert_eq!(encoder.to_string(&renumbered), full(&renumbered));
+        prop_assert_eq!(streamed(&mut encoder, &renumbered), full(&renumbered));
+        prop_assert_eq!((encoder.renders(), encoder.reused()), (3, 2));
+
+        // A stat more: a full render, kept in turn.
+        let grown = snapshot(Node::Group(Group {
+            entries: vec![
+                scales::Entry::new("tree", root),
+                scales::Entry::new("added", Node::Stat(StatSnapshot {
+                    kind: StatKind::IntStat,
+                    value: StatValue::Int(7),
+                })),
+            ],
+            collapsed: false,
+        }));
+        prop_assert_eq!(streamed(&mut encoder, &grown), full(&grown));
+        prop_assert_eq!(encoder.to_string(&grown), full(&grown));
+        prop_assert_eq!((encoder.renders(), encoder.reused()), (5, 3));
+
+        // Any other tree, whatever its shape.
+        let other = snapshot(other);
+        prop_assert_eq!(encoder.to_string(&other), full(&other));
+        prop_assert_eq!(encoder.to_string(&first), full(&first));
     }
 
     #[test]

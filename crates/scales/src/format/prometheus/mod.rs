@@ -75,6 +75,9 @@
 //! );
 //! # Ok::<(), scales::Error>(())
 //! ```
+//!
+//! An endpoint scraped again and again can keep an [`Encoder`]: the same text, written from
+//! the last scrape's while the tree keeps its shape.
 
 use std::collections::HashSet;
 use std::hash::BuildHasher as _;
@@ -87,6 +90,9 @@ use crate::format::chunked::{Chunked, InMemory, TextOut};
 use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
 use crate::snapshot::{Keyed, MeterSnapshot, Node, Snapshot, StatKind, StatSnapshot, StatValue};
 use crate::value::Value;
+
+mod encoder;
+pub use encoder::Encoder;
 
 #[cfg(test)]
 use crate::number::python_float;
@@ -456,7 +462,7 @@ impl Type {
 }
 
 /// A sample's value.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Number {
     Int(i64),
     Float(f64),
@@ -474,6 +480,22 @@ impl Number {
     }
 }
 
+/// The `window` labels of a meter's rates.
+const RATE_WINDOWS: [&str; 4] = ["1m", "5m", "15m", "mean"];
+
+/// A meter's rate for window `w` of [`RATE_WINDOWS`].
+fn rate_of(m: &MeterSnapshot, w: usize) -> f64 {
+    [m.m1, m.m5, m.m15, m.mean][w]
+}
+
+/// Writes a sample's value.
+fn push_number(out: &mut String, value: Number) {
+    match value {
+        Number::Int(i) => push_int(out, i),
+        Number::Float(f) => push_prometheus_float(out, f),
+    }
+}
+
 /// The quantile labels of a summary, as [`python_float`] spells [`PERCENTILE_KEYS`]' values.
 const QUANTILE_LABELS: [&str; PERCENTILE_KEYS.len()] =
     ["0.5", "0.75", "0.95", "0.98", "0.99", "0.999"];
@@ -487,6 +509,56 @@ struct Writer<'s, O> {
     taken: Taken,
     /// Keys of the current family's samples, so a repeated key keeps its first series.
     seen: FastSet<&'s str>,
+    /// The index of the current stat in tree order.
+    stat: u32,
+    /// Where each value was written, when an [`Encoder`] keeps the text for later.
+    values: Option<Vec<Written>>,
+}
+
+/// Where the writer wrote a value: the text it is at and where it comes from.
+#[derive(Debug, Clone, Copy)]
+struct Written {
+    start: usize,
+    end: usize,
+    stat: u32,
+    source: Source,
+}
+
+/// Which number of a stat a sample's value is (the stat being the `n`-th in tree order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Source {
+    /// The index of the key, map entry or keyed value it belongs to; 0 for a stat without.
+    item: u32,
+    field: Field,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    /// The number itself: the stat's, or its `item`-th entry's.
+    Value,
+    /// The constant 1 of an info metric.
+    One,
+    /// A summary's quantile (an index into `PERCENTILE_KEYS`), sum and count.
+    Quantile(u8),
+    Sum,
+    Count,
+    /// A meter's count and rates (1, 5, 15 minutes, mean).
+    MeterCount,
+    Rate(u8),
+}
+
+impl Source {
+    const VALUE: Source = Source::of(0, Field::Value);
+    const ONE: Source = Source::of(0, Field::One);
+
+    const fn of(item: usize, field: Field) -> Source {
+        // Items are entries of one stat's value: a `u32` holds any count that fits memory
+        // next to them (`usize` beyond it would be over 4 billion entries in one stat).
+        Source {
+            item: item as u32,
+            field,
+        }
+    }
 }
 
 /// The metric names already used, without a `String` for each (a family claims one to three
@@ -670,6 +742,8 @@ impl<'s, O: TextOut> Writer<'s, O> {
             out,
             taken: Taken::default(),
             seen: FastSet::default(),
+            stat: 0,
+            values: None,
         }
     }
 
@@ -728,10 +802,11 @@ impl<'s, O: TextOut> Writer<'s, O> {
             self.comment(path, &format!("not exported: {message}"));
         } else if let (StatKind::Counter, StatValue::Int(n)) = (stat.kind, &stat.value) {
             let family = &mut Family::new(name, "_total", Type::Counter, about("CounterStat"));
-            self.sample(family, &[], Number::Int(*n));
+            self.sample(family, &[], Number::Int(*n), Source::VALUE);
         } else {
             self.stat(name, about(stat.kind.name()), &stat.value);
         }
+        self.stat = self.stat.wrapping_add(1);
         self.out.item_done();
     }
 
@@ -755,39 +830,43 @@ impl<'s, O: TextOut> Writer<'s, O> {
     /// The families one stat becomes (see the module docs' table).
     fn stat(&mut self, name: &str, stat: About<'_>, value: &'s StatValue) {
         let gauge = |suffix| Family::new(name, suffix, Type::Gauge, stat);
+        let by_key = |item| Source::of(item, Field::Value);
         match value {
-            StatValue::Int(i) => self.sample(&mut gauge(""), &[], Number::Int(*i)),
-            StatValue::Float(x) => self.sample(&mut gauge(""), &[], Number::Float(*x)),
+            StatValue::Int(i) => self.sample(&mut gauge(""), &[], Number::Int(*i), Source::VALUE),
+            StatValue::Float(x) => {
+                self.sample(&mut gauge(""), &[], Number::Float(*x), Source::VALUE)
+            }
             StatValue::Value(Value::Str(s)) => {
                 let family = &mut gauge("_info").help(": the value as a label");
-                self.sample(family, &[("value", s)], Number::Int(1));
+                self.sample(family, &[("value", s)], Number::Int(1), Source::ONE);
             }
             StatValue::Value(Value::Map(entries)) => {
                 let family = &mut gauge("").help(": by key");
                 self.seen.clear();
-                for (key, value) in entries {
+                for (item, (key, value)) in entries.iter().enumerate() {
                     if let Some(number) = Number::of(value) {
-                        self.keyed_sample(family, key, &[], number);
+                        self.keyed_sample(family, key, &[], number, by_key(item));
                     }
                 }
             }
             StatValue::Value(v) => {
                 if let Some(number) = Number::of(v) {
-                    self.sample(&mut gauge(""), &[], number);
+                    self.sample(&mut gauge(""), &[], number, Source::VALUE);
                 }
             }
             StatValue::Counts(counts) => {
                 let family = &mut gauge("").help(": by key");
                 self.seen.clear();
-                for Keyed { key, value } in counts {
-                    self.keyed_sample(family, key, &[], Number::Int(*value));
+                for (item, Keyed { key, value }) in counts.iter().enumerate() {
+                    self.keyed_sample(family, key, &[], Number::Int(*value), by_key(item));
                 }
             }
             StatValue::Strings(strings) => {
                 let family = &mut gauge("_info").help(": the values as labels");
                 self.seen.clear();
                 for Keyed { key, value } in strings {
-                    self.keyed_sample(family, key, &[("value", value)], Number::Int(1));
+                    let labels = &[("value", value.as_str())];
+                    self.keyed_sample(family, key, labels, Number::Int(1), Source::ONE);
                 }
             }
             StatValue::Distribution(d) => {
@@ -797,8 +876,8 @@ impl<'s, O: TextOut> Writer<'s, O> {
             StatValue::Distributions(ds) => {
                 let family = &mut Family::new(name, "", Type::Summary, stat).help(": by key");
                 self.seen.clear();
-                for Keyed { key, value } in ds {
-                    self.summary(family, Some(key), value);
+                for (item, Keyed { key, value }) in ds.iter().enumerate() {
+                    self.summary(family, Some((item, key)), value);
                 }
             }
             StatValue::Meter(m) => self.meters(name, stat, "", std::iter::once((None, &**m))),
@@ -811,9 +890,10 @@ impl<'s, O: TextOut> Writer<'s, O> {
             StatValue::Durations(ds) => {
                 let family = &mut gauge("_seconds").help(": seconds spent in each state");
                 self.seen.clear();
-                for Keyed { key, value } in ds {
+                for (item, Keyed { key, value }) in ds.iter().enumerate() {
                     if self.first_of(key) {
-                        self.sample(family, &[("state", key)], Number::Float(*value));
+                        let (labels, number) = (&[("state", &**key)], Number::Float(*value));
+                        self.sample(family, labels, number, by_key(item));
                     }
                 }
             }
@@ -835,38 +915,48 @@ impl<'s, O: TextOut> Writer<'s, O> {
         key: &'s str,
         labels: &[(&str, &str)],
         value: Number,
+        source: Source,
     ) {
         if !self.first_of(key) {
             return;
         }
         let mut all: [(&str, &str); 3] = [("key", key), ("", ""), ("", "")];
         all[1..=labels.len()].copy_from_slice(labels);
-        self.sample(family, &all[..=labels.len()], value);
+        self.sample(family, &all[..=labels.len()], value, source);
     }
 
-    fn summary(&mut self, family: &mut Family<'_>, key: Option<&'s str>, d: &SketchSnapshot) {
-        if key.is_some_and(|key| !self.first_of(key)) {
+    /// The samples of a summary; `key`: its index among the stat's keyed summaries, and key.
+    fn summary(
+        &mut self,
+        family: &mut Family<'_>,
+        key: Option<(usize, &'s str)>,
+        d: &SketchSnapshot,
+    ) {
+        if key.is_some_and(|(_, key)| !self.first_of(key)) {
             return;
         }
+        let item = key.map_or(0, |(item, _)| item);
         let with_key = |extra: Option<(&'static str, &'static str)>| {
             let mut labels: [(&str, &str); 2] = [("", ""); 2];
             let mut n = 0;
-            for label in key.map(|k| ("key", k)).into_iter().chain(extra) {
+            for label in key.map(|(_, k)| ("key", k)).into_iter().chain(extra) {
                 labels[n] = label;
                 n += 1;
             }
             (labels, n)
         };
         if let Some(values) = d.percentile_values() {
-            for (label, v) in QUANTILE_LABELS.iter().zip(values) {
+            for (q, (label, v)) in QUANTILE_LABELS.iter().zip(values).enumerate() {
                 let (labels, n) = with_key(Some(("quantile", label)));
-                self.sample_with_suffix(family, "", &labels[..n], Number::Float(v));
+                let source = Source::of(item, Field::Quantile(q as u8));
+                self.sample_with_suffix(family, "", &labels[..n], Number::Float(v), source);
             }
         }
         let (labels, n) = with_key(None);
-        self.sample_with_suffix(family, "_sum", &labels[..n], Number::Float(d.sum()));
-        let count = i64::try_from(d.count()).unwrap_or(i64::MAX);
-        self.sample_with_suffix(family, "_count", &labels[..n], Number::Int(count));
+        let (sum, count) = (Source::of(item, Field::Sum), Source::of(item, Field::Count));
+        self.sample_with_suffix(family, "_sum", &labels[..n], Number::Float(d.sum()), sum);
+        let value = Number::Int(i64::try_from(d.count()).unwrap_or(i64::MAX));
+        self.sample_with_suffix(family, "_count", &labels[..n], value, count);
     }
 
     fn meters(
@@ -886,11 +976,12 @@ impl<'s, O: TextOut> Writer<'s, O> {
         let mut total = Family::new(name, "_total", Type::Counter, stat)
             .help(help(": by key: events marked", ": events marked"));
         self.seen.clear();
-        for (key, m) in meters.clone() {
+        for (item, (key, m)) in meters.clone().enumerate() {
             let count = Number::Int(i64::try_from(m.count).unwrap_or(i64::MAX));
+            let source = Source::of(item, Field::MeterCount);
             match key {
-                Some(key) => self.keyed_sample(&mut total, key, &[], count),
-                None => self.sample(&mut total, &[], count),
+                Some(key) => self.keyed_sample(&mut total, key, &[], count, source),
+                None => self.sample(&mut total, &[], count, source),
             }
         }
         let mut rate = Family::new(name, "_rate", Type::Gauge, stat).help(help(
@@ -898,24 +989,31 @@ impl<'s, O: TextOut> Writer<'s, O> {
             ": events per second over 1, 5, 15 minutes and since creation",
         ));
         self.seen.clear();
-        for (key, m) in meters {
+        for (item, (key, m)) in meters.enumerate() {
             if key.is_some_and(|key| !self.first_of(key)) {
                 continue;
             }
-            for (window, value) in [("1m", m.m1), ("5m", m.m5), ("15m", m.m15), ("mean", m.mean)] {
+            for (w, window) in RATE_WINDOWS.into_iter().enumerate() {
                 let labels = [("key", key.unwrap_or("")), ("window", window)];
                 let labels = if key.is_some() {
                     &labels[..]
                 } else {
                     &labels[1..]
                 };
-                self.sample(&mut rate, labels, Number::Float(value));
+                let source = Source::of(item, Field::Rate(w as u8));
+                self.sample(&mut rate, labels, Number::Float(rate_of(m, w)), source);
             }
         }
     }
 
-    fn sample(&mut self, family: &mut Family<'_>, labels: &[(&str, &str)], value: Number) {
-        self.sample_with_suffix(family, "", labels, value);
+    fn sample(
+        &mut self,
+        family: &mut Family<'_>,
+        labels: &[(&str, &str)],
+        value: Number,
+        source: Source,
+    ) {
+        self.sample_with_suffix(family, "", labels, value, source);
     }
 
     /// Writes one sample line of `family` (`suffix` for a summary's `_sum` and `_count`),
@@ -926,6 +1024,7 @@ impl<'s, O: TextOut> Writer<'s, O> {
         suffix: &str,
         labels: &[(&str, &str)],
         value: Number,
+        source: Source,
     ) {
         let started = match family.state {
             Some(started) => started,
@@ -956,13 +1055,18 @@ impl<'s, O: TextOut> Writer<'s, O> {
             out.push('}');
         }
         out.push(' ');
-        match value {
-            Number::Int(i) => {
-                push_int(out, i);
-            }
-            Number::Float(f) => push_prometheus_float(out, f),
+        let start = out.len();
+        push_number(out, value);
+        if let Some(values) = &mut self.values {
+            let (end, stat) = (out.len(), self.stat);
+            values.push(Written {
+                start,
+                end,
+                stat,
+                source,
+            });
         }
-        out.push('\n');
+        self.out.push('\n');
     }
 
     /// Claims the family's names and writes its header; false (and a comment) if a name is
