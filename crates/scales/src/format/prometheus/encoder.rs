@@ -291,6 +291,7 @@ struct Quantiles {
 }
 
 /// The number `source` of `stat` (the `index`-th stat).
+#[inline(always)]
 fn value_of(
     stat: &StatSnapshot,
     index: u32,
@@ -366,15 +367,19 @@ struct Compare<'k> {
     same: bool,
 }
 
+impl Compare<'_> {
+    fn differ(&mut self) {
+        self.same = false;
+        self.rest = &[];
+    }
+}
+
 impl ShapeOut for Compare<'_> {
     #[inline]
     fn put(&mut self, bytes: &[u8]) {
         match self.rest.split_at_checked(bytes.len()) {
             Some((head, rest)) if head == bytes => self.rest = rest,
-            _ => {
-                self.same = false;
-                self.rest = &[];
-            }
+            _ => self.differ(),
         }
     }
 
@@ -481,11 +486,73 @@ fn put_keys<'k>(out: &mut impl ShapeOut, keys: impl ExactSizeIterator<Item = &'k
     }
 }
 
+/// Counts and lengths below this take one byte of a shape; others `1 + 8`.
+const SHORT: usize = u8::MAX as usize;
+
 fn put_count(out: &mut impl ShapeOut, n: usize) {
-    out.put(&n.to_le_bytes());
+    match u8::try_from(n) {
+        Ok(short) if n < SHORT => out.put(&[short]),
+        _ => {
+            out.put(&[u8::MAX]);
+            out.put(&n.to_le_bytes());
+        }
+    }
 }
 
 fn put_text(out: &mut impl ShapeOut, text: &str) {
     put_count(out, text.len());
     out.put(text.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept(texts: &[&str]) -> Vec<u8> {
+        let mut shape = Vec::new();
+        for text in texts {
+            put_text(&mut shape, text);
+        }
+        shape
+    }
+
+    fn same(kept: &[u8], texts: &[&str]) -> bool {
+        let mut compare = Compare {
+            rest: kept,
+            same: true,
+        };
+        for text in texts {
+            put_text(&mut compare, text);
+        }
+        compare.same && compare.rest.is_empty()
+    }
+
+    #[test]
+    fn texts_of_every_length_compare_as_they_are() {
+        let long: Vec<String> = [0, 1, 23, 254, 255, 256, 300, 70_000]
+            .iter()
+            .map(|&n| "é".repeat(n / 2) + &"x".repeat(n % 2))
+            .collect();
+        for (i, a) in long.iter().enumerate() {
+            for (j, b) in long.iter().enumerate() {
+                assert_eq!(
+                    same(&kept(&[a, "k"]), &[b, "k"]),
+                    i == j,
+                    "{} {}",
+                    a.len(),
+                    b.len()
+                );
+            }
+            // A text differing in its last byte only, and a shape cut short, differ.
+            let mut changed = a.clone();
+            if changed.pop().is_some() {
+                changed.push('y');
+                assert!(!same(&kept(&[a]), &[&changed]));
+            }
+            assert!(!same(&kept(&[a, "k"]), &[a]));
+            assert!(!same(&kept(&[a]), &[a, ""]));
+        }
+        // A length byte is never read as text: "\u{1}a" then "" against "a" then "\u{0}".
+        assert!(!same(&kept(&["\u{1}a", ""]), &["a", "\u{0}"]));
+    }
 }
