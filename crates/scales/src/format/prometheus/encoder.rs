@@ -2,7 +2,7 @@
 //!
 //! Between two scrapes of a server the tree rarely changes: the metric names, `# HELP` and
 //! `# TYPE` lines, labels and collision comments are the same, and only the numbers differ.
-//! Most of the writer's work is that unchanging text (4 bytes in 5). The encoder keeps the
+//! Most of the writer's work is that unchanging text (over 9 bytes in 10). The encoder keeps the
 //! text of its last full render with the place and source of every number in it, and the
 //! tree's *shape*: everything the writer's text depends on other than the numbers (names,
 //! stat kinds and value types, keys, string values, whether a summary has quantiles, error
