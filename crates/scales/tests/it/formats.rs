@@ -770,26 +770,23 @@ fn encoder_tree(label: &str, n: i64) -> Snapshot {
     Snapshot::new(StatPath::root(), root, UNIX_EPOCH)
 }
 
+/// Renders `snap` with `encoder` and checks the text is the full render's.
+fn assert_encoder_gives_full_render(encoder: &mut prometheus::Encoder, snap: &Snapshot) {
+    let full = prometheus::to_string(snap, encoder.options());
+    assert_eq!(encoder.to_string(snap), full);
+}
+
 #[test]
 fn prometheus_encoder_recovers_after_a_changing_shape() {
-    let options = prometheus::Options::default();
-    let mut encoder = prometheus::Encoder::new(options.clone());
+    let mut encoder = prometheus::Encoder::new(prometheus::Options::default());
     // A string gauge that changes at every scrape: the text cannot be reused.
     for n in 0..10 {
-        let snap = encoder_tree(&format!("v{n}"), n);
-        assert_eq!(
-            encoder.to_string(&snap),
-            prometheus::to_string(&snap, &options)
-        );
+        assert_encoder_gives_full_render(&mut encoder, &encoder_tree(&format!("v{n}"), n));
     }
     assert_eq!(encoder.reused(), 0);
     // Then it stays: within 16 renders the encoder keeps a text again and reuses it.
     for n in 0..20 {
-        let snap = encoder_tree("steady", n);
-        assert_eq!(
-            encoder.to_string(&snap),
-            prometheus::to_string(&snap, &options)
-        );
+        assert_encoder_gives_full_render(&mut encoder, &encoder_tree("steady", n));
     }
     assert!(encoder.reused() >= 4, "reused {} of 20", encoder.reused());
     assert_eq!(encoder.renders(), 30);
@@ -797,23 +794,14 @@ fn prometheus_encoder_recovers_after_a_changing_shape() {
 
 #[test]
 fn prometheus_encoder_keeps_no_text_over_its_limit() {
-    let options = prometheus::Options::default();
-    let mut encoder = prometheus::Encoder::new(options.clone()).keep_at_most(40);
+    let mut encoder = prometheus::Encoder::new(prometheus::Options::default()).keep_at_most(40);
     for n in 0..5 {
-        let snap = encoder_tree("steady", n);
-        assert_eq!(
-            encoder.to_string(&snap),
-            prometheus::to_string(&snap, &options)
-        );
+        assert_encoder_gives_full_render(&mut encoder, &encoder_tree("steady", n));
     }
     assert_eq!((encoder.renders(), encoder.reused()), (5, 0));
     let mut encoder = encoder.keep_at_most(4096);
     for n in 0..40 {
-        let snap = encoder_tree("steady", n);
-        assert_eq!(
-            encoder.to_string(&snap),
-            prometheus::to_string(&snap, &options)
-        );
+        assert_encoder_gives_full_render(&mut encoder, &encoder_tree("steady", n));
     }
     assert!(encoder.reused() >= 24, "reused {} of 40", encoder.reused());
 }

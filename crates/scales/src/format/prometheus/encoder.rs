@@ -299,7 +299,6 @@ fn value_of(
     quantiles: &mut Quantiles,
 ) -> Option<Number> {
     let item = source.item as usize;
-    let clamp = |n: u64| Number::Int(i64::try_from(n).unwrap_or(i64::MAX));
     match (source.field, &stat.value) {
         (Field::One, _) => Some(Number::Int(1)),
         (Field::Value, StatValue::Int(i)) => Some(Number::Int(*i)),
@@ -319,8 +318,8 @@ fn value_of(
                 .map(|&v| Number::Float(v))
         }
         (Field::Sum, value) => Some(Number::Float(sketch(value, item)?.sum())),
-        (Field::Count, value) => Some(clamp(sketch(value, item)?.count())),
-        (Field::MeterCount, value) => Some(clamp(meter(value, item)?.count)),
+        (Field::Count, value) => Some(Number::count(sketch(value, item)?.count())),
+        (Field::MeterCount, value) => Some(Number::count(meter(value, item)?.count)),
         (Field::Rate(w), value) if w < 4 => {
             Some(Number::Float(rate_of(meter(value, item)?, usize::from(w))))
         }

@@ -478,6 +478,11 @@ impl Number {
             Value::Null | Value::Str(_) | Value::List(_) | Value::Map(_) => None,
         }
     }
+
+    /// A count (of events or values), the largest `i64` if it is larger.
+    fn count(n: u64) -> Number {
+        Number::Int(i64::try_from(n).unwrap_or(i64::MAX))
+    }
 }
 
 /// The `window` labels of a meter's rates.
@@ -955,7 +960,7 @@ impl<'s, O: TextOut> Writer<'s, O> {
         let (labels, n) = with_key(None);
         let (sum, count) = (Source::of(item, Field::Sum), Source::of(item, Field::Count));
         self.sample_with_suffix(family, "_sum", &labels[..n], Number::Float(d.sum()), sum);
-        let value = Number::Int(i64::try_from(d.count()).unwrap_or(i64::MAX));
+        let value = Number::count(d.count());
         self.sample_with_suffix(family, "_count", &labels[..n], value, count);
     }
 
@@ -977,7 +982,7 @@ impl<'s, O: TextOut> Writer<'s, O> {
             .help(help(": by key: events marked", ": events marked"));
         self.seen.clear();
         for (item, (key, m)) in meters.clone().enumerate() {
-            let count = Number::Int(i64::try_from(m.count).unwrap_or(i64::MAX));
+            let count = Number::count(m.count);
             let source = Source::of(item, Field::MeterCount);
             match key {
                 Some(key) => self.keyed_sample(&mut total, key, &[], count, source),
