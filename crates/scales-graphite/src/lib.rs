@@ -4,8 +4,9 @@
 //! # Overview
 //!
 //! * [`PeriodicPusher`] (the original's `GraphitePeriodicPusher`): a background thread that
-//!   snapshots a registry every period (60 s by default), renders it with
-//!   [`scales::format::graphite`] and sends it to carbon. Built with
+//!   snapshots a registry every period (60 s by default), renders it with a
+//!   [`scales::format::graphite::Encoder`] (which writes the last push's line names again
+//!   while the tree keeps its shape) and sends it to carbon. Built with
 //!   [`GraphitePusher::builder`]`(...).spawn(&registry)`.
 //! * [`GraphitePusher`] (the original's `GraphitePusher`): the same, one push at a time, in
 //!   the caller's thread ([`GraphitePusher::push`]).

@@ -39,6 +39,8 @@ pub struct GraphitePusher {
     health: HealthStats,
     previous: Option<Snapshot>,
     line_capacity: usize,
+    /// Renders the lines, reusing the last push's names while the tree keeps its shape.
+    encoder: graphite::Encoder,
 }
 
 impl fmt::Debug for GraphitePusher {
@@ -86,6 +88,7 @@ impl GraphitePusher {
         let health = HealthStats::declare(&registry, config.health_path.as_deref())?;
         Ok(Self {
             outbox: Outbox::new(&config, health.clone()),
+            encoder: graphite::Encoder::new(config.options.clone()),
             config,
             registry,
             health,
@@ -153,17 +156,16 @@ impl GraphitePusher {
             }
             // Writing into a Vec cannot fail: io::Write for Vec<u8> only grows it.
             let mut data = Vec::with_capacity(self.line_capacity);
-            let options = &self.config.options;
             let rendered = if self.config.interval_distributions {
                 let interval = match &self.previous {
                     Some(previous) => snapshot.interval_since(previous),
                     None => snapshot.clone(),
                 };
-                let rendered = graphite::write(&interval, options, timestamp, &mut data);
+                let rendered = self.encoder.write(&interval, timestamp, &mut data);
                 self.previous = Some(snapshot);
                 rendered
             } else {
-                graphite::write(&snapshot, options, timestamp, &mut data)
+                self.encoder.write(&snapshot, timestamp, &mut data)
             };
             (data, rendered.unwrap_or_default())
         }));

@@ -222,6 +222,27 @@ fn read_formats(c: &mut Criterion, stats: usize) {
     group.bench_function("scales: snapshot + graphite lines", |b| {
         b.iter(|| graphite::to_string(&black_box(registry).snapshot(), &graphite_options, 1))
     });
+    // What a pusher renders: summaries, with an encoder that keeps the last push's names.
+    group.bench_function("scales: summary snapshot + graphite lines", |b| {
+        b.iter(|| {
+            graphite::to_string(
+                &black_box(registry).snapshot_with(&summaries),
+                &graphite_options,
+                1,
+            )
+        })
+    });
+    let mut encoder = graphite::Encoder::new(graphite_options.clone());
+    let mut timestamp = 0;
+    group.bench_function(
+        "scales: summary snapshot + graphite lines (encoder, same tree)",
+        |b| {
+            b.iter(|| {
+                timestamp += 1;
+                encoder.to_string(&black_box(registry).snapshot_with(&summaries), timestamp)
+            })
+        },
+    );
     group.bench_function("prometheus: gather + TextEncoder", |b| {
         use prometheus::Encoder as _;
         b.iter(|| {

@@ -11,7 +11,8 @@
 //!
 //! `--format prometheus` or `--format graphite` renders that format instead of JSON,
 //! `--format prometheus-encoder` renders it with one `prometheus::Encoder` for every round
-//! (the first round renders in full, the others reuse its text);
+//! (the first round renders in full, the others reuse its text), `--format graphite-encoder`
+//! likewise with one `graphite::Encoder`;
 //! `--summaries` takes distributions as summaries (`SketchDetail::Summary`), as the status
 //! page does, instead of with their buckets.
 //! Without valgrind it prints the time per stat of each phase.
@@ -36,6 +37,7 @@ fn render_phase(
     format: &str,
     snapshot: &scales::Snapshot,
     encoder: &mut scales::format::prometheus::Encoder,
+    graphite_encoder: &mut scales::format::graphite::Encoder,
     out: &mut Vec<u8>,
 ) -> usize {
     use scales::format::{graphite, json, prometheus};
@@ -55,6 +57,7 @@ fn render_phase(
             let text = graphite::to_string(snapshot, &graphite::Options::default(), 1);
             black_box(text).len()
         }
+        "graphite-encoder" => black_box(graphite_encoder.to_string(snapshot, 1)).len(),
         other => panic!("unknown format {other}"),
     }
 }
@@ -75,7 +78,7 @@ fn main() {
             ("--rounds", Some(n)) => rounds = n,
             ("--format", _) if text.is_some() => format = text.unwrap_or_default(),
             _ => {
-                eprintln!("usage: read_probe [--stats N] [--rounds N] [--format json|prometheus|prometheus-encoder|graphite] [--summaries]");
+                eprintln!("usage: read_probe [--stats N] [--rounds N] [--format json|prometheus|prometheus-encoder|graphite|graphite-encoder] [--summaries]");
                 std::process::exit(2);
             }
         }
@@ -83,12 +86,19 @@ fn main() {
     let tree = support::tree::build(stats);
     let mut out = Vec::new();
     let mut encoder = scales::format::prometheus::Encoder::default();
+    let mut graphite_encoder = scales::format::graphite::Encoder::default();
     let (mut snapshot_time, mut json_time, mut bytes) = (0.0, 0.0, 0);
     for _ in 0..rounds {
         let start = Instant::now();
         let snapshot = snapshot_phase(black_box(&tree.registry), &options);
         let taken = Instant::now();
-        bytes = render_phase(&format, &snapshot, &mut encoder, &mut out);
+        bytes = render_phase(
+            &format,
+            &snapshot,
+            &mut encoder,
+            &mut graphite_encoder,
+            &mut out,
+        );
         json_time += taken.elapsed().as_secs_f64();
         snapshot_time += (taken - start).as_secs_f64();
         black_box(&out);

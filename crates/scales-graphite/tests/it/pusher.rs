@@ -106,6 +106,62 @@ fn one_push_is_one_batch_of_lines_sharing_a_timestamp() {
 }
 
 #[test]
+fn each_push_sends_its_own_values_as_stats_come_and_go() {
+    let sink = Sink::start();
+    let registry = Registry::new();
+    let app = registry.scope("/app").unwrap();
+    let hits = app.int_stat("hits").unwrap();
+    let ratio = app.double_stat("ratio").unwrap();
+    let mut pusher = GraphitePusher::builder(sink.addr.to_string())
+        .prefix("svc")
+        .health_path(None)
+        .build(&registry)
+        .unwrap();
+    // Each push: what changes before it, and the lines it must send.
+    let mut added = None;
+    let pushes: Vec<(&str, Vec<&str>)> = vec![
+        ("first", vec!["svc.app.hits 1", "svc.app.ratio 0.5"]),
+        (
+            "values change",
+            vec!["svc.app.hits 2", "svc.app.ratio 0.25"],
+        ),
+        ("same shape", vec!["svc.app.hits 3", "svc.app.ratio 0.125"]),
+        ("a NaN is skipped", vec!["svc.app.hits 4"]),
+        (
+            "and comes back",
+            vec!["svc.app.hits 5", "svc.app.ratio 2.0"],
+        ),
+        (
+            "a stat is added",
+            vec!["svc.app.hits 6", "svc.app.ratio 2.0", "svc.app.extra.new 9"],
+        ),
+        ("and removed", vec!["svc.app.hits 7", "svc.app.ratio 2.0"]),
+    ];
+    let mut expected = Vec::new();
+    for (n, (step, lines)) in pushes.iter().enumerate() {
+        hits.inc();
+        match *step {
+            "first" => ratio.set(0.5),
+            "values change" => ratio.set(0.25),
+            "same shape" => ratio.set(0.125),
+            "a NaN is skipped" => ratio.set(f64::NAN),
+            "and comes back" => ratio.set(2.0),
+            "a stat is added" => {
+                // A child scope's stats leave the tree with it.
+                let extra = app.child("extra").unwrap();
+                extra.int_stat("new").unwrap().add(9);
+                added = Some(extra);
+            }
+            _ => drop(added.take()),
+        }
+        let ts = 1_700_000_000 + 60 * n as u64;
+        assert_eq!(pusher.push_at(ts).unwrap(), lines.len(), "{step}");
+        expected.extend(lines.iter().map(|line| format!("{line} {ts}")));
+    }
+    assert_eq!(sink.wait_lines(expected.len()), expected);
+}
+
+#[test]
 fn health_stats_are_in_the_pushed_tree() {
     let sink = Sink::start();
     let (registry, _scope) = registry_with(2);

@@ -15,3 +15,5 @@ pub mod html;
 pub mod json;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
+#[cfg(any(feature = "graphite", feature = "prometheus"))]
+mod shape;

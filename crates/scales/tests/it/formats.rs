@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::UNIX_EPOCH;
 
 use proptest::prelude::*;
-use scales::format::{html, json, prometheus};
+use scales::format::{graphite, html, json, prometheus};
 use scales::query;
 use scales::{
     Group, Keyed, MeterSnapshot, Node, SketchSnapshot, Snapshot, StatKind, StatPath, StatSnapshot,
@@ -770,40 +770,144 @@ fn encoder_tree(label: &str, n: i64) -> Snapshot {
     Snapshot::new(StatPath::root(), root, UNIX_EPOCH)
 }
 
+/// A tree of two counters, the first named `name`: renaming it changes the shape of the
+/// tree for every encoder.
+fn renamed_tree(name: &str, n: i64) -> Snapshot {
+    let stat = |value| {
+        Node::Stat(StatSnapshot {
+            kind: StatKind::IntStat,
+            value,
+        })
+    };
+    let root = Node::Group(Group {
+        entries: vec![
+            scales::Entry::new(name, stat(StatValue::Int(n))),
+            scales::Entry::new("count", stat(StatValue::Int(n))),
+        ],
+        collapsed: false,
+    });
+    Snapshot::new(StatPath::root(), root, UNIX_EPOCH)
+}
+
+/// What the encoder tests ask of either format's encoder.
+trait TestEncoder {
+    /// The encoder's render of `snap`.
+    fn render(&mut self, snap: &Snapshot) -> String;
+    /// The format's full render of `snap`, with the encoder's options.
+    fn full(&self, snap: &Snapshot) -> String;
+    /// `(renders, reused)`.
+    fn counts(&self) -> (u64, u64);
+}
+
+impl TestEncoder for prometheus::Encoder {
+    fn render(&mut self, snap: &Snapshot) -> String {
+        self.to_string(snap)
+    }
+    fn full(&self, snap: &Snapshot) -> String {
+        prometheus::to_string(snap, self.options())
+    }
+    fn counts(&self) -> (u64, u64) {
+        (self.renders(), self.reused())
+    }
+}
+
+impl TestEncoder for graphite::Encoder {
+    fn render(&mut self, snap: &Snapshot) -> String {
+        self.to_string(snap, 9)
+    }
+    fn full(&self, snap: &Snapshot) -> String {
+        graphite::to_string(snap, self.options(), 9)
+    }
+    fn counts(&self) -> (u64, u64) {
+        (self.renders(), self.reused())
+    }
+}
+
 /// Renders `snap` with `encoder` and checks the text is the full render's.
-fn assert_encoder_gives_full_render(encoder: &mut prometheus::Encoder, snap: &Snapshot) {
-    let full = prometheus::to_string(snap, encoder.options());
-    assert_eq!(encoder.to_string(snap), full);
+fn assert_encoder_gives_full_render(encoder: &mut impl TestEncoder, snap: &Snapshot) {
+    let full = encoder.full(snap);
+    assert_eq!(encoder.render(snap), full);
+}
+
+/// Ten renders of a shape that changes each time, then twenty of a steady one: the
+/// encoder backs off, then keeps and reuses again within 16 renders.
+fn assert_encoder_recovers(mut encoder: impl TestEncoder, tree: impl Fn(&str, i64) -> Snapshot) {
+    for n in 0..10 {
+        assert_encoder_gives_full_render(&mut encoder, &tree(&format!("v{n}"), n));
+    }
+    assert_eq!(encoder.counts().1, 0);
+    for n in 0..20 {
+        assert_encoder_gives_full_render(&mut encoder, &tree("steady", n));
+    }
+    let (renders, reused) = encoder.counts();
+    assert!(reused >= 4, "reused {reused} of 20");
+    assert_eq!(renders, 30);
+}
+
+/// `small` keeps less than one render of `tree` and never reuses; `large(small)` does.
+fn assert_encoder_keeps_nothing_over_its_limit<E: TestEncoder>(
+    mut small: E,
+    large: impl FnOnce(E) -> E,
+    tree: impl Fn(&str, i64) -> Snapshot,
+) {
+    for n in 0..5 {
+        assert_encoder_gives_full_render(&mut small, &tree("steady", n));
+    }
+    assert_eq!(small.counts(), (5, 0));
+    let mut encoder = large(small);
+    for n in 0..40 {
+        assert_encoder_gives_full_render(&mut encoder, &tree("steady", n));
+    }
+    assert!(
+        encoder.counts().1 >= 24,
+        "reused {} of 40",
+        encoder.counts().1
+    );
 }
 
 #[test]
 fn prometheus_encoder_recovers_after_a_changing_shape() {
-    let mut encoder = prometheus::Encoder::new(prometheus::Options::default());
     // A string gauge that changes at every scrape: the text cannot be reused.
-    for n in 0..10 {
-        assert_encoder_gives_full_render(&mut encoder, &encoder_tree(&format!("v{n}"), n));
-    }
-    assert_eq!(encoder.reused(), 0);
-    // Then it stays: within 16 renders the encoder keeps a text again and reuses it.
-    for n in 0..20 {
-        assert_encoder_gives_full_render(&mut encoder, &encoder_tree("steady", n));
-    }
-    assert!(encoder.reused() >= 4, "reused {} of 20", encoder.reused());
-    assert_eq!(encoder.renders(), 30);
+    assert_encoder_recovers(prometheus::Encoder::default(), encoder_tree);
+    assert_encoder_recovers(prometheus::Encoder::default(), renamed_tree);
 }
 
 #[test]
 fn prometheus_encoder_keeps_no_text_over_its_limit() {
-    let mut encoder = prometheus::Encoder::new(prometheus::Options::default()).keep_at_most(40);
-    for n in 0..5 {
-        assert_encoder_gives_full_render(&mut encoder, &encoder_tree("steady", n));
+    let small = prometheus::Encoder::default().keep_at_most(40);
+    assert_encoder_keeps_nothing_over_its_limit(small, |e| e.keep_at_most(4096), encoder_tree);
+}
+
+#[test]
+fn graphite_encoder_recovers_after_a_changing_shape() {
+    // A stat renamed at every push: the names cannot be reused.
+    assert_encoder_recovers(graphite::Encoder::default(), renamed_tree);
+}
+
+#[test]
+fn graphite_encoder_keeps_no_names_over_their_limit() {
+    let small = graphite::Encoder::default().keep_at_most(10);
+    assert_encoder_keeps_nothing_over_its_limit(small, |e| e.keep_at_most(4096), renamed_tree);
+}
+
+#[test]
+fn graphite_encoder_with_a_fn_rule_renders_every_push_in_full() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    // A rule whose answer changes between pushes: kept names would send the wrong lines.
+    let send = Arc::new(AtomicBool::new(true));
+    let flag = send.clone();
+    let options = graphite::Options::default()
+        .rules(graphite::Rules::new().forbid_fn(move |_| !flag.load(Ordering::Relaxed)));
+    let mut encoder = graphite::Encoder::new(options.clone());
+    let snap = encoder_tree("steady", 3);
+    for round in 0..6 {
+        send.store(round % 2 == 0, Ordering::Relaxed);
+        let text = encoder.to_string(&snap, 1);
+        assert_eq!(text, graphite::to_string(&snap, &options, 1));
+        assert_eq!(text.is_empty(), round % 2 == 1, "{text:?}");
     }
-    assert_eq!((encoder.renders(), encoder.reused()), (5, 0));
-    let mut encoder = encoder.keep_at_most(4096);
-    for n in 0..40 {
-        assert_encoder_gives_full_render(&mut encoder, &encoder_tree("steady", n));
-    }
-    assert!(encoder.reused() >= 24, "reused {} of 40", encoder.reused());
+    assert_eq!((encoder.renders(), encoder.reused()), (6, 0));
 }
 
 #[test]
@@ -1315,6 +1419,150 @@ fn renumber(node: Node, numbers: &mut impl Iterator<Item = (i64, f64)>) -> Node 
             };
             Node::Stat(StatSnapshot { kind, value: v })
         }
+    }
+}
+
+/// `node` with every number moved (`+ k` for integers, `x / 2 + 1` for finite floats) and
+/// nothing else changed: the same names, types, and NaNs and infinities where they were.
+fn shift_numbers(node: Node, k: i64) -> Node {
+    let float = |f: f64| if f.is_finite() { f / 2.0 + 1.0 } else { f };
+    fn value(v: Value, k: i64, float: &impl Fn(f64) -> f64) -> Value {
+        match v {
+            Value::Int(i) => Value::Int(i.wrapping_add(k)),
+            Value::Float(f) => Value::Float(float(f)),
+            Value::Map(entries) => Value::Map(
+                entries
+                    .into_iter()
+                    .map(|(key, v)| (key, value(v, k, float)))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+    let meter = |m: MeterSnapshot| MeterSnapshot {
+        count: m.count.wrapping_add(k.unsigned_abs()),
+        m1: float(m.m1),
+        m5: float(m.m5),
+        m15: float(m.m15),
+        mean: float(m.mean),
+    };
+    match node {
+        Node::Group(group) => Node::Group(Group {
+            entries: group
+                .entries
+                .into_iter()
+                .map(|e| scales::Entry::new(e.name, shift_numbers(e.node, k)))
+                .collect(),
+            collapsed: group.collapsed,
+        }),
+        Node::Stat(StatSnapshot { kind, value: v }) => {
+            let v = match v {
+                StatValue::Int(i) => StatValue::Int(i.wrapping_add(k)),
+                StatValue::Float(f) => StatValue::Float(float(f)),
+                StatValue::Value(v) => StatValue::Value(value(v, k, &float)),
+                StatValue::Counts(c) => StatValue::Counts(
+                    c.into_iter()
+                        .map(|e| Keyed::new(e.key, e.value.wrapping_add(k)))
+                        .collect(),
+                ),
+                StatValue::Durations(d) => StatValue::Durations(
+                    d.into_iter()
+                        .map(|e| Keyed::new(e.key, float(e.value)))
+                        .collect(),
+                ),
+                StatValue::Meter(m) => StatValue::Meter(Box::new(meter(*m))),
+                StatValue::Meters(ms) => StatValue::Meters(
+                    ms.into_iter()
+                        .map(|e| Keyed::new(e.key, meter(e.value)))
+                        .collect(),
+                ),
+                other => other,
+            };
+            Node::Stat(StatSnapshot { kind, value: v })
+        }
+    }
+}
+
+/// Graphite rules for the encoder's property test: none, leaf filters, and prunes that
+/// drop whole groups, stats and keys.
+fn graphite_rules(which: usize) -> graphite::Rules {
+    let rules = graphite::Rules::new();
+    match which {
+        0 => rules,
+        1 => rules.forbid("*a*"),
+        2 => rules.prune("*b*").allow("*c*").deny_by_default(),
+        _ => rules.prune("*/a*").do_not_log("b").forbid("*percentile"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn graphite_encoder_writes_what_a_full_render_writes(
+        root in node_strategy(),
+        other in node_strategy(),
+        numbers in prop::collection::vec((any::<i64>(), float_strategy()), 1..16),
+        path in prop::collection::vec(key_strategy(), 0..2),
+        prefix in prop_oneof![Just(String::new()), key_strategy()],
+        rules in 0..4usize,
+        tagged in any::<bool>(),
+    ) {
+        let Ok(path) = StatPath::from_names(&path) else {
+            return Ok(());
+        };
+        let mut options = graphite::Options::with_prefix(prefix).rules(graphite_rules(rules));
+        if tagged {
+            options = options.tag("dc", "east 1");
+        }
+        let snapshot = |root: Node| Snapshot::new(path.clone(), root, UNIX_EPOCH);
+        let full = |snap: &Snapshot, t: u64| {
+            let mut out = Vec::new();
+            let rendered = graphite::write(snap, &options, t, &mut out).unwrap();
+            (String::from_utf8(out).unwrap(), rendered)
+        };
+        let streamed = |encoder: &mut graphite::Encoder, snap: &Snapshot, t: u64| {
+            let mut out = Vec::new();
+            let rendered = encoder.write(snap, t, &mut out).unwrap();
+            (String::from_utf8(out).unwrap(), rendered)
+        };
+        let mut encoder = graphite::Encoder::new(options.clone());
+
+        // The first render is a full one.
+        let first = snapshot(root.clone());
+        prop_assert_eq!(streamed(&mut encoder, &first, 1), full(&first, 1));
+        prop_assert_eq!((encoder.renders(), encoder.reused()), (1, 0));
+
+        // Other numbers of the same types, NaNs where they were: the kept names with the
+        // new numbers and timestamp.
+        let shifted = snapshot(shift_numbers(root.clone(), 7));
+        prop_assert_eq!(streamed(&mut encoder, &shifted, 2), full(&shifted, 2));
+        prop_assert_eq!(encoder.to_string(&shifted, 3), full(&shifted, 3).0);
+        prop_assert_eq!((encoder.renders(), encoder.reused()), (3, 2));
+
+        // Numbers that may change type or finiteness: reused or not, the same lines.
+        let mut numbers = numbers.iter().copied().cycle();
+        let renumbered = snapshot(renumber(root.clone(), &mut numbers));
+        prop_assert_eq!(streamed(&mut encoder, &renumbered, 4), full(&renumbered, 4));
+        prop_assert_eq!(encoder.to_string(&renumbered, 5), full(&renumbered, 5).0);
+
+        // A stat more; then any other tree, whatever its shape.
+        let grown = snapshot(Node::Group(Group {
+            entries: vec![
+                scales::Entry::new("tree", root),
+                scales::Entry::new("added", Node::Stat(StatSnapshot {
+                    kind: StatKind::IntStat,
+                    value: StatValue::Int(7),
+                })),
+            ],
+            collapsed: false,
+        }));
+        for t in 6..8 {
+            prop_assert_eq!(streamed(&mut encoder, &grown, t), full(&grown, t));
+        }
+        let other = snapshot(other);
+        prop_assert_eq!(streamed(&mut encoder, &other, 8), full(&other, 8));
+        prop_assert_eq!(streamed(&mut encoder, &first, 9), full(&first, 9));
     }
 }
 

@@ -14,6 +14,7 @@ use std::io;
 use super::{push_number, rate_of, Field, Number, Options, Source, Writer, Written};
 use crate::append;
 use crate::format::chunked::{Chunked, InMemory, TextOut};
+use crate::format::shape::{put_count, put_group, put_text, Compare, Reuse, ShapeOut};
 use crate::sketch::SketchSnapshot;
 use crate::snapshot::{MeterSnapshot, Node, Snapshot, StatSnapshot, StatValue};
 use crate::value::Value;
@@ -58,17 +59,8 @@ pub struct Encoder {
     kept: Option<Kept>,
     /// The longest text kept, in bytes.
     keep_at_most: usize,
-    /// Kept renders in a row that the next render could not reuse.
-    misses: u32,
-    /// Renders still to do without keeping their text, after `misses`.
-    plain: u32,
-    renders: u64,
-    reused: u64,
+    reuse: Reuse,
 }
-
-/// How long the encoder goes without keeping, at most, after renders it could not reuse:
-/// `2^MAX_BACKOFF - 1` renders.
-const MAX_BACKOFF: u32 = 4;
 
 /// The last full render, for the next snapshot of the same shape.
 #[derive(Debug)]
@@ -115,10 +107,7 @@ impl Encoder {
             options,
             kept: None,
             keep_at_most: 64 << 20,
-            misses: 0,
-            plain: 0,
-            renders: 0,
-            reused: 0,
+            reuse: Reuse::default(),
         }
     }
 
@@ -137,12 +126,12 @@ impl Encoder {
 
     /// How many snapshots it has rendered.
     pub fn renders(&self) -> u64 {
-        self.renders
+        self.reuse.renders
     }
 
     /// How many of those it wrote from the kept text (the others were rendered in full).
     pub fn reused(&self) -> u64 {
-        self.reused
+        self.reuse.reused
     }
 
     /// Renders every stat of the snapshot, as [`to_string`](super::to_string) does.
@@ -181,21 +170,17 @@ impl Encoder {
 
     /// Counts the render and decides how to do it.
     fn plan<'k, 's>(&'k mut self, snapshot: &'s Snapshot) -> Plan<'k, 's> {
-        self.renders += 1;
         if let Some(kept) = self.kept.take() {
             if let Some(stats) = stats_if_same_shape(&kept, snapshot) {
-                self.reused += 1;
-                self.misses = 0;
+                self.reuse.hit();
                 return Plan::Replay(self.kept.insert(kept), stats);
             }
-            self.misses = self.misses.saturating_add(1);
-            self.plain = (1 << (self.misses - 1).min(MAX_BACKOFF)) - 1;
+            self.reuse.miss();
         }
-        if self.plain > 0 {
-            self.plain -= 1;
-            Plan::Plain
-        } else {
+        if self.reuse.keeps() {
             Plan::Keep
+        } else {
+            Plan::Plain
         }
     }
 
@@ -211,7 +196,7 @@ impl Encoder {
         self.kept = keep(&text, &written, snapshot, self.keep_at_most);
         if self.kept.is_none() {
             // Too long to keep: the next renders are plain, and one is tried again later.
-            self.plain = (1 << MAX_BACKOFF) - 1;
+            self.reuse.too_long();
         }
         text
     }
@@ -220,12 +205,9 @@ impl Encoder {
 /// The snapshot's stats in tree order, if the snapshot has the kept render's shape.
 fn stats_if_same_shape<'s>(kept: &Kept, snapshot: &'s Snapshot) -> Option<Vec<&'s StatSnapshot>> {
     let mut stats = Vec::with_capacity(kept.stats);
-    let mut compare = Compare {
-        rest: &kept.shape,
-        same: true,
-    };
+    let mut compare = Compare::new(&kept.shape);
     shape(snapshot, &mut compare, &mut stats);
-    (compare.same && compare.rest.is_empty()).then_some(stats)
+    compare.is_whole().then_some(stats)
 }
 
 /// What to keep of a full render: its text without the numbers, and where they were.
@@ -343,50 +325,6 @@ fn meter(value: &StatValue, item: usize) -> Option<&MeterSnapshot> {
     }
 }
 
-/// Where a tree's shape goes: kept, or compared with one kept.
-trait ShapeOut {
-    fn put(&mut self, bytes: &[u8]);
-
-    /// False once a difference is found (a comparison can stop there).
-    fn same(&self) -> bool {
-        true
-    }
-}
-
-impl ShapeOut for Vec<u8> {
-    fn put(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
-    }
-}
-
-/// A shape compared with a kept one as it is made.
-struct Compare<'k> {
-    /// The kept shape not yet compared.
-    rest: &'k [u8],
-    same: bool,
-}
-
-impl Compare<'_> {
-    fn differ(&mut self) {
-        self.same = false;
-        self.rest = &[];
-    }
-}
-
-impl ShapeOut for Compare<'_> {
-    #[inline]
-    fn put(&mut self, bytes: &[u8]) {
-        match self.rest.split_at_checked(bytes.len()) {
-            Some((head, rest)) if head == bytes => self.rest = rest,
-            _ => self.differ(),
-        }
-    }
-
-    fn same(&self) -> bool {
-        self.same
-    }
-}
-
 /// Puts the shape of `snapshot` (what its text depends on, other than numbers) into `out`,
 /// and its stats in tree order into `stats`. Two snapshots of one shape give one text but
 /// for the numbers, with the same renderer options.
@@ -400,17 +338,7 @@ fn shape<'s>(snapshot: &'s Snapshot, out: &mut impl ShapeOut, stats: &mut Vec<&'
 
 fn node_shape<'s>(node: &'s Node, out: &mut impl ShapeOut, stats: &mut Vec<&'s StatSnapshot>) {
     match node {
-        Node::Group(group) => {
-            out.put(b"G");
-            put_count(out, group.entries.len());
-            for entry in &group.entries {
-                if !out.same() {
-                    return;
-                }
-                put_text(out, &entry.name);
-                node_shape(&entry.node, out, stats);
-            }
-        }
+        Node::Group(group) => put_group(out, group, |out, node| node_shape(node, out, stats)),
         Node::Stat(stat) => {
             stats.push(stat);
             stat_shape(stat, out);
@@ -482,76 +410,5 @@ fn put_keys<'k>(out: &mut impl ShapeOut, keys: impl ExactSizeIterator<Item = &'k
     put_count(out, keys.len());
     for key in keys {
         put_text(out, key);
-    }
-}
-
-/// Counts and lengths below this take one byte of a shape; others `1 + 8`.
-const SHORT: usize = u8::MAX as usize;
-
-fn put_count(out: &mut impl ShapeOut, n: usize) {
-    match u8::try_from(n) {
-        Ok(short) if n < SHORT => out.put(&[short]),
-        _ => {
-            out.put(&[u8::MAX]);
-            out.put(&n.to_le_bytes());
-        }
-    }
-}
-
-fn put_text(out: &mut impl ShapeOut, text: &str) {
-    put_count(out, text.len());
-    out.put(text.as_bytes());
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn kept(texts: &[&str]) -> Vec<u8> {
-        let mut shape = Vec::new();
-        for text in texts {
-            put_text(&mut shape, text);
-        }
-        shape
-    }
-
-    fn same(kept: &[u8], texts: &[&str]) -> bool {
-        let mut compare = Compare {
-            rest: kept,
-            same: true,
-        };
-        for text in texts {
-            put_text(&mut compare, text);
-        }
-        compare.same && compare.rest.is_empty()
-    }
-
-    #[test]
-    fn texts_of_every_length_compare_as_they_are() {
-        let long: Vec<String> = [0, 1, 23, 254, 255, 256, 300, 70_000]
-            .iter()
-            .map(|&n| "é".repeat(n / 2) + &"x".repeat(n % 2))
-            .collect();
-        for (i, a) in long.iter().enumerate() {
-            for (j, b) in long.iter().enumerate() {
-                assert_eq!(
-                    same(&kept(&[a, "k"]), &[b, "k"]),
-                    i == j,
-                    "{} {}",
-                    a.len(),
-                    b.len()
-                );
-            }
-            // A text differing in its last byte only, and a shape cut short, differ.
-            let mut changed = a.clone();
-            if changed.pop().is_some() {
-                changed.push('y');
-                assert!(!same(&kept(&[a]), &[&changed]));
-            }
-            assert!(!same(&kept(&[a, "k"]), &[a]));
-            assert!(!same(&kept(&[a]), &[a, ""]));
-        }
-        // A length byte is never read as text: "\u{1}a" then "" against "a" then "\u{0}".
-        assert!(!same(&kept(&["\u{1}a", ""]), &["a", "\u{0}"]));
     }
 }

@@ -90,12 +90,17 @@ use std::fmt::{self, Write as _};
 use std::io;
 use std::sync::Arc;
 
+mod encoder;
+mod leaves;
+pub use encoder::Encoder;
+
 use crate::append;
 use crate::format::chunked::{Chunked, InMemory, TextOut};
 use crate::number::{push_debug_float, push_int};
 use crate::sketch::{SketchSnapshot, PERCENTILE_KEYS};
 use crate::snapshot::{Keyed, MeterSnapshot, Node, Snapshot, StatValue};
 use crate::value::Value;
+use leaves::{Number, METER_LEAVES};
 
 /// Longest name segment sent, in bytes; longer ones are cut and end in a hash (see the
 /// [module docs](self)). Leaves room for carbon's `.wsp` suffix under the 255-byte file
@@ -308,6 +313,13 @@ impl Rules {
     fn is_empty(&self) -> bool {
         self.prune.is_empty() && self.filters.is_empty() && !self.deny_by_default
     }
+
+    /// Whether every rule is a glob or a prefix, so that the same path always gets the same
+    /// answer (a `_fn` rule may answer differently from one call to the next).
+    fn is_pure(&self) -> bool {
+        let pure = |m: &Matcher| !matches!(m, Matcher::Fn(_));
+        self.prune.iter().all(pure) && self.filters.iter().all(|(_, m)| pure(m))
+    }
 }
 
 /// A compiled rule glob, with Python `fnmatch` semantics on top of the `glob` crate: `*`
@@ -391,6 +403,17 @@ fn render(
     timestamp: u64,
     out: &mut impl TextOut,
 ) -> Rendered {
+    render_recording(snapshot, options, timestamp, out, None)
+}
+
+/// [`render`], telling `record` (when given) what became of every numeric leaf.
+fn render_recording(
+    snapshot: &Snapshot,
+    options: &Options,
+    timestamp: u64,
+    out: &mut impl TextOut,
+    record: Option<&mut leaves::Recording>,
+) -> Rendered {
     let mut name = prefix(&options.prefix);
     let mut path = String::new();
     for segment in snapshot.path() {
@@ -402,6 +425,7 @@ fn render(
         suffix: suffix(&options.tags, timestamp),
         out,
         rendered: Rendered::default(),
+        record,
     };
     renderer.node(snapshot.root(), &mut name, &mut path);
     renderer.rendered
@@ -540,26 +564,27 @@ struct Renderer<'a, O> {
     suffix: (String, String),
     out: &'a mut O,
     rendered: Rendered,
+    /// Where an encoder learns the fate of each leaf, when it keeps this render.
+    record: Option<&'a mut leaves::Recording>,
 }
 
-/// A number to send.
-#[derive(Clone, Copy)]
-enum Number {
-    Int(i64),
-    Float(f64),
+/// The numeric leaves of a single number.
+fn one() -> usize {
+    1
 }
 
 impl<O: TextOut> Renderer<'_, O> {
     /// Descends into `segment` below (`name`, `path`), runs `f` there, and restores them.
-    /// Skips the child if it is pruned.
+    /// Skips the child if it is pruned (then `leaves` counts the numeric leaves it skips).
     fn child(
         &mut self,
         name: &mut String,
         path: &mut String,
         segment: &str,
+        leaves: impl FnOnce() -> usize,
         f: impl FnOnce(&mut Self, &mut String, &mut String),
     ) {
-        self.descend(name, path, segment, false, f);
+        self.descend(name, path, segment, false, leaves, f);
     }
 
     /// [`child`](Self::child), for a segment that is known to need no sanitising (`safe`)
@@ -570,6 +595,7 @@ impl<O: TextOut> Renderer<'_, O> {
         path: &mut String,
         segment: &str,
         safe: bool,
+        leaves: impl FnOnce() -> usize,
         f: impl FnOnce(&mut Self, &mut String, &mut String),
     ) {
         let (name_len, path_len) = (name.len(), path.len());
@@ -587,6 +613,8 @@ impl<O: TextOut> Renderer<'_, O> {
         }
         if !(self.check_rules && self.rules.is_pruned(path)) {
             f(self, name, path);
+        } else if let Some(record) = self.record.as_deref_mut() {
+            record.unsent(leaves());
         }
         name.truncate(name_len);
         path.truncate(path_len);
@@ -594,11 +622,20 @@ impl<O: TextOut> Renderer<'_, O> {
 
     fn leaf(&mut self, name: &str, path: &str, value: Number) {
         if self.check_rules && !self.rules.is_allowed(path) {
+            if let Some(record) = self.record.as_deref_mut() {
+                record.unsent(1);
+            }
             return;
         }
-        if matches!(value, Number::Float(f) if !f.is_finite()) {
+        if !value.is_finite() {
             self.rendered.non_finite += 1;
+            if let Some(record) = self.record.as_deref_mut() {
+                record.non_finite();
+            }
             return;
+        }
+        if let Some(record) = self.record.as_deref_mut() {
+            record.sent(name, &self.suffix.0);
         }
         let out = &mut *self.out;
         append::push(out, name);
@@ -620,7 +657,8 @@ impl<O: TextOut> Renderer<'_, O> {
         match node {
             Node::Group(group) => {
                 for entry in &group.entries {
-                    self.child(name, path, &entry.name, |r, name, path| {
+                    let leaves = || leaves::leaves_of_node(&entry.node);
+                    self.child(name, path, &entry.name, leaves, |r, name, path| {
                         r.node(&entry.node, name, path)
                     });
                     if self.out.failed() {
@@ -641,14 +679,14 @@ impl<O: TextOut> Renderer<'_, O> {
             StatValue::Value(v) => self.plain(v, name, path),
             StatValue::Counts(counts) => {
                 for Keyed { key, value } in counts {
-                    self.child(name, path, key, |r, name, path| {
+                    self.child(name, path, key, one, |r, name, path| {
                         r.leaf(name, path, Number::Int(*value))
                     });
                 }
             }
             StatValue::Durations(durations) => {
                 for Keyed { key, value } in durations {
-                    self.child(name, path, key, |r, name, path| {
+                    self.child(name, path, key, one, |r, name, path| {
                         r.leaf(name, path, Number::Float(*value))
                     });
                 }
@@ -656,7 +694,8 @@ impl<O: TextOut> Renderer<'_, O> {
             StatValue::Distribution(d) => self.distribution(d, name, path),
             StatValue::Distributions(ds) => {
                 for Keyed { key, value } in ds {
-                    self.child(name, path, key, |r, name, path| {
+                    let leaves = || leaves::leaves_of_distribution(value);
+                    self.child(name, path, key, leaves, |r, name, path| {
                         r.distribution(value, name, path)
                     });
                 }
@@ -664,7 +703,10 @@ impl<O: TextOut> Renderer<'_, O> {
             StatValue::Meter(m) => self.meter(m, name, path),
             StatValue::Meters(ms) => {
                 for Keyed { key, value } in ms {
-                    self.child(name, path, key, |r, name, path| r.meter(value, name, path));
+                    let leaves = || METER_LEAVES;
+                    self.child(name, path, key, leaves, |r, name, path| {
+                        r.meter(value, name, path)
+                    });
                 }
             }
             // Strings and errors are not numbers to graph.
@@ -675,7 +717,7 @@ impl<O: TextOut> Renderer<'_, O> {
     /// A leaf of a distribution or a meter: its keys (`count`, `99percentile`, ...) need
     /// no sanitising.
     fn field(&mut self, name: &mut String, path: &mut String, key: &str, value: Number) {
-        self.descend(name, path, key, true, |r, name, path| {
+        self.descend(name, path, key, true, one, |r, name, path| {
             r.leaf(name, path, value)
         });
     }
@@ -715,7 +757,10 @@ impl<O: TextOut> Renderer<'_, O> {
             Value::Float(f) => self.leaf(name, path, Number::Float(*f)),
             Value::Map(entries) => {
                 for (key, v) in entries {
-                    self.child(name, path, key, |r, name, path| r.plain(v, name, path));
+                    let leaves = || leaves::leaves_of_value(v);
+                    self.child(name, path, key, leaves, |r, name, path| {
+                        r.plain(v, name, path)
+                    });
                 }
             }
             // As the original: booleans, strings, nulls and lists are not numbers to graph.
