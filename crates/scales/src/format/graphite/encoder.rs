@@ -2,8 +2,8 @@
 //! timestamp) written anew.
 //!
 //! Between two pushes the tree rarely changes, so every line's name is the same; building
-//! it (joining and sanitising the path segments, checking the rules) is most of a render's
-//! work. The encoder keeps the names of its last full render, what became of each numeric
+//! it (joining and sanitising the path segments, checking the rules) is about a third of a
+//! render's work on the benchmark tree. The encoder keeps the names of its last full render, what became of each numeric
 //! leaf (sent, skipped as NaN or infinite, or left out by the rules), and the tree's
 //! *shape*: everything the lines depend on other than the numbers (names, keys, value
 //! types, which distribution fields exist). A snapshot of the same shape whose leaves are
@@ -27,8 +27,8 @@ use crate::snapshot::Snapshot;
 /// as they were, a render writes only the numbers and the timestamp, and copies each
 /// line's name from the last render. Any other change (a stat or key added or removed, a
 /// distribution that became empty, a value that became NaN or stopped being one) is found
-/// before anything is written, and the lines are rendered in full and kept for the next
-/// time. The output is always the one of [`write`](super::write).
+/// before anything is written to the output, and the lines are rendered in full and kept
+/// for the next time. The output is always the one of [`write`](super::write).
 ///
 /// The rules are assumed to answer the same for the same path. Glob and prefix rules do;
 /// with any `_fn` rule ([`Rules::allow_fn`](super::Rules::allow_fn) and the like) every
