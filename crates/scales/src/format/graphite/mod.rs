@@ -2,7 +2,8 @@
 //!
 //! This is the pure half of the Graphite pusher (the `scales-graphite` crate does the
 //! network): [`write()`] (or [`to_string`]) turns a [`Snapshot`] into lines, given [`Options`]
-//! and a timestamp.
+//! and a timestamp. An [`Encoder`] gives the same lines push after push, and writes only the
+//! numbers and the timestamp anew while the tree keeps its shape (the pushers keep one).
 //!
 //! # Names
 //!
