@@ -92,6 +92,9 @@ bash scripts/module-graph.sh >/dev/null || bash scripts/module-graph.sh
 
 step "rustdoc -D warnings (broken intra-doc links, bad examples' markup)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked --quiet
+# Private items' docs too: their links are read by whoever works on the code.
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked --quiet \
+    --document-private-items
 
 step "cargo build (tests, benchmarks, binaries)"
 cargo build --workspace --all-targets --locked

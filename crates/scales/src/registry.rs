@@ -35,14 +35,14 @@ use crate::{EntryKind, Error};
 
 static GLOBAL: LazyLock<Registry> = LazyLock::new(Registry::new);
 
-/// The process-wide registry used by the crate-level functions such as [`collection`](crate::collection).
+/// The process-wide registry used by the crate-level functions such as [`collection`](crate::collection()).
 pub fn registry() -> &'static Registry {
     &GLOBAL
 }
 
 /// A tree of stats. Cloning gives another handle to the same tree.
 ///
-/// Most programs use the global registry ([`registry()`], [`collection`](crate::collection),
+/// Most programs use the global registry ([`registry()`], [`collection`](crate::collection()),
 /// [`init`](crate::init)); separate registries are handy in tests.
 #[derive(Clone)]
 pub struct Registry {

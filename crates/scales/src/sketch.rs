@@ -518,7 +518,7 @@ impl AtomicSketch {
 /// recording went on in between): a bucket past it is cut, and what they lack goes to the
 /// highest bucket with values.
 ///
-/// Buckets are taken [`GROUP`] at a time: a group whose values hold no pending rank (and
+/// Buckets are taken `GROUP` at a time: a group whose values hold no pending rank (and
 /// fit in what is left of the total) is passed in one step, and only the groups a rank falls
 /// in are walked bucket by bucket. The estimates are those of a walk bucket by bucket.
 #[inline]

@@ -544,7 +544,7 @@ impl IntDictStat {
     }
 
     /// Distinct keys refused by the cap on keys and counted under
-    /// [`OVERFLOW_KEY`](crate::OVERFLOW_KEY) ([`StatOptions::with_max_keys`]); 0 without a
+    /// [`OVERFLOW_KEY`] ([`StatOptions::with_max_keys`]); 0 without a
     /// cap.
     pub fn overflowed_keys(&self) -> u64 {
         self.core.overflowed_keys()
@@ -554,7 +554,7 @@ impl IntDictStat {
     /// again (a route, a status class), an add through it skips the key lookup and costs
     /// what an [`IntStat`](crate::IntStat)'s does. The key appears (at 0) if it was not
     /// there; a key refused by the cap on keys gives a handle onto
-    /// [`OVERFLOW_KEY`](crate::OVERFLOW_KEY). For a stat whose keys can be removed
+    /// [`OVERFLOW_KEY`]. For a stat whose keys can be removed
     /// (auto-delete, idle expiry) the handle adds by name, so it never adds to a removed key.
     ///
     /// ```
@@ -707,7 +707,7 @@ pub struct StringDictStat {
 
 impl StringDictStat {
     /// Sets `key` to `value`. A key refused by the cap on keys
-    /// ([`StatOptions::with_max_keys`]) sets [`OVERFLOW_KEY`](crate::OVERFLOW_KEY) instead.
+    /// ([`StatOptions::with_max_keys`]) sets [`OVERFLOW_KEY`] instead.
     pub fn set(&self, key: &str, value: impl Into<String>) {
         let mut map = self.core.lock();
         let key = match &self.core.limit {

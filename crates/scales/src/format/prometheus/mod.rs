@@ -501,7 +501,8 @@ fn push_number(out: &mut String, value: Number) {
     }
 }
 
-/// The quantile labels of a summary, as [`python_float`] spells [`PERCENTILE_KEYS`]' values.
+/// The quantile labels of a summary, as [`python_float`](crate::number::python_float) spells
+/// [`PERCENTILE_KEYS`]' values.
 const QUANTILE_LABELS: [&str; PERCENTILE_KEYS.len()] =
     ["0.5", "0.75", "0.95", "0.98", "0.99", "0.999"];
 
