@@ -38,7 +38,6 @@ pub struct GraphitePusher {
     outbox: Outbox,
     health: HealthStats,
     previous: Option<Snapshot>,
-    line_capacity: usize,
     /// Renders the lines, reusing the last push's names while the tree keeps its shape.
     encoder: graphite::Encoder,
 }
@@ -93,7 +92,6 @@ impl GraphitePusher {
             registry,
             health,
             previous: None,
-            line_capacity: 4096,
         })
     }
 
@@ -154,20 +152,18 @@ impl GraphitePusher {
             if timed_out > 0 {
                 self.health.gauges_timed_out.add(timed_out as i64);
             }
-            // Writing into a Vec cannot fail: io::Write for Vec<u8> only grows it.
-            let mut data = Vec::with_capacity(self.line_capacity);
-            let rendered = if self.config.interval_distributions {
+            let (text, rendered) = if self.config.interval_distributions {
                 let interval = match &self.previous {
                     Some(previous) => snapshot.interval_since(previous),
                     None => snapshot.clone(),
                 };
-                let rendered = self.encoder.write(&interval, timestamp, &mut data);
+                let lines = self.encoder.lines(&interval, timestamp);
                 self.previous = Some(snapshot);
-                rendered
+                lines
             } else {
-                self.encoder.write(&snapshot, timestamp, &mut data)
+                self.encoder.lines(&snapshot, timestamp)
             };
-            (data, rendered.unwrap_or_default())
+            (text.into_bytes(), rendered)
         }));
         let (mut data, rendered) = match result {
             Ok(done) => done,
@@ -179,7 +175,6 @@ impl GraphitePusher {
             }
         };
         self.health.pushes.inc();
-        self.line_capacity = self.line_capacity.max(data.len() + data.len() / 8);
         let points = rendered.points;
         if points > 0 {
             data.shrink_to_fit();

@@ -2,7 +2,7 @@
 //! [`graphite::Encoder`](super::graphite::Encoder)) share: a tree's *shape* written as
 //! bytes or compared with a kept one as it is made, and when to keep a render at all.
 
-use crate::snapshot::{Group, Node};
+use crate::snapshot::{Group, Keyed, Node};
 
 /// Where a tree's shape goes: kept, or compared with one kept.
 pub(crate) trait ShapeOut {
@@ -94,14 +94,27 @@ pub(crate) fn put_group<'g, O: ShapeOut>(
     }
 }
 
+/// Puts a keyed stat's size and keys, each key followed by what `value` puts for its value.
+pub(crate) fn put_keyed<O: ShapeOut, T>(
+    out: &mut O,
+    entries: &[Keyed<T>],
+    mut value: impl FnMut(&mut O, &T),
+) {
+    put_count(out, entries.len());
+    for entry in entries {
+        put_text(out, &entry.key);
+        value(out, &entry.value);
+    }
+}
+
 /// How long an encoder goes without keeping, at most, after renders it could not reuse:
 /// `2^MAX_BACKOFF - 1` renders.
 const MAX_BACKOFF: u32 = 4;
 
-/// An encoder's tally of renders and its back-off: keeping makes a full render dearer, so
-/// after `n` kept renders in a row that the next could not reuse, the next `2ⁿ⁻¹ - 1` (at
-/// most 15) are plain, then one is kept again.
-#[derive(Debug, Default)]
+/// An encoder's tally of renders, its bound on what it keeps, and its back-off: keeping
+/// makes a full render dearer, so after `n` kept renders in a row that the next could not
+/// reuse, the next `2ⁿ⁻¹ - 1` (at most 15) are plain, then one is kept again.
+#[derive(Debug)]
 pub(crate) struct Reuse {
     /// Kept renders in a row that the next render could not reuse.
     misses: u32,
@@ -109,6 +122,20 @@ pub(crate) struct Reuse {
     plain: u32,
     pub(crate) renders: u64,
     pub(crate) reused: u64,
+    /// The most bytes of text a render may keep (64 MiB unless set).
+    pub(crate) keep_at_most: usize,
+}
+
+impl Default for Reuse {
+    fn default() -> Self {
+        Self {
+            misses: 0,
+            plain: 0,
+            renders: 0,
+            reused: 0,
+            keep_at_most: 64 << 20,
+        }
+    }
 }
 
 impl Reuse {

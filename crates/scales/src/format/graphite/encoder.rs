@@ -3,9 +3,9 @@
 //!
 //! Between two pushes the tree rarely changes, so every line's name is the same; building
 //! it (joining and sanitising the path segments, checking the rules) is about a third of a
-//! render's work on the benchmark tree. The encoder keeps the names of its last full render, what became of each numeric
-//! leaf (sent, skipped as NaN or infinite, or left out by the rules), and the tree's
-//! *shape*: everything the lines depend on other than the numbers (names, keys, value
+//! render's work on the benchmark tree. The encoder keeps the names of its last full
+//! render, what became of each numeric leaf (sent, skipped as NaN or infinite, or left out
+//! by the rules), and the tree's *shape*: everything the lines depend on other than the numbers (names, keys, value
 //! types, which distribution fields exist). A snapshot of the same shape whose leaves are
 //! finite where they were, and only there, is written as the kept names with its own
 //! numbers: the lines a full render would give, byte for byte.
@@ -13,9 +13,8 @@
 use std::io;
 
 use super::leaves::{walk, Leaf, Number, Recording};
-use super::{render_recording, suffix, Options, Rendered};
+use super::{render_to_string, suffix, Options, Rendered};
 use crate::append;
-use crate::format::chunked::InMemory;
 use crate::format::shape::{Compare, Reuse};
 use crate::number::{push_debug_float, push_int};
 use crate::snapshot::Snapshot;
@@ -60,11 +59,9 @@ use crate::snapshot::Snapshot;
 #[derive(Debug)]
 pub struct Encoder {
     options: Options,
-    /// Whether a render may be kept at all (the rules are pure functions of the path).
-    keeps: bool,
+    /// Whether the rules are pure functions of the path (else no render is kept).
+    pure_rules: bool,
     kept: Option<Kept>,
-    /// The longest names kept, in bytes.
-    keep_at_most: usize,
     reuse: Reuse,
 }
 
@@ -90,10 +87,9 @@ impl Encoder {
     /// An encoder rendering with `options`.
     pub fn new(options: Options) -> Self {
         Self {
-            keeps: options.rules.is_pure(),
+            pure_rules: options.rules.is_pure(),
             options,
             kept: None,
-            keep_at_most: 64 << 20,
             reuse: Reuse::default(),
         }
     }
@@ -102,7 +98,7 @@ impl Encoder {
     /// 64 MiB); longer ones are always rendered in full.
     #[must_use]
     pub fn keep_at_most(mut self, bytes: usize) -> Self {
-        self.keep_at_most = bytes;
+        self.reuse.keep_at_most = bytes;
         self
     }
 
@@ -124,7 +120,7 @@ impl Encoder {
     /// The lines for `snapshot`, every one with `timestamp`, as
     /// [`to_string`](super::to_string) gives them.
     pub fn to_string(&mut self, snapshot: &Snapshot, timestamp: u64) -> String {
-        self.render(snapshot, timestamp).0
+        self.lines(snapshot, timestamp).0
     }
 
     /// Writes the lines for `snapshot` into `out`, as [`write`](super::write) does, but
@@ -138,15 +134,16 @@ impl Encoder {
         timestamp: u64,
         out: &mut W,
     ) -> io::Result<Rendered> {
-        let (text, rendered) = self.render(snapshot, timestamp);
+        let (text, rendered) = self.lines(snapshot, timestamp);
         out.write_all(text.as_bytes())?;
         out.flush()?;
         Ok(rendered)
     }
 
-    /// The lines and what was rendered: from the kept names if the snapshot has their
-    /// shape, else in full (kept for next time unless backing off).
-    fn render(&mut self, snapshot: &Snapshot, timestamp: u64) -> (String, Rendered) {
+    /// The lines for `snapshot`, every one with `timestamp`, and what was rendered: the
+    /// text [`to_string`](Self::to_string) gives and the counts [`write`](Self::write)
+    /// gives, without copying the text into a writer.
+    pub fn lines(&mut self, snapshot: &Snapshot, timestamp: u64) -> (String, Rendered) {
         if let Some(kept) = &self.kept {
             if let Some(text) = replay(kept, snapshot, timestamp) {
                 self.reuse.hit();
@@ -156,29 +153,21 @@ impl Encoder {
             self.reuse.miss();
         }
         // Counted as a render either way; with impure rules never kept.
-        if self.reuse.keeps() && self.keeps {
+        if self.reuse.keeps() && self.pure_rules {
             return self.render_and_keep(snapshot, timestamp);
         }
-        let mut text = String::with_capacity(snapshot.root().count_stats().max(512) * 64);
-        let rendered = super::render(snapshot, &self.options, timestamp, &mut InMemory(&mut text));
-        (text, rendered)
+        render_to_string(snapshot, &self.options, timestamp, None)
     }
 
     /// Renders the snapshot in full, and keeps its names for the next one.
     fn render_and_keep(&mut self, snapshot: &Snapshot, timestamp: u64) -> (String, Rendered) {
         let stats = snapshot.root().count_stats();
-        let mut text = String::with_capacity(stats.max(512) * 64);
         let mut record = Recording {
             names: String::with_capacity(stats.max(512) * 48),
             leaves: Vec::with_capacity(stats * 2),
         };
-        let rendered = render_recording(
-            snapshot,
-            &self.options,
-            timestamp,
-            &mut InMemory(&mut text),
-            Some(&mut record),
-        );
+        let (text, rendered) =
+            render_to_string(snapshot, &self.options, timestamp, Some(&mut record));
         let mut kept = Kept {
             names: record.names,
             leaves: record.leaves,
@@ -190,7 +179,7 @@ impl Encoder {
         let fits_u32 = u32::try_from(kept.names.len()).is_ok();
         // The walk and the render see the same leaves; were they to differ, nothing is kept.
         debug_assert_eq!(kept.leaves.len(), walked, "leaves walked");
-        if kept.names.len() <= self.keep_at_most && fits_u32 && kept.leaves.len() == walked {
+        if kept.names.len() <= self.reuse.keep_at_most && fits_u32 && kept.leaves.len() == walked {
             kept.names.shrink_to_fit();
             kept.leaves.shrink_to_fit();
             kept.shape.shrink_to_fit();

@@ -3,7 +3,7 @@
 //! full render did with each leaf. The renderer counts the leaves of what the rules prune
 //! here, and the [`Encoder`](super::Encoder) compares shapes and replays leaves with it.
 
-use crate::format::shape::{put_count, put_group, put_text, ShapeOut};
+use crate::format::shape::{put_count, put_group, put_keyed, put_text, ShapeOut};
 use crate::sketch::SketchSnapshot;
 use crate::snapshot::{MeterSnapshot, Node, Snapshot, StatValue};
 use crate::value::Value;
@@ -28,7 +28,7 @@ impl Number {
 pub(super) const METER_LEAVES: usize = 5;
 
 /// What a full render did with one numeric leaf.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub(super) enum Leaf {
     /// Sent: its line's name (with tags and the space) ends this far into the names.
     Sent(u32),
@@ -39,7 +39,7 @@ pub(super) enum Leaf {
 }
 
 /// What a full render tells the encoder, leaf by leaf.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Recording {
     pub(super) names: String,
     pub(super) leaves: Vec<Leaf>,
@@ -127,19 +127,11 @@ fn stat_walk(value: &StatValue, out: &mut impl ShapeOut, numbers: &mut impl FnMu
         }
         StatValue::Counts(counts) => {
             out.put(b"c");
-            put_count(out, counts.len());
-            for keyed in counts {
-                put_text(out, &keyed.key);
-                numbers(Number::Int(keyed.value));
-            }
+            put_keyed(out, counts, |_, &n| numbers(Number::Int(n)));
         }
         StatValue::Durations(durations) => {
             out.put(b"d");
-            put_count(out, durations.len());
-            for keyed in durations {
-                put_text(out, &keyed.key);
-                numbers(Number::Float(keyed.value));
-            }
+            put_keyed(out, durations, |_, &s| numbers(Number::Float(s)));
         }
         StatValue::Distribution(d) => {
             out.put(b"p");
@@ -147,11 +139,7 @@ fn stat_walk(value: &StatValue, out: &mut impl ShapeOut, numbers: &mut impl FnMu
         }
         StatValue::Distributions(ds) => {
             out.put(b"P");
-            put_count(out, ds.len());
-            for keyed in ds {
-                put_text(out, &keyed.key);
-                distribution_walk(&keyed.value, out, numbers);
-            }
+            put_keyed(out, ds, |out, d| distribution_walk(d, out, numbers));
         }
         StatValue::Meter(m) => {
             out.put(b"m");
@@ -159,11 +147,7 @@ fn stat_walk(value: &StatValue, out: &mut impl ShapeOut, numbers: &mut impl FnMu
         }
         StatValue::Meters(ms) => {
             out.put(b"M");
-            put_count(out, ms.len());
-            for keyed in ms {
-                put_text(out, &keyed.key);
-                meter_walk(&keyed.value, numbers);
-            }
+            put_keyed(out, ms, |_, m| meter_walk(m, numbers));
         }
         StatValue::Strings(_) => out.put(b"s"),
         StatValue::Error(_) => out.put(b"e"),

@@ -391,11 +391,28 @@ pub fn write<W: io::Write>(
 
 /// The lines for `snapshot` as a string (see [`write()`]).
 pub fn to_string(snapshot: &Snapshot, options: &Options, timestamp: u64) -> String {
+    render_to_string(snapshot, options, timestamp, None).0
+}
+
+/// The lines for `snapshot` and what was rendered, telling `record` (when given) what
+/// became of every numeric leaf.
+fn render_to_string(
+    snapshot: &Snapshot,
+    options: &Options,
+    timestamp: u64,
+    record: Option<&mut leaves::Recording>,
+) -> (String, Rendered) {
     // Room for a line of each stat up front, rather than growing by copies (the memory is
     // only touched as the text is written).
     let mut out = String::with_capacity(snapshot.root().count_stats().max(512) * 64);
-    render(snapshot, options, timestamp, &mut InMemory(&mut out));
-    out
+    let rendered = render_recording(
+        snapshot,
+        options,
+        timestamp,
+        &mut InMemory(&mut out),
+        record,
+    );
+    (out, rendered)
 }
 
 fn render(

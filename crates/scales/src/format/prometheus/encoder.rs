@@ -14,7 +14,7 @@ use std::io;
 use super::{push_number, rate_of, Field, Number, Options, Source, Writer, Written};
 use crate::append;
 use crate::format::chunked::{Chunked, InMemory, TextOut};
-use crate::format::shape::{put_count, put_group, put_text, Compare, Reuse, ShapeOut};
+use crate::format::shape::{put_count, put_group, put_keyed, put_text, Compare, Reuse, ShapeOut};
 use crate::sketch::SketchSnapshot;
 use crate::snapshot::{MeterSnapshot, Node, Snapshot, StatSnapshot, StatValue};
 use crate::value::Value;
@@ -57,8 +57,6 @@ use crate::value::Value;
 pub struct Encoder {
     options: Options,
     kept: Option<Kept>,
-    /// The longest text kept, in bytes.
-    keep_at_most: usize,
     reuse: Reuse,
 }
 
@@ -106,7 +104,6 @@ impl Encoder {
         Self {
             options,
             kept: None,
-            keep_at_most: 64 << 20,
             reuse: Reuse::default(),
         }
     }
@@ -115,7 +112,7 @@ impl Encoder {
     /// 300 000 stats of the benchmark tree); longer texts are always rendered in full.
     #[must_use]
     pub fn keep_at_most(mut self, bytes: usize) -> Self {
-        self.keep_at_most = bytes;
+        self.reuse.keep_at_most = bytes;
         self
     }
 
@@ -193,7 +190,7 @@ impl Encoder {
         writer.snapshot(snapshot, &self.options, stats);
         let written = writer.values.take().unwrap_or_default();
         drop(writer);
-        self.kept = keep(&text, &written, snapshot, self.keep_at_most);
+        self.kept = keep(&text, &written, snapshot, self.reuse.keep_at_most);
         if self.kept.is_none() {
             // Too long to keep: the next renders are plain, and one is tried again later.
             self.reuse.too_long();
@@ -366,23 +363,13 @@ fn stat_shape(stat: &StatSnapshot, out: &mut impl ShapeOut) {
     match &stat.value {
         StatValue::Int(_) | StatValue::Float(_) | StatValue::Meter(_) => {}
         StatValue::Value(value) => value_shape(value, out),
-        StatValue::Counts(counts) => put_keys(out, counts.iter().map(|k| &*k.key)),
-        StatValue::Meters(meters) => put_keys(out, meters.iter().map(|k| &*k.key)),
-        StatValue::Durations(durations) => put_keys(out, durations.iter().map(|k| &*k.key)),
-        StatValue::Strings(strings) => {
-            put_count(out, strings.len());
-            for keyed in strings {
-                put_text(out, &keyed.key);
-                put_text(out, &keyed.value);
-            }
-        }
+        StatValue::Counts(counts) => put_keyed(out, counts, |_, _| {}),
+        StatValue::Meters(meters) => put_keyed(out, meters, |_, _| {}),
+        StatValue::Durations(durations) => put_keyed(out, durations, |_, _| {}),
+        StatValue::Strings(strings) => put_keyed(out, strings, |out, s| put_text(out, s)),
         StatValue::Distribution(d) => out.put(&has_quantiles(d)),
         StatValue::Distributions(ds) => {
-            put_count(out, ds.len());
-            for keyed in ds {
-                put_text(out, &keyed.key);
-                out.put(&has_quantiles(&keyed.value));
-            }
+            put_keyed(out, ds, |out, d| out.put(&has_quantiles(d)));
         }
         StatValue::Error(message) => put_text(out, message),
     }
@@ -403,12 +390,5 @@ fn value_shape(value: &Value, out: &mut impl ShapeOut) {
             }
         }
         other => out.put(&[b'v', u8::from(Number::of(other).is_some())]),
-    }
-}
-
-fn put_keys<'k>(out: &mut impl ShapeOut, keys: impl ExactSizeIterator<Item = &'k str>) {
-    put_count(out, keys.len());
-    for key in keys {
-        put_text(out, key);
     }
 }
